@@ -1,0 +1,91 @@
+//! A lamplight function whose behaviour the event chooses, so one binary can show every path
+//! through the runtime: responses, errors, panics, timeouts, crashes, logs, and init failures.
+
+use std::time::Duration;
+
+use lamplight::Invocation;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Debug, Deserialize)]
+struct Config {
+    /// Required: without it, init fails and the failure is reported to the Runtime API.
+    greeting: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+enum Command {
+    Echo { value: Value },
+    Fail { message: String },
+    Panic { message: String },
+    Sleep { ms: u64 },
+    Exit { code: i32 },
+    Log { lines: Vec<String> },
+    Context,
+    Big { bytes: usize },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum TestFnError {
+    #[error("refused: {0}")]
+    Refused(String, #[source] std::io::Error),
+}
+
+#[derive(Serialize)]
+struct Reply {
+    greeting: &'static str,
+    result: Value,
+}
+
+async fn handle(config: &'static Config, command: Command, inv: Invocation) -> Result<Reply, TestFnError> {
+    let result = match command {
+        Command::Echo { value } => value,
+        Command::Fail { message } => {
+            return Err(TestFnError::Refused(message, std::io::Error::other("the cause")));
+        }
+        Command::Panic { message } => panic!("{message}"),
+        Command::Sleep { ms } => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            json!({"slept": ms})
+        }
+        Command::Exit { code } => std::process::exit(code),
+        Command::Log { lines } => {
+            for line in &lines {
+                tracing::info!("{line}");
+            }
+            json!({"logged": lines.len()})
+        }
+        Command::Context => {
+            let arn = inv.function_arn().ok();
+            json!({
+                "requestId": inv.request_id(),
+                "remainingMs": inv.remaining_time().as_millis() as u64,
+                "functionName": arn.map(|a| a.function_name.clone()),
+                "region": arn.map(|a| a.region.clone()),
+                "account": arn.map(|a| a.account_id.clone()),
+                "traceRoot": inv.trace().map(|t| t.root.to_string()),
+                "traceParent": inv.trace().and_then(|t| t.parent).map(|p| p.to_string()),
+                "sampled": inv.trace().map(|t| t.is_sampled()),
+                "coldStart": inv.is_cold_start(),
+                "envFunctionName": inv.env().function_name,
+                "memoryMb": inv.env().memory_mb,
+                "logStream": inv.env().log_stream,
+                "xrayDaemon": inv.env().xray_daemon_address.map(|a| a.to_string()),
+                "taskRoot": inv.env().task_root,
+                "custom": std::env::var("CUSTOM_SETTING").ok(),
+            })
+        }
+        Command::Big { bytes } => Value::String("x".repeat(bytes)),
+    };
+    Ok(Reply {
+        greeting: config.greeting.as_str(),
+        result,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lamplight::RuntimeError> {
+    let config = lamplight::init(|| async { lamplight::config::from_env::<Config>() }).await?;
+    lamplight::run(move |command, inv| handle(config, command, inv)).await
+}

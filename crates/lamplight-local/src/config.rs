@@ -1,0 +1,138 @@
+//! What a function is: its code and its configuration, as CreateFunction describes it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where a function's code comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Code {
+    /// An executable started for each execution environment: a Rust `bootstrap`, a shell script,
+    /// anything that speaks the Runtime API.
+    Bootstrap(PathBuf),
+    /// No process is started: one execution environment waits for a runtime you start yourself
+    /// (in a test, or under a debugger) with `AWS_LAMBDA_RUNTIME_API` set to
+    /// [`crate::FunctionHandle::runtime_api`].
+    External,
+}
+
+/// X-Ray tracing of the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TracingMode {
+    /// Every invocation is sampled and the service records its own segments.
+    #[default]
+    Active,
+    /// Sample only when the caller's trace header says `Sampled=1`.
+    PassThrough,
+}
+
+impl TracingMode {
+    /// The name the Lambda API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::PassThrough => "PassThrough",
+        }
+    }
+
+    /// Parses the Lambda API's name.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "Active" => Some(Self::Active),
+            "PassThrough" => Some(Self::PassThrough),
+            _ => None,
+        }
+    }
+}
+
+/// A function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionConfig {
+    /// The function name.
+    pub name: String,
+    /// The code to run.
+    pub code: Code,
+    /// `_HANDLER` (`bootstrap` for OS-only runtimes).
+    pub handler: String,
+    /// The runtime identifier (`provided.al2023`).
+    pub runtime: String,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB.
+    pub memory_mb: u32,
+    /// How long an invocation may run before the environment is stopped.
+    pub timeout: Duration,
+    /// How long an environment may take to poll for its first invocation.
+    pub init_timeout: Duration,
+    /// The function's own environment variables.
+    pub environment: BTreeMap<String, String>,
+    /// `x86_64` or `arm64` (recorded; the local service runs whatever the host can run).
+    pub architecture: String,
+    /// X-Ray tracing.
+    pub tracing: TracingMode,
+    /// The most execution environments the function may have at once.
+    pub max_environments: usize,
+    /// Free text.
+    pub description: String,
+    /// The execution role's ARN (recorded only).
+    pub role: String,
+    /// `AWS_LAMBDA_LOG_FORMAT`: `Text` or `JSON`.
+    pub log_format: String,
+}
+
+impl FunctionConfig {
+    /// A function named `name` running `code`, with Lambda's defaults: 128 MB, 3 s timeout,
+    /// `provided.al2023`, tracing Active, at most 10 environments.
+    pub fn new(name: impl Into<String>, code: Code) -> Self {
+        Self {
+            name: name.into(),
+            code,
+            handler: "bootstrap".into(),
+            runtime: "provided.al2023".into(),
+            memory_mb: 128,
+            timeout: Duration::from_secs(3),
+            init_timeout: Duration::from_secs(10),
+            environment: BTreeMap::new(),
+            architecture: std::env::consts::ARCH.replace("aarch64", "arm64"),
+            tracing: TracingMode::Active,
+            max_environments: 10,
+            description: String::new(),
+            role: "arn:aws:iam::123456789012:role/lamplight-local".into(),
+            log_format: "Text".into(),
+        }
+    }
+
+    /// Sets the timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the init timeout.
+    pub fn init_timeout(mut self, timeout: Duration) -> Self {
+        self.init_timeout = timeout;
+        self
+    }
+
+    /// Sets the memory size.
+    pub fn memory_mb(mut self, memory: u32) -> Self {
+        self.memory_mb = memory;
+        self
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.environment.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the most environments the function may have at once.
+    pub fn max_environments(mut self, max: usize) -> Self {
+        self.max_environments = max.max(1);
+        self
+    }
+
+    /// Sets the tracing mode.
+    pub fn tracing(mut self, mode: TracingMode) -> Self {
+        self.tracing = mode;
+        self
+    }
+}

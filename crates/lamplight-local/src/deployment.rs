@@ -1,0 +1,246 @@
+//! A deployment is one version of a function's code and configuration together with its pool of
+//! execution environments: warm ones wait in `/next`, new ones start on demand up to the limit,
+//! and invocations queue when every environment is busy.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::config::{Code, FunctionConfig};
+use crate::environment::Environment;
+use crate::invocation::Pending;
+use crate::logs::LogSink;
+use crate::service::ServiceContext;
+
+pub(crate) struct Deployment {
+    pub config: FunctionConfig,
+    pub arn: String,
+    pub version: String,
+    /// `LAMBDA_TASK_ROOT`: where the code lives.
+    pub task_root: Option<PathBuf>,
+    pub logs: LogSink,
+    pub ctx: Arc<ServiceContext>,
+    pool: Mutex<Pool>,
+    retired: AtomicBool,
+    next_env: AtomicU64,
+}
+
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Arc<Environment>>,
+    all: Vec<Arc<Environment>>,
+    /// Environments being started: counted against the limit before they exist.
+    starting: usize,
+    waiting: VecDeque<Pending>,
+}
+
+impl Pool {
+    fn size(&self) -> usize {
+        self.all.len() + self.starting
+    }
+}
+
+impl Deployment {
+    pub fn new(
+        config: FunctionConfig,
+        arn: String,
+        task_root: Option<PathBuf>,
+        logs: LogSink,
+        ctx: Arc<ServiceContext>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            arn,
+            version: "$LATEST".into(),
+            task_root,
+            logs,
+            ctx,
+            pool: Mutex::default(),
+            retired: AtomicBool::new(false),
+            next_env: AtomicU64::new(1),
+        })
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts the one environment of an external runtime, which waits for a process the user
+    /// starts; returns its Runtime API address.
+    pub async fn start_external(self: &Arc<Self>) -> std::io::Result<std::net::SocketAddr> {
+        self.pool().starting += 1;
+        let id = self.next_env.fetch_add(1, Ordering::Relaxed);
+        match Environment::start(self.clone(), id, None).await {
+            Ok(env) => Ok(env.runtime_api()),
+            Err((e, _)) => {
+                self.pool().starting -= 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// Counts a started environment in the pool (before its process can exit and leave).
+    pub fn register(&self, env: Arc<Environment>) {
+        let mut pool = self.pool();
+        pool.starting -= 1;
+        pool.all.push(env);
+    }
+
+    /// Hands `pending` to a warm environment, starts a new one, or queues it.
+    pub async fn dispatch(self: &Arc<Self>, mut pending: Pending) {
+        let start_new = {
+            let mut pool = self.pool();
+            loop {
+                let Some(env) = pool.idle.pop() else { break };
+                match env.assign(pending) {
+                    Ok(()) => return,
+                    Err(back) => pending = back,
+                }
+            }
+            let external = self.config.code == Code::External;
+            if !external && pool.size() < self.config.max_environments && !self.is_retired() {
+                // Reserve the place now so concurrent dispatches count it.
+                pool.starting += 1;
+                Some(pending)
+            } else {
+                pool.waiting.push_back(pending);
+                None
+            }
+        };
+        if let Some(first) = start_new {
+            self.spawn_environment(first).await;
+        }
+    }
+
+    /// Boxed with an explicit `Send`: starting an environment can, through its exit, start
+    /// another, and the compiler cannot see through that cycle on its own.
+    fn spawn_environment(self: &Arc<Self>, first: Pending) -> futures_util::future::BoxFuture<'static, ()> {
+        let this = self.clone();
+        Box::pin(async move { this.spawn_environment_now(first).await })
+    }
+
+    async fn spawn_environment_now(self: Arc<Self>, first: Pending) {
+        let id = self.next_env.fetch_add(1, Ordering::Relaxed);
+        if let Err((e, first)) = Environment::start(self.clone(), id, Some(first)).await {
+            self.pool().starting -= 1;
+            if let Some(pending) = first {
+                let outcome = crate::invocation::Outcome::failed(
+                    &pending,
+                    "Runtime.Unknown",
+                    format!("RequestId: {} Error: could not start an execution environment: {e}", pending.request_id),
+                    String::new(),
+                );
+                if let Some(reply) = pending.reply {
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+    }
+
+    /// Called by an environment asking for work: the next queued invocation, or `None` after
+    /// registering it as idle.
+    pub fn next_for(&self, env: &Arc<Environment>) -> Option<Pending> {
+        let mut pool = self.pool();
+        if let Some(next) = pool.waiting.pop_front() {
+            return Some(next);
+        }
+        if !self.is_retired() {
+            pool.idle.push(env.clone());
+        }
+        None
+    }
+
+    /// Called when an environment is gone: frees its place and starts a replacement for any
+    /// queued invocation.
+    pub async fn environment_gone(self: &Arc<Self>, env_id: u64) {
+        let next = {
+            let mut pool = self.pool();
+            pool.idle.retain(|e| e.id() != env_id);
+            pool.all.retain(|e| e.id() != env_id);
+            if pool.size() < self.config.max_environments && !self.is_retired() {
+                let next = pool.waiting.pop_front();
+                if next.is_some() && self.config.code != Code::External {
+                    pool.starting += 1;
+                }
+                next
+            } else {
+                None
+            }
+        };
+        if let Some(next) = next {
+            if self.config.code == Code::External {
+                // An external runtime that exits cannot be restarted by the service.
+                self.fail_external(next);
+            } else {
+                self.spawn_environment(next).await;
+            }
+        }
+    }
+
+    fn fail_external(&self, pending: Pending) {
+        let outcome = crate::invocation::Outcome::failed(
+            &pending,
+            "Runtime.ExitError",
+            format!(
+                "RequestId: {} Error: the external runtime exited; start it again",
+                pending.request_id
+            ),
+            String::new(),
+        );
+        if let Some(reply) = pending.reply {
+            let _ = reply.send(outcome);
+        }
+    }
+
+    /// Puts back an invocation that an environment accepted but never started.
+    pub async fn requeue(self: &Arc<Self>, pending: Pending) {
+        Box::pin(self.dispatch(pending)).await;
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+
+    /// Stops taking work: idle environments stop now, busy ones after their invocation;
+    /// queued invocations move to `successor` (or fail when the function is deleted).
+    pub async fn retire(self: &Arc<Self>, successor: Option<Arc<Deployment>>) {
+        self.retired.store(true, Ordering::Release);
+        let (idle, waiting) = {
+            let mut pool = self.pool();
+            (std::mem::take(&mut pool.idle), std::mem::take(&mut pool.waiting))
+        };
+        for env in idle {
+            env.stop();
+        }
+        for pending in waiting {
+            match &successor {
+                Some(next) => next.dispatch(pending).await,
+                None => {
+                    let outcome = crate::invocation::Outcome::failed(
+                        &pending,
+                        "ResourceNotFoundException",
+                        format!("Function not found: {}", self.arn),
+                        String::new(),
+                    );
+                    if let Some(reply) = pending.reply {
+                        let _ = reply.send(outcome);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops every environment (busy ones included).
+    pub fn stop_all(&self) {
+        let all = self.pool().all.clone();
+        for env in all {
+            env.stop();
+        }
+    }
+
+    /// How many environments are alive.
+    pub fn environments(&self) -> usize {
+        self.pool().all.len()
+    }
+}

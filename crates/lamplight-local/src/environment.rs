@@ -1,0 +1,674 @@
+//! One execution environment: a runtime process (or an external runtime), its own Runtime API
+//! listener, its captured output, and the invocation it is running.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::pin::Pin;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde_json::json;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::AbortHandle;
+
+use crate::config::Code;
+use crate::deployment::Deployment;
+use crate::invocation::{FunctionResult, Outcome, Pending, error_body};
+use crate::logs::{Report, now_ms, peak_memory_mb};
+
+/// The most bytes of one response the Runtime API takes, as Lambda (6 MB plus framing).
+pub(crate) const MAX_RESPONSE: usize = 6_291_556;
+
+pub(crate) struct Environment {
+    id: u64,
+    stream: String,
+    deployment: Arc<Deployment>,
+    runtime_api: SocketAddr,
+    slot_tx: mpsc::Sender<Pending>,
+    slot_rx: tokio::sync::Mutex<mpsc::Receiver<Pending>>,
+    state: Mutex<State>,
+    started: Instant,
+    started_at: SystemTime,
+    pid: Mutex<Option<u32>>,
+    stop: Notify,
+    server: Mutex<Option<AbortHandle>>,
+    outputs: Mutex<Vec<Output>>,
+}
+
+/// One captured pipe: a duplicate of its descriptor to ask how much is unread, and the gate the
+/// reader holds while it reads and logs.
+struct Output {
+    fd: OwnedFd,
+    gate: Arc<Mutex<()>>,
+}
+
+#[derive(Default)]
+struct State {
+    init_duration: Option<Duration>,
+    init_error: Option<(String, Bytes)>,
+    init_timed_out: bool,
+    served: u64,
+    in_flight: Option<InFlight>,
+    /// Lines since the last invocation ended (init output, then the current invocation's).
+    log: String,
+    dead: bool,
+}
+
+struct InFlight {
+    pending: Pending,
+    started: Instant,
+    started_at: SystemTime,
+    cold: bool,
+    timer: AbortHandle,
+}
+
+/// What `/next` hands the runtime.
+pub(crate) struct NextInvocation {
+    pub request_id: String,
+    pub deadline_ms: u64,
+    pub invoked_arn: String,
+    pub trace_header: String,
+    pub client_context: Option<String>,
+    pub identity: Option<String>,
+    pub payload: Bytes,
+}
+
+impl Environment {
+    /// Starts an environment. On failure before it could take `first`, gives it back.
+    #[allow(clippy::type_complexity)]
+    pub async fn start(
+        deployment: Arc<Deployment>,
+        id: u64,
+        first: Option<Pending>,
+    ) -> Result<Arc<Self>, (std::io::Error, Option<Pending>)> {
+        let listener = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await {
+            Ok(l) => l,
+            Err(e) => return Err((e, first)),
+        };
+        let runtime_api = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => return Err((e, first)),
+        };
+        let (slot_tx, slot_rx) = mpsc::channel(1);
+        let has_first = first.is_some();
+        if let Some(first) = first {
+            // A fresh channel of capacity 1 always takes one.
+            let _ = slot_tx.try_send(first);
+        }
+        let stream = log_stream_name(&deployment.version);
+        let env = Arc::new(Self {
+            id,
+            stream,
+            deployment: deployment.clone(),
+            runtime_api,
+            slot_tx,
+            slot_rx: tokio::sync::Mutex::new(slot_rx),
+            state: Mutex::default(),
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            pid: Mutex::new(None),
+            stop: Notify::new(),
+            server: Mutex::new(None),
+            outputs: Mutex::new(Vec::new()),
+        });
+        deployment.register(env.clone());
+        let server = tokio::spawn(crate::runtime_api::serve(listener, env.clone()));
+        *env.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(server.abort_handle());
+
+        match &deployment.config.code {
+            Code::External => {
+                let watcher = env.clone();
+                tokio::spawn(async move {
+                    watcher.stop.notified().await;
+                    watcher.exited(None).await;
+                });
+            }
+            Code::Bootstrap(path) => env.clone().spawn_process(path.clone(), has_first).await,
+        }
+        Ok(env)
+    }
+
+    async fn spawn_process(self: Arc<Self>, path: std::path::PathBuf, has_first: bool) {
+        let d = &self.deployment;
+        let mut command = tokio::process::Command::new(&path);
+        command
+            .env_clear()
+            .envs(d.ctx.environment_for(d, self.runtime_api, &self.stream))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(root) = &d.task_root {
+            command.current_dir(root);
+        }
+        let spawned = if path.exists() {
+            command.spawn()
+        } else {
+            Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+        };
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                let message = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("Couldn't find valid bootstrap(s): [{}]", path.display())
+                } else {
+                    format!("fork/exec {}: {e}", path.display())
+                };
+                self.log_line(format!("INIT_REPORT Init Duration: 0.00 ms\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint"));
+                self.state().init_error = Some((
+                    "Runtime.InvalidEntrypoint".into(),
+                    error_body("Runtime.InvalidEntrypoint", &format!("RequestId: {{id}} Error: {message}")),
+                ));
+                let this = self.clone();
+                tokio::spawn(async move { this.exited(None).await });
+                return;
+            }
+        };
+        *self.pid.lock().unwrap_or_else(|e| e.into_inner()) = child.id();
+        if let Some(stdout) = child.stdout.take() {
+            self.watch_output(stdout);
+        }
+        if let Some(stderr) = child.stderr.take() {
+            self.watch_output(stderr);
+        }
+        let watcher = self.clone();
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                status = child.wait() => status.ok(),
+                () = watcher.stop.notified() => {
+                    let _ = child.start_kill();
+                    child.wait().await.ok()
+                }
+            };
+            watcher.exited(status).await;
+        });
+        if has_first {
+            let timer = self.clone();
+            let limit = self.deployment.config.init_timeout;
+            tokio::spawn(async move {
+                tokio::time::sleep(limit).await;
+                let mut state = timer.state();
+                if state.init_duration.is_none() && !state.dead {
+                    state.init_timed_out = true;
+                    drop(state);
+                    timer.stop();
+                }
+            });
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn runtime_api(&self) -> SocketAddr {
+        self.runtime_api
+    }
+
+    /// Gives this (idle) environment its next invocation; hands it back if the environment is gone.
+    pub fn assign(&self, pending: Pending) -> Result<(), Pending> {
+        if self.state().dead {
+            return Err(pending);
+        }
+        self.slot_tx.try_send(pending).map_err(|e| e.into_inner())
+    }
+
+    /// Stops the environment: kills its process, fails or requeues what it held.
+    pub fn stop(&self) {
+        self.stop.notify_one();
+    }
+
+    /// One line of the environment's output (or of the service about it).
+    pub fn log_line(&self, line: String) {
+        {
+            let mut state = self.state();
+            state.log.push_str(&line);
+            state.log.push('\n');
+        }
+        self.deployment.logs.push(&self.stream, line);
+    }
+
+    /// `GET /runtime/invocation/next`: waits for work and starts it.
+    pub async fn next_invocation(self: &Arc<Self>) -> Option<NextInvocation> {
+        let unanswered = {
+            let mut state = self.state();
+            if state.init_duration.is_none() {
+                state.init_duration = Some(self.started.elapsed());
+            }
+            state.in_flight.as_ref().map(|f| f.pending.request_id.clone())
+        };
+        if let Some(request_id) = unanswered {
+            let message = format!(
+                "RequestId: {request_id} Error: the runtime asked for the next invocation without answering this one"
+            );
+            self.finish(
+                &request_id,
+                FunctionResult::Error {
+                    error_type: "Runtime.NoResponse".into(),
+                    body: error_body("Runtime.NoResponse", &message),
+                },
+                Some("error"),
+            )
+            .await;
+        }
+        let pending = {
+            let mut slot = self.slot_rx.lock().await;
+            match slot.try_recv() {
+                Ok(pending) => pending,
+                Err(_) => match self.deployment.next_for(self) {
+                    Some(pending) => pending,
+                    None if self.deployment.is_retired() => {
+                        self.stop();
+                        return None;
+                    }
+                    None => slot.recv().await?,
+                },
+            }
+        };
+        Some(self.begin(pending))
+    }
+
+    fn begin(self: &Arc<Self>, pending: Pending) -> NextInvocation {
+        let config = &self.deployment.config;
+        let request_id = pending.request_id.clone();
+        let timer = {
+            let env = self.clone();
+            let request_id = request_id.clone();
+            let timeout = config.timeout;
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout).await;
+                env.time_out(&request_id, timeout).await;
+            })
+            .abort_handle()
+        };
+        let next = NextInvocation {
+            request_id: request_id.clone(),
+            deadline_ms: now_ms() + config.timeout.as_millis() as u64,
+            invoked_arn: pending.invoked_arn.clone(),
+            trace_header: pending.trace.runtime_header(),
+            client_context: pending.client_context.clone(),
+            identity: pending.identity.clone(),
+            payload: pending.payload.clone(),
+        };
+        {
+            let mut state = self.state();
+            let cold = state.served == 0;
+            state.served += 1;
+            if !cold {
+                state.log.clear();
+            }
+            state.in_flight = Some(InFlight {
+                pending,
+                started: Instant::now(),
+                started_at: SystemTime::now(),
+                cold,
+                timer,
+            });
+        }
+        self.log_line(format!(
+            "START RequestId: {request_id} Version: {}",
+            self.deployment.version
+        ));
+        next
+    }
+
+    /// Whether `request_id` is the invocation running here.
+    pub fn is_running(&self, request_id: &str) -> bool {
+        self.state()
+            .in_flight
+            .as_ref()
+            .is_some_and(|f| f.pending.request_id == request_id)
+    }
+
+    /// Ends the running invocation `request_id` with `result`; `false` if it is not running here.
+    pub async fn finish(&self, request_id: &str, result: FunctionResult, status: Option<&str>) -> bool {
+        let Some(flight) = ({
+            let mut state = self.state();
+            match &state.in_flight {
+                Some(f) if f.pending.request_id == request_id => state.in_flight.take(),
+                _ => None,
+            }
+        }) else {
+            return false;
+        };
+        flight.timer.abort();
+        let duration = flight.started.elapsed();
+        // Lines the runtime wrote before answering are already in its pipes: take them first.
+        self.drain_output().await;
+        let config = &self.deployment.config;
+        let init_duration = if flight.cold { self.state().init_duration } else { None };
+        let trace = &flight.pending.trace;
+        let report = Report {
+            request_id: request_id.to_owned(),
+            duration,
+            init_duration,
+            memory_size_mb: config.memory_mb,
+            max_memory_used_mb: peak_memory_mb(*self.pid.lock().unwrap_or_else(|e| e.into_inner())),
+            status: status.map(str::to_owned),
+            xray: trace
+                .sampled
+                .then(|| (trace.root.to_string(), trace.function_segment.to_string())),
+        };
+        self.log_line(format!("END RequestId: {request_id}"));
+        self.log_line(report.line());
+        let logs = std::mem::take(&mut self.state().log);
+        if trace.sampled {
+            self.record_segments(&flight, init_duration, &result);
+        }
+        let outcome = Outcome {
+            request_id: request_id.to_owned(),
+            result,
+            logs,
+            report: Some(report),
+            trace_id: trace.sampled.then(|| trace.root.clone()),
+        };
+        if let Some(reply) = flight.pending.reply {
+            let _ = reply.send(outcome);
+        }
+        true
+    }
+
+    async fn time_out(&self, request_id: &str, timeout: Duration) {
+        if !self.is_running(request_id) {
+            return;
+        }
+        let seconds = timeout.as_secs_f64();
+        self.log_line(format!(
+            "{} {request_id} Task timed out after {seconds:.2} seconds",
+            humantime::format_rfc3339_millis(SystemTime::now())
+        ));
+        let message = format!("RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds");
+        self.finish(
+            request_id,
+            FunctionResult::Error {
+                error_type: "Sandbox.Timedout".into(),
+                body: error_body("Sandbox.Timedout", &message),
+            },
+            Some("timeout"),
+        )
+        .await;
+        // Lambda does not reuse an environment whose invocation timed out.
+        self.stop();
+    }
+
+    /// `POST /runtime/init/error`: remembers the error for the invocation that started us.
+    pub fn init_failed(self: &Arc<Self>, error_type: String, body: Bytes) {
+        self.state().init_error = Some((error_type, body));
+        // The runtime should exit after reporting; make sure it does.
+        let env = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            env.stop();
+        });
+    }
+
+    async fn exited(self: &Arc<Self>, status: Option<ExitStatus>) {
+        let (init_done, running) = {
+            let mut state = self.state();
+            if state.dead {
+                return;
+            }
+            state.dead = true;
+            (
+                state.init_duration.is_some(),
+                state.in_flight.as_ref().map(|f| f.pending.request_id.clone()),
+            )
+        };
+        if let Some(server) = self.server.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            server.abort();
+        }
+        self.drain_output().await;
+        self.outputs.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let reason = match status {
+            Some(s) if s.success() => "Runtime exited without providing a reason".to_owned(),
+            Some(s) => format!("Runtime exited with error: {}", describe(s)),
+            None => "Runtime exited".to_owned(),
+        };
+        if let Some(request_id) = running {
+            let message = format!("RequestId: {request_id} Error: {reason}");
+            self.log_line(message.clone());
+            self.finish(
+                &request_id,
+                FunctionResult::Error {
+                    error_type: "Runtime.ExitError".into(),
+                    body: error_body("Runtime.ExitError", &message),
+                },
+                Some("error"),
+            )
+            .await;
+        }
+        let mut unstarted = Vec::new();
+        {
+            let mut slot = self.slot_rx.lock().await;
+            slot.close();
+            while let Ok(pending) = slot.try_recv() {
+                unstarted.push(pending);
+            }
+        }
+        for pending in unstarted {
+            if init_done {
+                // Accepted but never started: another environment can run it.
+                self.deployment.requeue(pending).await;
+            } else {
+                self.fail_init(pending, &reason);
+            }
+        }
+        self.deployment.environment_gone(self.id).await;
+    }
+
+    /// Fails the invocation that started an environment whose init never completed.
+    fn fail_init(&self, pending: Pending, reason: &str) {
+        let (init_error, timed_out) = {
+            let state = self.state();
+            (state.init_error.clone(), state.init_timed_out)
+        };
+        let request_id = &pending.request_id;
+        let elapsed = self.started.elapsed().as_secs_f64() * 1000.0;
+        let (error_type, body) = match init_error {
+            Some((error_type, body)) => {
+                // Errors found before the request id was known carry a placeholder.
+                let body = String::from_utf8_lossy(&body).replace("{id}", request_id);
+                (error_type, Bytes::from(body))
+            }
+            None if timed_out => {
+                let seconds = self.deployment.config.init_timeout.as_secs_f64();
+                let message = format!(
+                    "RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds (the runtime never polled /runtime/invocation/next during init)"
+                );
+                ("Sandbox.Timedout".to_owned(), error_body("Sandbox.Timedout", &message))
+            }
+            None => {
+                let message = format!("RequestId: {request_id} Error: {reason}");
+                ("Runtime.ExitError".to_owned(), error_body("Runtime.ExitError", &message))
+            }
+        };
+        self.log_line(format!(
+            "INIT_REPORT Init Duration: {elapsed:.2} ms\tPhase: init\tStatus: {}\tError Type: {error_type}",
+            if timed_out { "timeout" } else { "error" }
+        ));
+        let logs = std::mem::take(&mut self.state().log);
+        let outcome = Outcome {
+            request_id: request_id.clone(),
+            result: FunctionResult::Error { error_type, body },
+            logs,
+            report: None,
+            trace_id: pending.trace.sampled.then(|| pending.trace.root.clone()),
+        };
+        if let Some(reply) = pending.reply {
+            let _ = reply.send(outcome);
+        }
+    }
+
+    fn watch_output<R: AsyncRead + AsFd + Unpin + Send + 'static>(self: &Arc<Self>, pipe: R) {
+        let gate = Arc::new(Mutex::new(()));
+        if let Ok(fd) = pipe.as_fd().try_clone_to_owned() {
+            self.outputs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Output { fd, gate: gate.clone() });
+        }
+        tokio::spawn(read_lines(self.clone(), pipe, gate));
+    }
+
+    /// Waits (briefly) until the readers have logged everything already written to the pipes:
+    /// lines a runtime prints before it answers belong to that invocation.
+    async fn drain_output(&self) {
+        let deadline = Instant::now() + Duration::from_millis(100);
+        loop {
+            let unread = {
+                let outputs = self.outputs.lock().unwrap_or_else(|e| e.into_inner());
+                outputs.iter().any(|o| {
+                    // Holding the gate, no read is half-done: what the kernel still holds is all
+                    // that is unlogged.
+                    let _held = o.gate.lock().unwrap_or_else(|e| e.into_inner());
+                    rustix::io::ioctl_fionread(&o.fd).is_ok_and(|n| n > 0)
+                })
+            };
+            if !unread || Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// The service's own segments for an invocation: `AWS::Lambda` (the service) and
+    /// `AWS::Lambda::Function` (the function, parent of the handler's segments).
+    fn record_segments(&self, flight: &InFlight, init: Option<Duration>, result: &FunctionResult) {
+        let d = &self.deployment;
+        let trace = &flight.pending.trace;
+        let now = epoch(SystemTime::now());
+        let received = epoch(flight.pending.received_at);
+        let started = epoch(flight.started_at);
+        let mut function_subsegments = Vec::new();
+        if let Some(init) = init {
+            let init_start = epoch(self.started_at);
+            function_subsegments.push(json!({
+                "name": "Initialization",
+                "id": lamplight_xray::SegmentId::generate().to_string(),
+                "start_time": init_start,
+                "end_time": init_start + init.as_secs_f64(),
+            }));
+        }
+        function_subsegments.push(json!({
+            "name": "Invocation",
+            "id": lamplight_xray::SegmentId::generate().to_string(),
+            "start_time": started,
+            "end_time": now,
+        }));
+        let mut function = json!({
+            "name": d.config.name,
+            "id": trace.function_segment.to_string(),
+            "trace_id": trace.root.to_string(),
+            "parent_id": trace.service_segment.to_string(),
+            "start_time": init.map_or(started, |_| epoch(self.started_at)),
+            "end_time": now,
+            "origin": "AWS::Lambda::Function",
+            "resource_arn": d.arn,
+            "aws": {"function_arn": flight.pending.invoked_arn},
+            "subsegments": function_subsegments,
+        });
+        if let FunctionResult::Error { error_type, body } = result {
+            let message = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v.get("errorMessage").and_then(|m| m.as_str()).map(str::to_owned))
+                .unwrap_or_default();
+            function["fault"] = json!(true);
+            function["cause"] = json!({"exceptions": [{
+                "id": lamplight_xray::SegmentId::generate().to_string(),
+                "type": error_type,
+                "message": message,
+            }]});
+        }
+        let mut service = json!({
+            "name": d.config.name,
+            "id": trace.service_segment.to_string(),
+            "trace_id": trace.root.to_string(),
+            "start_time": received,
+            "end_time": now,
+            "origin": "AWS::Lambda",
+            "resource_arn": d.arn,
+            "aws": {"request_id": flight.pending.request_id},
+            "http": {"response": {"status": 200}},
+        });
+        if let Some(parent) = trace.caller_parent {
+            service["parent_id"] = json!(parent.to_string());
+        }
+        let mut segments = Vec::new();
+        for doc in [service, function] {
+            match lamplight_xray::document::parse_value(&doc) {
+                Ok(s) => segments.extend(s),
+                Err(e) => tracing::error!("lamplight-local built an invalid segment: {e}"),
+            }
+        }
+        d.ctx.traces.record(segments);
+    }
+}
+
+fn epoch(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(9)) => "signal: killed".into(),
+        (None, Some(6)) => "signal: aborted".into(),
+        (None, Some(11)) => "signal: segmentation fault".into(),
+        (None, Some(sig)) => format!("signal: {sig}"),
+        (None, None) => status.to_string(),
+    }
+}
+
+/// `2026/11/21/[$LATEST]<32 hex>`, the shape of Lambda's log stream names.
+fn log_stream_name(version: &str) -> String {
+    let now = humantime::format_rfc3339(SystemTime::now()).to_string();
+    let date = now.get(..10).unwrap_or("1970-01-01").replace('-', "/");
+    format!("{date}/[{version}]{:032x}", fastrand::u128(..))
+}
+
+/// Reads one output pipe line by line until it closes. Each read and the logging of what it
+/// read happen under `gate`, so [`Environment::drain_output`] never sees a read half done.
+async fn read_lines<R: AsyncRead + Unpin>(env: Arc<Environment>, mut pipe: R, gate: Arc<Mutex<()>>) {
+    let mut partial: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let read = std::future::poll_fn(|cx| {
+            let _held = gate.lock().unwrap_or_else(|e| e.into_inner());
+            let mut filled = ReadBuf::new(&mut buf);
+            match Pin::new(&mut pipe).poll_read(cx, &mut filled) {
+                std::task::Poll::Ready(Ok(())) => {
+                    let n = filled.filled().len();
+                    emit(&env, &mut partial, &buf[..n]);
+                    std::task::Poll::Ready(n)
+                }
+                std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(0),
+                std::task::Poll::Pending => std::task::Poll::Pending,
+            }
+        })
+        .await;
+        if read == 0 {
+            break;
+        }
+    }
+    if !partial.is_empty() {
+        env.log_line(String::from_utf8_lossy(&partial).into_owned());
+    }
+}
+
+fn emit(env: &Environment, partial: &mut Vec<u8>, data: &[u8]) {
+    partial.extend_from_slice(data);
+    while let Some(newline) = partial.iter().position(|b| *b == b'\n') {
+        let line: Vec<u8> = partial.drain(..=newline).collect();
+        let text = String::from_utf8_lossy(&line[..line.len() - 1]);
+        env.log_line(text.trim_end_matches('\r').to_owned());
+    }
+}

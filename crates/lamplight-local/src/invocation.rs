@@ -1,0 +1,93 @@
+//! One invocation on its way through the service: what the caller sent, and what it gets back.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use lamplight_xray::{SegmentId, TraceId};
+use tokio::sync::oneshot;
+
+use crate::logs::Report;
+
+/// The trace an invocation belongs to, and the ids of the service's own segments in it.
+#[derive(Debug, Clone)]
+pub(crate) struct TraceContext {
+    pub root: TraceId,
+    pub caller_parent: Option<SegmentId>,
+    pub service_segment: SegmentId,
+    pub function_segment: SegmentId,
+    pub sampled: bool,
+}
+
+impl TraceContext {
+    /// The `Lambda-Runtime-Trace-Id` header: the function segment is the handler's parent.
+    pub fn runtime_header(&self) -> String {
+        format!(
+            "Root={};Parent={};Sampled={}",
+            self.root,
+            self.function_segment,
+            u8::from(self.sampled)
+        )
+    }
+}
+
+/// An invocation accepted by the Invoke API, waiting for or running in an environment.
+pub(crate) struct Pending {
+    pub request_id: String,
+    pub payload: Bytes,
+    pub invoked_arn: String,
+    pub client_context: Option<String>,
+    pub identity: Option<String>,
+    pub trace: TraceContext,
+    pub received_at: SystemTime,
+    pub reply: Option<oneshot::Sender<Outcome>>,
+}
+
+/// What the function produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FunctionResult {
+    /// The runtime posted a response.
+    Response(Bytes),
+    /// The runtime posted an error, crashed, or timed out: the error document.
+    Error {
+        /// `Lambda-Runtime-Function-Error-Type` or the service's own type (`Runtime.ExitError`).
+        error_type: String,
+        /// The error document returned to the caller.
+        body: Bytes,
+    },
+}
+
+/// The end of one invocation: its result, its log lines and its `REPORT` figures.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The request id.
+    pub request_id: String,
+    /// Response or error.
+    pub result: FunctionResult,
+    /// The invocation's log lines, `START` to `REPORT`.
+    pub logs: String,
+    /// The `REPORT` figures (absent when the invocation never reached an environment).
+    pub report: Option<Report>,
+    /// The trace id, when the invocation was sampled.
+    pub trace_id: Option<TraceId>,
+}
+
+impl Outcome {
+    /// An invocation that failed before it reached the function.
+    pub(crate) fn failed(pending: &Pending, error_type: &str, message: String, logs: String) -> Self {
+        Self {
+            request_id: pending.request_id.clone(),
+            result: FunctionResult::Error {
+                error_type: error_type.to_owned(),
+                body: error_body(error_type, &message),
+            },
+            logs,
+            report: None,
+            trace_id: pending.trace.sampled.then(|| pending.trace.root.clone()),
+        }
+    }
+}
+
+/// `{"errorType": ..., "errorMessage": ...}` as Lambda writes its own errors.
+pub(crate) fn error_body(error_type: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string())
+}

@@ -1,0 +1,50 @@
+//! A local AWS Lambda service: it runs a function's real `bootstrap` (or any executable that
+//! speaks the Runtime API) in execution environments on this machine, serves the Lambda Invoke
+//! and control-plane API on loopback so `aws-sdk-lambda` and the AWS CLI work unchanged with an
+//! endpoint URL, and receives the function's X-Ray segments on a UDP daemon sink.
+//!
+//! ```no_run
+//! use lamplight_local::{Code, FunctionConfig, LocalLambda};
+//!
+//! # async fn demo() -> Result<(), lamplight_local::ApiError> {
+//! let service = LocalLambda::builder()
+//!     .function(FunctionConfig::new("greeter", Code::Bootstrap("target/debug/greeter".into())))
+//!     .start()
+//!     .await?;
+//! let outcome = service.invoke("greeter", r#"{"name": "Ada"}"#).await?;
+//! println!("{:?}\n{}", outcome.result, outcome.logs);
+//! # Ok(()) }
+//! ```
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`config`] | [`FunctionConfig`] and [`Code`]: what a function is |
+//! | [`service`] | [`LocalLambda`]: the running service, in-process invokes |
+//! | [`xray`] | the X-Ray daemon sink and its [`xray::TraceStore`] |
+//! | [`logs`] | log streams and `REPORT` lines |
+//! | [`error`] | [`ApiError`], errors in the Lambda API's shape |
+//!
+//! What matches Lambda: the Runtime API and its headers, the reserved environment, warm
+//! environments reused between invocations, new ones for concurrent invocations up to a limit
+//! (then invocations queue instead of being throttled), timeouts that stop the environment
+//! (`Sandbox.Timedout`), crashes (`Runtime.ExitError`) and init errors reported to the caller,
+//! `START`/`END`/`REPORT` lines with billed duration and peak memory, the payload limits, and
+//! the service's own `AWS::Lambda` and `AWS::Lambda::Function` segments in every sampled trace.
+
+mod api;
+pub mod config;
+mod deployment;
+mod environment;
+pub mod error;
+mod invocation;
+pub mod logs;
+mod runtime_api;
+pub mod service;
+pub mod xray;
+
+pub use config::{Code, FunctionConfig, TracingMode};
+pub use error::ApiError;
+pub use invocation::{FunctionResult, Outcome};
+pub use service::{
+    FunctionHandle, InvocationType, InvokeRequest, InvokeResponse, LocalLambda, LocalLambdaBuilder,
+};
