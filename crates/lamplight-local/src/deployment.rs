@@ -239,6 +239,14 @@ impl Deployment {
         }
     }
 
+    /// The Runtime API of the first environment, for external runtimes.
+    pub fn external_runtime_api(&self) -> Option<std::net::SocketAddr> {
+        if self.config.code != Code::External {
+            return None;
+        }
+        self.pool().all.first().map(|e| e.runtime_api())
+    }
+
     /// How many environments are alive.
     pub fn environments(&self) -> usize {
         self.pool().all.len()

@@ -294,6 +294,15 @@ pub struct FunctionHandle {
     runtime_api: Option<SocketAddr>,
 }
 
+impl std::fmt::Debug for FunctionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionHandle")
+            .field("name", &self.function.name)
+            .field("runtime_api", &self.runtime_api)
+            .finish()
+    }
+}
+
 impl FunctionHandle {
     /// The function's name.
     pub fn name(&self) -> &str {
@@ -360,6 +369,12 @@ impl LocalLambda {
             Code::External => None,
         };
         self.inner.register(config, Meta::new(&code), task_root).await
+    }
+
+    /// The Runtime API address of an external function's environment (see [`Code::External`]).
+    pub fn external_runtime_api(&self, name: &str) -> Option<SocketAddr> {
+        let f = self.inner.functions.read().ok()?.get(name).cloned()?;
+        f.deployment().external_runtime_api()
     }
 
     /// The function called `name`.

@@ -126,9 +126,10 @@ impl Trace {
         );
         for (depth, segment) in rows {
             let text = format!("{}{}", "  ".repeat(depth), label(segment));
-            let from = (((segment.start_time - start) / total) * bar_width as f64).floor() as usize;
+            // The epsilon keeps float noise (100.002 - 100.000 = 0.00199..) from moving a bar a cell.
+            let from = (((segment.start_time - start) / total) * bar_width as f64 + 1e-6).floor() as usize;
             let to = match segment.end_time {
-                Some(e) => ((((e - start) / total) * bar_width as f64).ceil() as usize).max(from + 1),
+                Some(e) => ((((e - start) / total) * bar_width as f64 - 1e-6).ceil() as usize).max(from + 1),
                 None => bar_width,
             };
             let to = to.min(bar_width).max(from.min(bar_width));
@@ -236,7 +237,13 @@ mod tests {
 
     #[test]
     fn the_waterfall_indents_children_and_marks_faults() {
-        insta::assert_snapshot!(trace().waterfall(20), @"");
+        insta::assert_snapshot!(trace().waterfall(20), @"
+        trace 1-581cf771-a006649127e371903a2de979  10.00 ms  4 segments
+          greeter (AWS::Lambda)              |████████████████████|   10.00 ms
+            greeter (AWS::Lambda::Function)  |  ████████████████  |    8.00 ms
+              handler                        |    ████████████    |    6.00 ms
+                S3 [aws]                     |      ████          |    2.00 ms  fault: NoSuchKey
+        ");
     }
 
     #[test]
