@@ -26,7 +26,9 @@ enum GreetError {
 
 async fn handler(request: Request, inv: Invocation) -> Result<Value, GreetError> {
     match request {
-        Request::Greet { name } => Ok(json!({"greeting": format!("hello, {name}"), "requestId": inv.request_id()})),
+        Request::Greet { name } => {
+            Ok(json!({"greeting": format!("hello, {name}"), "requestId": inv.request_id()}))
+        }
         Request::Fail => Err(GreetError::NotAllowed(std::fmt::Error)),
         Request::Panic => panic!("the worker broke"),
     }
@@ -42,7 +44,10 @@ fn body(result: &FunctionResult) -> Value {
 
 #[test]
 fn errors_and_panics_post_exact_documents_and_the_runtime_keeps_serving() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let service = runtime.block_on(async {
         LocalLambda::builder()
             .function(FunctionConfig::new("inproc", Code::External))
@@ -50,7 +55,9 @@ fn errors_and_panics_post_exact_documents_and_the_runtime_keeps_serving() {
             .await
             .expect("service")
     });
-    let handle = runtime.block_on(async { service.function("inproc") }).expect("registered");
+    let handle = runtime
+        .block_on(async { service.function("inproc") })
+        .expect("registered");
     let api = service_runtime_api(&runtime, &service);
     // SAFETY: single-threaded at this point: the current-thread runtime runs on this thread and
     // no other thread of this test binary reads the environment.

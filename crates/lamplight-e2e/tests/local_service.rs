@@ -13,28 +13,68 @@ async fn a_warm_function_answers_through_the_sdk_with_lambdas_headers_and_logs()
     let service = service(vec![testfn_config("greeter")]).await;
     let client = client(&service).await;
 
-    let first = invoke(&client, "greeter", json!({"action": "echo", "value": {"name": "Ada"}})).await;
-    assert_eq!(first.payload, json!({"greeting": "hello", "result": {"name": "Ada"}}));
+    let first = invoke(
+        &client,
+        "greeter",
+        json!({"action": "echo", "value": {"name": "Ada"}}),
+    )
+    .await;
+    assert_eq!(
+        first.payload,
+        json!({"greeting": "hello", "result": {"name": "Ada"}})
+    );
     assert_eq!(first.function_error, None);
     assert_eq!(first.version.as_deref(), Some("$LATEST"));
     let lines: Vec<&str> = first.logs.lines().collect();
-    let start = lines.iter().position(|l| l.starts_with("START RequestId: ")).expect("START");
-    let end = lines.iter().position(|l| l.starts_with("END RequestId: ")).expect("END");
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("START RequestId: "))
+        .expect("START");
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("END RequestId: "))
+        .expect("END");
     assert!(start < end, "{}", first.logs);
-    assert!(lines[start].ends_with("Version: $LATEST"), "{}", lines[start]);
+    assert!(
+        lines[start].ends_with("Version: $LATEST"),
+        "{}",
+        lines[start]
+    );
     let cold = report(&first.logs);
-    assert!(cold.contains_key("Init Duration"), "first invocation is a cold start: {cold:?}");
+    assert!(
+        cold.contains_key("Init Duration"),
+        "first invocation is a cold start: {cold:?}"
+    );
     assert_eq!(cold["Memory Size"], "128 MB");
-    let max_memory: u64 = cold["Max Memory Used"].trim_end_matches(" MB").parse().expect("MB");
+    let max_memory: u64 = cold["Max Memory Used"]
+        .trim_end_matches(" MB")
+        .parse()
+        .expect("MB");
     assert!(max_memory > 0, "{cold:?}");
-    let duration: f64 = cold["Duration"].trim_end_matches(" ms").parse().expect("ms");
-    let billed: f64 = cold["Billed Duration"].trim_end_matches(" ms").parse().expect("ms");
-    let init: f64 = cold["Init Duration"].trim_end_matches(" ms").parse().expect("ms");
-    assert!(billed >= duration + init, "billed {billed} covers init {init} + duration {duration}");
+    let duration: f64 = cold["Duration"]
+        .trim_end_matches(" ms")
+        .parse()
+        .expect("ms");
+    let billed: f64 = cold["Billed Duration"]
+        .trim_end_matches(" ms")
+        .parse()
+        .expect("ms");
+    let init: f64 = cold["Init Duration"]
+        .trim_end_matches(" ms")
+        .parse()
+        .expect("ms");
+    assert!(
+        billed >= duration + init,
+        "billed {billed} covers init {init} + duration {duration}"
+    );
     assert!(first.logs.contains("XRAY TraceId: 1-"), "{}", first.logs);
 
     let warm = invoke(&client, "greeter", json!({"action": "context"})).await;
-    assert!(!report(&warm.logs).contains_key("Init Duration"), "{}", warm.logs);
+    assert!(
+        !report(&warm.logs).contains_key("Init Duration"),
+        "{}",
+        warm.logs
+    );
     let ctx = &warm.payload["result"];
     assert_eq!(ctx["coldStart"], json!(false));
     assert_eq!(ctx["functionName"], "greeter");
@@ -46,7 +86,13 @@ async fn a_warm_function_answers_through_the_sdk_with_lambdas_headers_and_logs()
     assert_eq!(ctx["xrayDaemon"], json!(service.xray_addr().to_string()));
     let remaining = ctx["remainingMs"].as_u64().expect("ms");
     assert!(remaining > 2000 && remaining <= 3000, "{remaining}");
-    assert_eq!(service.function("greeter").expect("registered").environments(), 1);
+    assert_eq!(
+        service
+            .function("greeter")
+            .expect("registered")
+            .environments(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -63,23 +109,40 @@ async fn function_errors_reach_the_caller_as_lambda_error_documents() {
     let bad = invoke(&client, "f", json!({"action": "sleep"})).await;
     assert_eq!(bad.payload["errorType"], "InvalidEvent");
     let message = bad.payload["errorMessage"].as_str().expect("message");
-    assert!(message.contains("does not match `Command`") && message.contains("missing field `ms`"), "{message}");
+    assert!(
+        message.contains("does not match `Command`") && message.contains("missing field `ms`"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn a_panic_is_an_error_and_the_same_environment_serves_the_next_invocation() {
     let service = service(vec![testfn_config("f")]).await;
     let client = client(&service).await;
-    let out = invoke(&client, "f", json!({"action": "panic", "message": "kaboom"})).await;
+    let out = invoke(
+        &client,
+        "f",
+        json!({"action": "panic", "message": "kaboom"}),
+    )
+    .await;
     assert_eq!(out.function_error.as_deref(), Some("Unhandled"));
     assert_eq!(out.payload["errorType"], "Panic");
     let message = out.payload["errorMessage"].as_str().expect("message");
-    assert!(message.starts_with("the handler panicked at ") && message.ends_with(": kaboom"), "{message}");
+    assert!(
+        message.starts_with("the handler panicked at ") && message.ends_with(": kaboom"),
+        "{message}"
+    );
     let frames = out.payload["stackTrace"].as_array().expect("stack trace");
-    assert!(frames[0].as_str().expect("frame").contains("testfn.rs"), "{frames:?}");
+    assert!(
+        frames[0].as_str().expect("frame").contains("testfn.rs"),
+        "{frames:?}"
+    );
     let next = invoke(&client, "f", json!({"action": "echo", "value": 1})).await;
     assert_eq!(next.payload["result"], 1);
-    assert!(!report(&next.logs).contains_key("Init Duration"), "no restart after a caught panic");
+    assert!(
+        !report(&next.logs).contains_key("Init Duration"),
+        "no restart after a caught panic"
+    );
     assert_eq!(service.function("f").expect("f").environments(), 1);
 }
 
@@ -89,16 +152,32 @@ async fn a_timeout_stops_the_environment_and_the_next_invocation_starts_a_new_on
     let client = client(&service).await;
     let started = Instant::now();
     let out = invoke(&client, "slow", json!({"action": "sleep", "ms": 5000})).await;
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(out.function_error.as_deref(), Some("Unhandled"));
     assert_eq!(out.payload["errorType"], "Sandbox.Timedout");
     let message = out.payload["errorMessage"].as_str().expect("message");
-    assert!(message.starts_with("RequestId: ") && message.ends_with("Error: Task timed out after 1.00 seconds"), "{message}");
-    assert!(out.logs.contains("Task timed out after 1.00 seconds"), "{}", out.logs);
+    assert!(
+        message.starts_with("RequestId: ")
+            && message.ends_with("Error: Task timed out after 1.00 seconds"),
+        "{message}"
+    );
+    assert!(
+        out.logs.contains("Task timed out after 1.00 seconds"),
+        "{}",
+        out.logs
+    );
     assert_eq!(report(&out.logs)["Status"], "timeout");
     let next = invoke(&client, "slow", json!({"action": "echo", "value": "again"})).await;
     assert_eq!(next.payload["result"], "again");
-    assert!(report(&next.logs).contains_key("Init Duration"), "a new environment: {}", next.logs);
+    assert!(
+        report(&next.logs).contains_key("Init Duration"),
+        "a new environment: {}",
+        next.logs
+    );
 }
 
 #[tokio::test]
@@ -146,12 +225,25 @@ async fn concurrent_invocations_get_more_environments_up_to_the_limit() {
     });
     let results = futures::future::join_all(calls).await;
     for (i, r) in results.iter().enumerate() {
-        assert_eq!(r.payload["result"]["slept"], 300 + i as u64, "{:?}", r.payload);
+        assert_eq!(
+            r.payload["result"]["slept"],
+            300 + i as u64,
+            "{:?}",
+            r.payload
+        );
     }
     // 12 calls of 300 ms on 4 environments: three waves, far less than 3.6 s in sequence.
-    assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
     let handle = service.function("wide").expect("wide");
-    assert_eq!(handle.log_streams().len(), 4, "one log stream per environment");
+    assert_eq!(
+        handle.log_streams().len(),
+        4,
+        "one log stream per environment"
+    );
     assert_eq!(handle.environments(), 4);
 }
 
@@ -159,11 +251,22 @@ async fn concurrent_invocations_get_more_environments_up_to_the_limit() {
 async fn the_function_log_lines_land_in_the_invocation_tail_before_end() {
     let service = service(vec![testfn_config("f")]).await;
     let client = client(&service).await;
-    let out = invoke(&client, "f", json!({"action": "log", "lines": ["one", "two", "three"]})).await;
+    let out = invoke(
+        &client,
+        "f",
+        json!({"action": "log", "lines": ["one", "two", "three"]}),
+    )
+    .await;
     let lines: Vec<&str> = out.logs.lines().collect();
-    let end = lines.iter().position(|l| l.starts_with("END")).expect("END");
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("END"))
+        .expect("END");
     for word in ["one", "two", "three"] {
-        let at = lines.iter().position(|l| l.ends_with(word)).unwrap_or_else(|| panic!("{word} in {lines:?}"));
+        let at = lines
+            .iter()
+            .position(|l| l.ends_with(word))
+            .unwrap_or_else(|| panic!("{word} in {lines:?}"));
         assert!(at < end, "{word} logged before END: {lines:?}");
     }
 }
@@ -173,7 +276,8 @@ async fn a_bare_lambda_runtime_function_and_a_shell_script_both_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let script = dir.path().join("bootstrap");
     std::fs::write(&script, SHELL_BOOTSTRAP).expect("write");
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
     let service = service(vec![
         FunctionConfig::new("plain", Code::Bootstrap(plainfn())),
         FunctionConfig::new("shell", Code::Bootstrap(script)),

@@ -33,12 +33,18 @@ pub(crate) async fn serve(listener: TcpListener, inner: Arc<ServiceInner>) {
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
         .route("/2015-03-31/functions", post(create).get(list))
         .route("/2015-03-31/functions/", get(list))
-        .route("/2015-03-31/functions/{name}", get(get_function).delete(delete))
+        .route(
+            "/2015-03-31/functions/{name}",
+            get(get_function).delete(delete),
+        )
         .route(
             "/2015-03-31/functions/{name}/configuration",
             get(get_configuration).put(update_configuration),
         )
-        .route("/2015-03-31/functions/{name}/code", axum::routing::put(update_code))
+        .route(
+            "/2015-03-31/functions/{name}/code",
+            axum::routing::put(update_code),
+        )
         .route("/lamplight/traces", get(traces))
         .route("/lamplight/traces/{id}", get(trace))
         .route("/lamplight/xray", get(xray_stats))
@@ -63,7 +69,10 @@ struct QualifierQuery {
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 async fn invoke(
@@ -230,8 +239,11 @@ impl ConfigurationInput {
             config.environment = env.variables;
         }
         if let Some(mode) = self.tracing_config.and_then(|t| t.mode) {
-            config.tracing = TracingMode::parse(&mode)
-                .ok_or_else(|| ApiError::invalid_parameter(format!("TracingConfig.Mode `{mode}` is not Active or PassThrough")))?;
+            config.tracing = TracingMode::parse(&mode).ok_or_else(|| {
+                ApiError::invalid_parameter(format!(
+                    "TracingConfig.Mode `{mode}` is not Active or PassThrough"
+                ))
+            })?;
         }
         if let Some(format) = self.logging_config.and_then(|l| l.log_format) {
             config.log_format = format;
@@ -241,13 +253,20 @@ impl ConfigurationInput {
 }
 
 /// Decodes and unpacks a deployment package; returns the code bytes and the directory.
-fn unpack(inner: &ServiceInner, name: &str, zip_file: Option<String>, s3: bool, image: bool) -> Result<(Vec<u8>, PathBuf), ApiError> {
+fn unpack(
+    inner: &ServiceInner,
+    name: &str,
+    zip_file: Option<String>,
+    s3: bool,
+    image: bool,
+) -> Result<(Vec<u8>, PathBuf), ApiError> {
     if s3 || image {
         return Err(ApiError::invalid_parameter(
             "lamplight-local runs code given as Code.ZipFile; S3 and container image code are not supported locally".into(),
         ));
     }
-    let encoded = zip_file.ok_or_else(|| ApiError::invalid_parameter("Code.ZipFile is required".into()))?;
+    let encoded =
+        zip_file.ok_or_else(|| ApiError::invalid_parameter("Code.ZipFile is required".into()))?;
     let bytes = BASE64
         .decode(encoded.as_bytes())
         .map_err(|e| ApiError::invalid_parameter(format!("Code.ZipFile is not base64: {e}")))?;
@@ -262,7 +281,9 @@ fn unpack(inner: &ServiceInner, name: &str, zip_file: Option<String>, s3: bool, 
         .join(name)
         .join(uuid::Uuid::new_v4().simple().to_string());
     extract(&bytes, &dir).map_err(|e| {
-        ApiError::invalid_parameter(format!("Could not unzip uploaded file. Please check your file, then try to upload again. ({e})"))
+        ApiError::invalid_parameter(format!(
+            "Could not unzip uploaded file. Please check your file, then try to upload again. ({e})"
+        ))
     })?;
     Ok((bytes, dir))
 }
@@ -288,7 +309,8 @@ fn extract(zip: &[u8], dir: &std::path::Path) -> Result<(), String> {
         entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
         std::fs::write(&path, data).map_err(|e| e.to_string())?;
         let mode = entry.unix_mode().unwrap_or(0o644) & 0o777;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -313,7 +335,10 @@ async fn create(State(inner): Shared, body: Bytes) -> Result<Response, ApiError>
         input.code.s3_bucket.is_some(),
         input.code.image_uri.is_some(),
     )?;
-    let mut config = FunctionConfig::new(input.function_name.clone(), Code::Bootstrap(dir.join("bootstrap")));
+    let mut config = FunctionConfig::new(
+        input.function_name.clone(),
+        Code::Bootstrap(dir.join("bootstrap")),
+    );
     config.tracing = TracingMode::PassThrough;
     if let Some(arch) = input.architectures.and_then(|a| a.into_iter().next()) {
         config.architecture = arch;
@@ -354,7 +379,12 @@ async fn get_function(
     Query(query): Query<QualifierQuery>,
 ) -> Result<Response, ApiError> {
     let (function, _) = inner.find(&name, query.qualifier.as_deref())?;
-    let tags = function.meta.lock().unwrap_or_else(|e| e.into_inner()).tags.clone();
+    let tags = function
+        .meta
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .tags
+        .clone();
     Ok(axum::Json(json!({
         "Configuration": configuration(&function),
         "Code": {"RepositoryType": "S3", "Location": format!("file://{}", inner.workdir.join(&function.name).display())},
@@ -385,18 +415,30 @@ async fn delete(State(inner): Shared, Path(name): Path<String>) -> Result<Respon
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn update_configuration(State(inner): Shared, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+async fn update_configuration(
+    State(inner): Shared,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let (function, _) = inner.find(&name, None)?;
     let input: ConfigurationInput = parse_json(&body)?;
     let current = function.deployment();
     let mut config = current.config.clone();
     input.apply(&mut config)?;
     redeploy(&function, &current, config, current.task_root.clone()).await;
-    function.meta.lock().unwrap_or_else(|e| e.into_inner()).touch();
+    function
+        .meta
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .touch();
     Ok(axum::Json(configuration(&function)).into_response())
 }
 
-async fn update_code(State(inner): Shared, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+async fn update_code(
+    State(inner): Shared,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let (function, _) = inner.find(&name, None)?;
     let input: CodeUpdateInput = parse_json(&body)?;
     let (code, dir) = unpack(
@@ -422,8 +464,19 @@ async fn update_code(State(inner): Shared, Path(name): Path<String>, body: Bytes
     Ok(axum::Json(configuration(&function)).into_response())
 }
 
-async fn redeploy(function: &Function, current: &Deployment, config: FunctionConfig, task_root: Option<PathBuf>) {
-    let next = Deployment::new(config, function.arn.clone(), task_root, function.logs.clone(), current.ctx.clone());
+async fn redeploy(
+    function: &Function,
+    current: &Deployment,
+    config: FunctionConfig,
+    task_root: Option<PathBuf>,
+) {
+    let next = Deployment::new(
+        config,
+        function.arn.clone(),
+        task_root,
+        function.logs.clone(),
+        current.ctx.clone(),
+    );
     function.redeploy(next).await;
 }
 
@@ -431,7 +484,11 @@ async fn redeploy(function: &Function, current: &Deployment, config: FunctionCon
 fn configuration(function: &Function) -> Value {
     let d = function.deployment();
     let c = &d.config;
-    let meta = function.meta.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let meta = function
+        .meta
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     json!({
         "FunctionName": c.name,
         "FunctionArn": function.arn,
@@ -482,7 +539,11 @@ async fn traces(State(inner): Shared) -> Response {
     axum::Json(json!({"traces": summaries})).into_response()
 }
 
-async fn trace(State(inner): Shared, Path(id): Path<String>, Query(query): Query<TraceQuery>) -> Result<Response, ApiError> {
+async fn trace(
+    State(inner): Shared,
+    Path(id): Path<String>,
+    Query(query): Query<TraceQuery>,
+) -> Result<Response, ApiError> {
     let id = id
         .parse()
         .map_err(|e: lamplight_xray::IdError| ApiError::invalid_parameter(e.to_string()))?;
@@ -493,7 +554,8 @@ async fn trace(State(inner): Shared, Path(id): Path<String>, Query(query): Query
         .ok_or_else(|| ApiError::not_found(format!("no segments received for trace {id}")))?;
     Ok(match query.format.as_deref() {
         Some("text") => trace.waterfall(40).into_response(),
-        _ => axum::Json(json!({"id": trace.id, "tree": trace.tree()})).into_response(),
+        _ => axum::Json(json!({"id": trace.id, "segments": trace.segments, "tree": trace.tree()}))
+            .into_response(),
     })
 }
 
@@ -511,9 +573,16 @@ struct LogQuery {
     since: Option<u64>,
 }
 
-async fn logs(State(inner): Shared, Path(name): Path<String>, Query(query): Query<LogQuery>) -> Result<Response, ApiError> {
+async fn logs(
+    State(inner): Shared,
+    Path(name): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Result<Response, ApiError> {
     let (function, _) = inner.find(&name, None)?;
-    Ok(axum::Json(json!({"events": function.logs.since(query.since.unwrap_or(0))})).into_response())
+    Ok(
+        axum::Json(json!({"events": function.logs.since(query.since.unwrap_or(0))}))
+            .into_response(),
+    )
 }
 
 async fn unknown(method: Method, uri: Uri) -> ApiError {

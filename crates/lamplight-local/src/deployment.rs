@@ -115,7 +115,10 @@ impl Deployment {
 
     /// Boxed with an explicit `Send`: starting an environment can, through its exit, start
     /// another, and the compiler cannot see through that cycle on its own.
-    fn spawn_environment(self: &Arc<Self>, first: Pending) -> futures_util::future::BoxFuture<'static, ()> {
+    fn spawn_environment(
+        self: &Arc<Self>,
+        first: Pending,
+    ) -> futures_util::future::BoxFuture<'static, ()> {
         let this = self.clone();
         Box::pin(async move { this.spawn_environment_now(first).await })
     }
@@ -128,7 +131,10 @@ impl Deployment {
                 let outcome = crate::invocation::Outcome::failed(
                     &pending,
                     "Runtime.Unknown",
-                    format!("RequestId: {} Error: could not start an execution environment: {e}", pending.request_id),
+                    format!(
+                        "RequestId: {} Error: could not start an execution environment: {e}",
+                        pending.request_id
+                    ),
                     String::new(),
                 );
                 if let Some(reply) = pending.reply {
@@ -208,7 +214,10 @@ impl Deployment {
         self.retired.store(true, Ordering::Release);
         let (idle, waiting) = {
             let mut pool = self.pool();
-            (std::mem::take(&mut pool.idle), std::mem::take(&mut pool.waiting))
+            (
+                std::mem::take(&mut pool.idle),
+                std::mem::take(&mut pool.waiting),
+            )
         };
         for env in idle {
             env.stop();

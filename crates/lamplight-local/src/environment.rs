@@ -148,7 +148,10 @@ impl Environment {
         let spawned = if path.exists() {
             command.spawn()
         } else {
-            Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such file",
+            ))
         };
         let mut child = match spawned {
             Ok(child) => child,
@@ -158,10 +161,13 @@ impl Environment {
                 } else {
                     format!("fork/exec {}: {e}", path.display())
                 };
-                self.log_line(format!("INIT_REPORT Init Duration: 0.00 ms\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint"));
+                self.log_line("INIT_REPORT Init Duration: 0.00 ms\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint".to_owned());
                 self.state().init_error = Some((
                     "Runtime.InvalidEntrypoint".into(),
-                    error_body("Runtime.InvalidEntrypoint", &format!("RequestId: {{id}} Error: {message}")),
+                    error_body(
+                        "Runtime.InvalidEntrypoint",
+                        &format!("RequestId: {{id}} Error: {message}"),
+                    ),
                 ));
                 let this = self.clone();
                 tokio::spawn(async move { this.exited(None).await });
@@ -214,6 +220,8 @@ impl Environment {
     }
 
     /// Gives this (idle) environment its next invocation; hands it back if the environment is gone.
+    // The error is the caller's own value coming back, not a new allocation worth boxing.
+    #[allow(clippy::result_large_err)]
     pub fn assign(&self, pending: Pending) -> Result<(), Pending> {
         if self.state().dead {
             return Err(pending);
@@ -243,7 +251,10 @@ impl Environment {
             if state.init_duration.is_none() {
                 state.init_duration = Some(self.started.elapsed());
             }
-            state.in_flight.as_ref().map(|f| f.pending.request_id.clone())
+            state
+                .in_flight
+                .as_ref()
+                .map(|f| f.pending.request_id.clone())
         };
         if let Some(request_id) = unanswered {
             let message = format!(
@@ -329,7 +340,12 @@ impl Environment {
     }
 
     /// Ends the running invocation `request_id` with `result`; `false` if it is not running here.
-    pub async fn finish(&self, request_id: &str, result: FunctionResult, status: Option<&str>) -> bool {
+    pub async fn finish(
+        &self,
+        request_id: &str,
+        result: FunctionResult,
+        status: Option<&str>,
+    ) -> bool {
         let Some(flight) = ({
             let mut state = self.state();
             match &state.in_flight {
@@ -344,7 +360,11 @@ impl Environment {
         // Lines the runtime wrote before answering are already in its pipes: take them first.
         self.drain_output().await;
         let config = &self.deployment.config;
-        let init_duration = if flight.cold { self.state().init_duration } else { None };
+        let init_duration = if flight.cold {
+            self.state().init_duration
+        } else {
+            None
+        };
         let trace = &flight.pending.trace;
         let report = Report {
             request_id: request_id.to_owned(),
@@ -385,7 +405,8 @@ impl Environment {
             "{} {request_id} Task timed out after {seconds:.2} seconds",
             humantime::format_rfc3339_millis(SystemTime::now())
         ));
-        let message = format!("RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds");
+        let message =
+            format!("RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds");
         self.finish(
             request_id,
             FunctionResult::Error {
@@ -419,14 +440,20 @@ impl Environment {
             state.dead = true;
             (
                 state.init_duration.is_some(),
-                state.in_flight.as_ref().map(|f| f.pending.request_id.clone()),
+                state
+                    .in_flight
+                    .as_ref()
+                    .map(|f| f.pending.request_id.clone()),
             )
         };
         if let Some(server) = self.server.lock().unwrap_or_else(|e| e.into_inner()).take() {
             server.abort();
         }
         self.drain_output().await;
-        self.outputs.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.outputs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         let reason = match status {
             Some(s) if s.success() => "Runtime exited without providing a reason".to_owned(),
             Some(s) => format!("Runtime exited with error: {}", describe(s)),
@@ -483,11 +510,17 @@ impl Environment {
                 let message = format!(
                     "RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds (the runtime never polled /runtime/invocation/next during init)"
                 );
-                ("Sandbox.Timedout".to_owned(), error_body("Sandbox.Timedout", &message))
+                (
+                    "Sandbox.Timedout".to_owned(),
+                    error_body("Sandbox.Timedout", &message),
+                )
             }
             None => {
                 let message = format!("RequestId: {request_id} Error: {reason}");
-                ("Runtime.ExitError".to_owned(), error_body("Runtime.ExitError", &message))
+                (
+                    "Runtime.ExitError".to_owned(),
+                    error_body("Runtime.ExitError", &message),
+                )
             }
         };
         self.log_line(format!(
@@ -513,7 +546,10 @@ impl Environment {
             self.outputs
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(Output { fd, gate: gate.clone() });
+                .push(Output {
+                    fd,
+                    gate: gate.clone(),
+                });
         }
         tokio::spawn(read_lines(self.clone(), pipe, gate));
     }
@@ -578,7 +614,11 @@ impl Environment {
         if let FunctionResult::Error { error_type, body } = result {
             let message = serde_json::from_slice::<serde_json::Value>(body)
                 .ok()
-                .and_then(|v| v.get("errorMessage").and_then(|m| m.as_str()).map(str::to_owned))
+                .and_then(|v| {
+                    v.get("errorMessage")
+                        .and_then(|m| m.as_str())
+                        .map(str::to_owned)
+                })
                 .unwrap_or_default();
             function["fault"] = json!(true);
             function["cause"] = json!({"exceptions": [{
@@ -613,7 +653,8 @@ impl Environment {
 }
 
 fn epoch(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn describe(status: ExitStatus) -> String {
@@ -637,7 +678,11 @@ fn log_stream_name(version: &str) -> String {
 
 /// Reads one output pipe line by line until it closes. Each read and the logging of what it
 /// read happen under `gate`, so [`Environment::drain_output`] never sees a read half done.
-async fn read_lines<R: AsyncRead + Unpin>(env: Arc<Environment>, mut pipe: R, gate: Arc<Mutex<()>>) {
+async fn read_lines<R: AsyncRead + Unpin>(
+    env: Arc<Environment>,
+    mut pipe: R,
+    gate: Arc<Mutex<()>>,
+) {
     let mut partial: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     loop {

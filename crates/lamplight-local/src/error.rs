@@ -81,7 +81,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let kind = if self.status >= 500 { "Service" } else { "User" };
+        let kind = if self.status >= 500 {
+            "Service"
+        } else {
+            "User"
+        };
         (
             status,
             [("x-amzn-ErrorType", self.error_type)],

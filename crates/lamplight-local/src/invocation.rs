@@ -73,7 +73,12 @@ pub struct Outcome {
 
 impl Outcome {
     /// An invocation that failed before it reached the function.
-    pub(crate) fn failed(pending: &Pending, error_type: &str, message: String, logs: String) -> Self {
+    pub(crate) fn failed(
+        pending: &Pending,
+        error_type: &str,
+        message: String,
+        logs: String,
+    ) -> Self {
         Self {
             request_id: pending.request_id.clone(),
             result: FunctionResult::Error {

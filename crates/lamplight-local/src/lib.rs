@@ -46,5 +46,6 @@ pub use config::{Code, FunctionConfig, TracingMode};
 pub use error::ApiError;
 pub use invocation::{FunctionResult, Outcome};
 pub use service::{
-    FunctionHandle, InvocationType, InvokeRequest, InvokeResponse, LocalLambda, LocalLambdaBuilder,
+    Echo, FunctionHandle, InvocationType, InvokeRequest, InvokeResponse, LocalLambda,
+    LocalLambdaBuilder, Observer,
 };

@@ -23,11 +23,14 @@ pub struct LogEvent {
     pub message: String,
 }
 
+/// Called with (log stream, line) for every line.
+pub type LineEcho = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 /// Where a function's lines go: kept for later reads, and optionally echoed as they arrive.
 #[derive(Clone, Default)]
 pub struct LogSink {
     inner: Arc<Mutex<VecDeque<LogEvent>>>,
-    echo: Option<Arc<dyn Fn(&str, &str) + Send + Sync>>,
+    echo: Option<LineEcho>,
 }
 
 impl std::fmt::Debug for LogSink {
@@ -38,7 +41,7 @@ impl std::fmt::Debug for LogSink {
 
 impl LogSink {
     /// A sink that also calls `echo(stream, line)` for every line.
-    pub fn with_echo(echo: Arc<dyn Fn(&str, &str) + Send + Sync>) -> Self {
+    pub fn with_echo(echo: LineEcho) -> Self {
         Self {
             inner: Arc::default(),
             echo: Some(echo),
@@ -65,7 +68,11 @@ impl LogSink {
     /// Lines at or after `since_ms`, oldest first.
     pub fn since(&self, since_ms: u64) -> Vec<LogEvent> {
         let events = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        events.iter().filter(|e| e.timestamp >= since_ms).cloned().collect()
+        events
+            .iter()
+            .filter(|e| e.timestamp >= since_ms)
+            .cloned()
+            .collect()
     }
 
     /// Every line, grouped by stream.
@@ -73,7 +80,10 @@ impl LogSink {
         let events = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut streams: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for e in events.iter() {
-            streams.entry(e.log_stream_name.clone()).or_default().push(e.message.clone());
+            streams
+                .entry(e.log_stream_name.clone())
+                .or_default()
+                .push(e.message.clone());
         }
         streams
     }
@@ -132,7 +142,10 @@ impl Report {
         }
         line.push('\t');
         if let Some((trace_id, segment_id)) = &self.xray {
-            let _ = write!(line, "\nXRAY TraceId: {trace_id}\tSegmentId: {segment_id}\tSampled: true");
+            let _ = write!(
+                line,
+                "\nXRAY TraceId: {trace_id}\tSegmentId: {segment_id}\tSampled: true"
+            );
         }
         line
     }
@@ -168,7 +181,10 @@ mod tests {
             memory_size_mb: 128,
             max_memory_used_mb: 18,
             status: None,
-            xray: Some(("1-581cf771-a006649127e371903a2de979".into(), "70de5b6f19ff9a0a".into())),
+            xray: Some((
+                "1-581cf771-a006649127e371903a2de979".into(),
+                "70de5b6f19ff9a0a".into(),
+            )),
         };
         assert_eq!(
             report.line(),

@@ -21,7 +21,10 @@ const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 pub(crate) async fn serve(listener: TcpListener, env: Arc<Environment>) {
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .fallback(not_found)
@@ -37,7 +40,11 @@ pub(crate) async fn serve(listener: TcpListener, env: Arc<Environment>) {
 
 async fn next(State(env): State<Arc<Environment>>) -> Response {
     let Some(next) = env.next_invocation().await else {
-        return runtime_error(StatusCode::GONE, "EnvironmentStopped", "this execution environment is shutting down");
+        return runtime_error(
+            StatusCode::GONE,
+            "EnvironmentStopped",
+            "this execution environment is shutting down",
+        );
     };
     let mut response = Response::new(Body::from(next.payload));
     let headers = response.headers_mut();
@@ -60,12 +67,18 @@ async fn next(State(env): State<Arc<Environment>>) -> Response {
     response
 }
 
-async fn response(State(env): State<Arc<Environment>>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn response(
+    State(env): State<Arc<Environment>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     if !env.is_running(&id) {
         return invalid_request_id();
     }
     if body.len() > MAX_RESPONSE {
-        let message = format!("Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).");
+        let message = format!(
+            "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE} bytes)."
+        );
         env.finish(
             &id,
             FunctionResult::Error {
@@ -110,15 +123,27 @@ async fn error(
     }
 }
 
-async fn init_error(State(env): State<Arc<Environment>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn init_error(
+    State(env): State<Arc<Environment>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let error_type = header(&headers, ERROR_TYPE).unwrap_or_else(|| "Runtime.Unknown".into());
-    let body = if body.is_empty() { error_body(&error_type, "") } else { body };
+    let body = if body.is_empty() {
+        error_body(&error_type, "")
+    } else {
+        body
+    };
     env.init_failed(error_type, body);
     accepted()
 }
 
 async fn not_found() -> Response {
-    runtime_error(StatusCode::NOT_FOUND, "InvalidRequest", "unknown Runtime API path")
+    runtime_error(
+        StatusCode::NOT_FOUND,
+        "InvalidRequest",
+        "unknown Runtime API path",
+    )
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -134,7 +159,11 @@ fn accepted() -> Response {
 }
 
 fn invalid_request_id() -> Response {
-    runtime_error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID")
+    runtime_error(
+        StatusCode::BAD_REQUEST,
+        "InvalidRequestID",
+        "Invalid request ID",
+    )
 }
 
 fn runtime_error(status: StatusCode, error_type: &str, message: &str) -> Response {

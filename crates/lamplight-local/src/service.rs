@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use lamplight_xray::{SegmentId, Sampling, TraceHeader, TraceId};
+use lamplight_xray::{Sampling, SegmentId, TraceHeader, TraceId};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
@@ -29,6 +29,9 @@ pub const LOG_TAIL_BYTES: usize = 4096;
 
 /// A log line as it is echoed: function, log stream, line.
 pub type Echo = Arc<dyn Fn(&str, &str, &str) + Send + Sync>;
+
+/// Called with the function name and outcome of every synchronous invocation.
+pub type Observer = Arc<dyn Fn(&str, &Outcome) + Send + Sync>;
 
 /// What the service's environments share.
 pub(crate) struct ServiceContext {
@@ -54,14 +57,22 @@ const INHERITED: &[&str] = &[
 
 impl ServiceContext {
     /// The environment of one execution environment's process, as Lambda sets it.
-    pub fn environment_for(&self, d: &Deployment, runtime_api: SocketAddr, stream: &str) -> Vec<(String, String)> {
+    pub fn environment_for(
+        &self,
+        d: &Deployment,
+        runtime_api: SocketAddr,
+        stream: &str,
+    ) -> Vec<(String, String)> {
         let c = &d.config;
         let task_root = d
             .task_root
             .as_deref()
             .map_or_else(|| "/var/task".to_owned(), |p| p.display().to_string());
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
-        vars.insert("PATH".into(), "/usr/local/bin:/usr/bin/:/bin:/opt/bin".into());
+        vars.insert(
+            "PATH".into(),
+            "/usr/local/bin:/usr/bin/:/bin:/opt/bin".into(),
+        );
         for (k, v) in &self.host_env {
             vars.insert(k.clone(), v.clone());
         }
@@ -74,7 +85,10 @@ impl ServiceContext {
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", c.memory_mb.to_string()),
             ("AWS_LAMBDA_FUNCTION_VERSION", d.version.clone()),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", c.name)),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", c.name),
+            ),
             ("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_owned()),
             ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
             ("AWS_XRAY_DAEMON_ADDRESS", self.xray_addr.to_string()),
@@ -140,12 +154,18 @@ pub(crate) struct Function {
 
 impl Function {
     pub fn deployment(&self) -> Arc<Deployment> {
-        self.current.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Replaces the deployment (new code or configuration): new invocations go to the new one.
     pub async fn redeploy(&self, next: Arc<Deployment>) {
-        let previous = std::mem::replace(&mut *self.current.lock().unwrap_or_else(|e| e.into_inner()), next.clone());
+        let previous = std::mem::replace(
+            &mut *self.current.lock().unwrap_or_else(|e| e.into_inner()),
+            next.clone(),
+        );
         previous.retire(Some(next)).await;
     }
 }
@@ -157,6 +177,7 @@ pub struct LocalLambdaBuilder {
     region: String,
     account: String,
     echo: Option<Echo>,
+    observer: Option<Observer>,
     functions: Vec<FunctionConfig>,
 }
 
@@ -168,6 +189,7 @@ impl Default for LocalLambdaBuilder {
             region: "us-east-1".into(),
             account: "123456789012".into(),
             echo: None,
+            observer: None,
             functions: Vec::new(),
         }
     }
@@ -198,6 +220,12 @@ impl LocalLambdaBuilder {
         self
     }
 
+    /// Calls `observer(function, outcome)` when each synchronous invocation ends.
+    pub fn observe(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Registers a function at start.
     pub fn function(mut self, config: FunctionConfig) -> Self {
         self.functions.push(config);
@@ -207,9 +235,12 @@ impl LocalLambdaBuilder {
     /// Starts the service.
     pub async fn start(self) -> Result<LocalLambda, ApiError> {
         let io = |what: &str, e: std::io::Error| ApiError::service(format!("{what}: {e}"));
-        let xray = XraySink::bind(self.xray_addr)
-            .await
-            .map_err(|e| io(&format!("could not bind the X-Ray sink to {}", self.xray_addr), e))?;
+        let xray = XraySink::bind(self.xray_addr).await.map_err(|e| {
+            io(
+                &format!("could not bind the X-Ray sink to {}", self.xray_addr),
+                e,
+            )
+        })?;
         let workdir = tempfile::Builder::new()
             .prefix("lamplight-local-")
             .tempdir()
@@ -230,11 +261,14 @@ impl LocalLambdaBuilder {
             functions: RwLock::default(),
             workdir: workdir.path().to_owned(),
             echo: self.echo,
+            observer: self.observer,
         });
         let listener = tokio::net::TcpListener::bind(self.api_addr)
             .await
             .map_err(|e| io(&format!("could not listen on {}", self.api_addr), e))?;
-        let api_addr = listener.local_addr().map_err(|e| io("no local address", e))?;
+        let api_addr = listener
+            .local_addr()
+            .map_err(|e| io("no local address", e))?;
         let server = tokio::spawn(crate::api::serve(listener, inner.clone()));
         let service = LocalLambda {
             inner,
@@ -255,6 +289,7 @@ pub(crate) struct ServiceInner {
     pub functions: RwLock<BTreeMap<String, Arc<Function>>>,
     pub workdir: PathBuf,
     echo: Option<Echo>,
+    observer: Option<Observer>,
 }
 
 /// A local Lambda service: run functions, invoke them through the Lambda API, read their logs
@@ -360,7 +395,10 @@ impl LocalLambda {
     pub async fn add_function(&self, config: FunctionConfig) -> Result<FunctionHandle, ApiError> {
         let code = match &config.code {
             Code::Bootstrap(path) => std::fs::read(path).map_err(|e| {
-                ApiError::invalid_parameter(format!("cannot read the bootstrap {}: {e}", path.display()))
+                ApiError::invalid_parameter(format!(
+                    "cannot read the bootstrap {}: {e}",
+                    path.display()
+                ))
             })?,
             Code::External => Vec::new(),
         };
@@ -368,7 +406,9 @@ impl LocalLambda {
             Code::Bootstrap(path) => path.parent().map(Path::to_owned),
             Code::External => None,
         };
-        self.inner.register(config, Meta::new(&code), task_root).await
+        self.inner
+            .register(config, Meta::new(&code), task_root)
+            .await
     }
 
     /// The Runtime API address of an external function's environment (see [`Code::External`]).
@@ -386,8 +426,17 @@ impl LocalLambda {
         })
     }
 
+    /// Runs one Invoke call in-process (no HTTP), exactly as the Invoke API would.
+    pub async fn call(&self, request: InvokeRequest) -> Result<InvokeResponse, ApiError> {
+        self.inner.invoke(request).await
+    }
+
     /// Invokes `function` synchronously in-process (no HTTP), as the Invoke API would.
-    pub async fn invoke(&self, function: &str, payload: impl Into<Bytes>) -> Result<Outcome, ApiError> {
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: impl Into<Bytes>,
+    ) -> Result<Outcome, ApiError> {
         let request = InvokeRequest {
             function: function.to_owned(),
             payload: payload.into(),
@@ -468,12 +517,20 @@ impl ServiceInner {
             Some(echo) => {
                 let echo = echo.clone();
                 let name = config.name.clone();
-                LogSink::with_echo(Arc::new(move |stream: &str, line: &str| echo(&name, stream, line)))
+                LogSink::with_echo(Arc::new(move |stream: &str, line: &str| {
+                    echo(&name, stream, line)
+                }))
             }
             None => LogSink::default(),
         };
         let external = config.code == Code::External;
-        let deployment = Deployment::new(config.clone(), arn.clone(), task_root, logs.clone(), self.ctx.clone());
+        let deployment = Deployment::new(
+            config.clone(),
+            arn.clone(),
+            task_root,
+            logs.clone(),
+            self.ctx.clone(),
+        );
         let runtime_api = if external {
             Some(
                 deployment
@@ -501,14 +558,24 @@ impl ServiceInner {
             old.retire(None).await;
             old.stop_all();
         }
-        Ok(FunctionHandle { function, runtime_api })
+        Ok(FunctionHandle {
+            function,
+            runtime_api,
+        })
     }
 
-    pub(crate) fn find(&self, reference: &str, qualifier: Option<&str>) -> Result<(Arc<Function>, String), ApiError> {
+    pub(crate) fn find(
+        &self,
+        reference: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(Arc<Function>, String), ApiError> {
         let (name, qualifier_in_name) = parse_reference(reference)?;
         let qualifier = qualifier.or(qualifier_in_name.as_deref());
         let not_found = || {
-            let arn = format!("arn:aws:lambda:{}:{}:function:{name}", self.ctx.region, self.ctx.account);
+            let arn = format!(
+                "arn:aws:lambda:{}:{}:function:{name}",
+                self.ctx.region, self.ctx.account
+            );
             let arn = match qualifier {
                 Some(q) => format!("{arn}:{q}"),
                 None => arn,
@@ -555,9 +622,13 @@ impl ServiceInner {
                     .decode(encoded)
                     .ok()
                     .and_then(|raw| String::from_utf8(raw).ok())
-                    .filter(|text| serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_object()))
+                    .filter(|text| {
+                        serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_object())
+                    })
                     .ok_or_else(|| {
-                        ApiError::invalid_content("Client context must be a valid Base64-encoded JSON object.".into())
+                        ApiError::invalid_content(
+                            "Client context must be a valid Base64-encoded JSON object.".into(),
+                        )
                     })?,
             ),
         };
@@ -610,9 +681,12 @@ impl ServiceInner {
             });
         }
         deployment.dispatch(pending).await;
-        let outcome = outcome
-            .await
-            .map_err(|_| ApiError::service("the execution environment went away without an answer"))?;
+        let outcome = outcome.await.map_err(|_| {
+            ApiError::service("the execution environment went away without an answer")
+        })?;
+        if let Some(observer) = &self.observer {
+            observer(&function.name, &outcome);
+        }
         let (payload, function_error) = match &outcome.result {
             FunctionResult::Response(body) => (body.clone(), None),
             FunctionResult::Error { body, .. } => (body.clone(), Some("Unhandled".to_owned())),
@@ -648,7 +722,9 @@ fn trace_context(header: Option<&str>, mode: crate::config::TracingMode) -> Trac
         (None, crate::config::TracingMode::PassThrough) => false,
     };
     TraceContext {
-        root: caller.as_ref().map_or_else(TraceId::generate, |h| h.root.clone()),
+        root: caller
+            .as_ref()
+            .map_or_else(TraceId::generate, |h| h.root.clone()),
         caller_parent: caller.as_ref().and_then(|h| h.parent),
         service_segment: SegmentId::generate(),
         function_segment: SegmentId::generate(),
@@ -675,6 +751,12 @@ fn parse_reference(reference: &str) -> Result<(String, Option<String>), ApiError
 fn validate_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err(ApiError::validation_name(name)) }
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::validation_name(name))
+    }
 }

@@ -67,7 +67,9 @@ impl Default for TraceStore {
 
 impl std::fmt::Debug for TraceStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TraceStore").field("stats", &self.stats()).finish()
+        f.debug_struct("TraceStore")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -81,7 +83,8 @@ impl TraceStore {
         let result = daemon::decode(datagram)
             .map_err(|e| (true, e.to_string()))
             .and_then(|doc| {
-                document::parse(doc).map_err(|e| (e.path == "$", format!("invalid segment document: {e}")))
+                document::parse(doc)
+                    .map_err(|e| (e.path == "$", format!("invalid segment document: {e}")))
             });
         let mut inner = self.lock();
         inner.stats.datagrams += 1;
@@ -99,7 +102,8 @@ impl TraceStore {
                 if inner.rejections.len() == MAX_REJECTIONS {
                     inner.rejections.pop_front();
                 }
-                let excerpt = String::from_utf8_lossy(&datagram[..datagram.len().min(200)]).into_owned();
+                let excerpt =
+                    String::from_utf8_lossy(&datagram[..datagram.len().min(200)]).into_owned();
                 inner.rejections.push_back(Rejection { reason, excerpt });
                 drop(inner);
                 self.changed.send_modify(|n| *n += 1);
@@ -139,7 +143,11 @@ impl TraceStore {
     /// Every trace kept, oldest first.
     pub fn traces(&self) -> Vec<Trace> {
         let inner = self.lock();
-        inner.order.iter().filter_map(|id| inner.traces.get(id).cloned()).collect()
+        inner
+            .order
+            .iter()
+            .filter_map(|id| inner.traces.get(id).cloned())
+            .collect()
     }
 
     /// What was received so far.
@@ -154,7 +162,12 @@ impl TraceStore {
 
     /// Waits until trace `id` satisfies `ready`, for at most `timeout`; returns the trace as it
     /// then is (complete or not), or `None` if nothing of it arrived.
-    pub async fn wait_for(&self, id: &TraceId, timeout: Duration, ready: impl Fn(&Trace) -> bool) -> Option<Trace> {
+    pub async fn wait_for(
+        &self,
+        id: &TraceId,
+        timeout: Duration,
+        ready: impl Fn(&Trace) -> bool,
+    ) -> Option<Trace> {
         let mut changes = self.changed.subscribe();
         let wait = async {
             loop {
@@ -226,14 +239,19 @@ mod tests {
 
     #[tokio::test]
     async fn real_datagrams_are_assembled_and_bad_ones_counted() {
-        let sink = XraySink::bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind");
+        let sink = XraySink::bind("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
         let client = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
         let trace_id: TraceId = "1-581cf771-a006649127e371903a2de979".parse().expect("id");
         let good = json!({"name": "f", "id": "70de5b6f19ff9a0a", "trace_id": trace_id.as_str(),
                           "start_time": 1.0, "end_time": 2.0,
                           "subsegments": [{"name": "s", "id": "70de5b6f19ff9a0b", "start_time": 1.1, "end_time": 1.2}]});
         let doc = serde_json::to_vec(&good).expect("json");
-        client.send_to(&daemon::encode(&doc), sink.addr()).await.expect("send");
+        client
+            .send_to(&daemon::encode(&doc), sink.addr())
+            .await
+            .expect("send");
         client.send_to(b"garbage", sink.addr()).await.expect("send");
         client
             .send_to(&daemon::encode(b"{\"name\":\"x\"}"), sink.addr())
@@ -254,10 +272,23 @@ mod tests {
         }
         assert_eq!(
             sink.store().stats(),
-            SinkStats { datagrams: 3, segments: 2, malformed: 1, invalid: 1 }
+            SinkStats {
+                datagrams: 3,
+                segments: 2,
+                malformed: 1,
+                invalid: 1
+            }
         );
-        let reasons: Vec<_> = sink.store().rejections().into_iter().map(|r| r.reason).collect();
+        let reasons: Vec<_> = sink
+            .store()
+            .rejections()
+            .into_iter()
+            .map(|r| r.reason)
+            .collect();
         assert!(reasons[0].contains("no header line"), "{reasons:?}");
-        assert!(reasons[1].contains("invalid segment document: id: missing"), "{reasons:?}");
+        assert!(
+            reasons[1].contains("invalid segment document: id: missing"),
+            "{reasons:?}"
+        );
     }
 }

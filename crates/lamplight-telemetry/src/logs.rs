@@ -63,7 +63,11 @@ impl LogSettings {
     }
 
     /// Builds settings from the three variables' values.
-    pub fn from_values(log_format: Option<&str>, rust_log: Option<&str>, lambda_level: Option<&str>) -> Self {
+    pub fn from_values(
+        log_format: Option<&str>,
+        rust_log: Option<&str>,
+        lambda_level: Option<&str>,
+    ) -> Self {
         let format = match log_format {
             Some(f) if f.eq_ignore_ascii_case("json") => Format::Json,
             _ => Format::Text,
@@ -158,7 +162,8 @@ impl JsonVisitor {
                 other => other.to_string(),
             });
         } else if redact::looks_secret(name) {
-            self.fields.insert(name.to_owned(), Value::from(redact::REDACTED));
+            self.fields
+                .insert(name.to_owned(), Value::from(redact::REDACTED));
         } else {
             self.fields.insert(name.to_owned(), value);
         }
@@ -200,14 +205,25 @@ struct LambdaFormat {
     json: bool,
 }
 
-const RESERVED: &[&str] = &["timestamp", "level", "message", REQUEST_ID_FIELD, TRACE_ID_FIELD];
+const RESERVED: &[&str] = &[
+    "timestamp",
+    "level",
+    "message",
+    REQUEST_ID_FIELD,
+    TRACE_ID_FIELD,
+];
 
 impl<S, N> FormatEvent<S, N> for LambdaFormat
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let mut request_id = None;
         let mut trace_id = None;
         let mut fields = Map::new();
@@ -329,7 +345,12 @@ mod tests {
                 traceId = "1-5759e988-bd862e3fe1be46a994272793"
             );
             let _guard = span.enter();
-            tracing::info!(user = "ada", password = "hunter2", attempts = 3, "signed in");
+            tracing::info!(
+                user = "ada",
+                password = "hunter2",
+                attempts = 3,
+                "signed in"
+            );
         });
         assert_eq!(lines.len(), 1);
         let line: Value = serde_json::from_str(&lines[0]).expect("json line");

@@ -35,13 +35,19 @@ pub fn encode(document: &[u8]) -> Vec<u8> {
 
 /// The segment document inside a datagram, after checking its header.
 pub fn decode(datagram: &[u8]) -> Result<&[u8], DatagramError> {
-    let newline = datagram.iter().position(|b| *b == b'\n').ok_or(DatagramError::NoHeader)?;
+    let newline = datagram
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or(DatagramError::NoHeader)?;
     let (header, rest) = (&datagram[..newline], &datagram[newline + 1..]);
     let header_ok = serde_json::from_slice::<serde_json::Value>(header).is_ok_and(|h| {
-        h.get("format").and_then(|f| f.as_str()) == Some("json") && h.get("version").and_then(|v| v.as_u64()) == Some(1)
+        h.get("format").and_then(|f| f.as_str()) == Some("json")
+            && h.get("version").and_then(|v| v.as_u64()) == Some(1)
     });
     if !header_ok {
-        return Err(DatagramError::BadHeader(String::from_utf8_lossy(header).into_owned()));
+        return Err(DatagramError::BadHeader(
+            String::from_utf8_lossy(header).into_owned(),
+        ));
     }
     if rest.iter().all(u8::is_ascii_whitespace) {
         return Err(DatagramError::Empty);
@@ -65,7 +71,13 @@ mod tests {
     #[test]
     fn bad_datagrams_are_rejected_with_the_expected_shape() {
         assert_eq!(decode(b"{}"), Err(DatagramError::NoHeader));
-        assert!(matches!(decode(b"{\"format\":\"text\"}\n{}"), Err(DatagramError::BadHeader(_))));
-        assert_eq!(decode(b"{\"format\":\"json\",\"version\":1}\n  "), Err(DatagramError::Empty));
+        assert!(matches!(
+            decode(b"{\"format\":\"text\"}\n{}"),
+            Err(DatagramError::BadHeader(_))
+        ));
+        assert_eq!(
+            decode(b"{\"format\":\"json\",\"version\":1}\n  "),
+            Err(DatagramError::Empty)
+        );
     }
 }

@@ -6,13 +6,13 @@
 //! subsegments) and returns every segment and subsegment as a flat [`Segment`] that knows its
 //! parent, so a trace can be assembled from documents that arrive in any order.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::ids::{SegmentId, TraceId};
 
 /// Whether a record was a top-level segment or a subsegment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A segment: a service's record of a request.
@@ -22,7 +22,7 @@ pub enum Kind {
 }
 
 /// One segment or subsegment, flattened out of its document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
     /// The segment's id.
     pub id: SegmentId,
@@ -100,16 +100,28 @@ pub fn parse(document: &[u8]) -> Result<Vec<Segment>, DocumentError> {
 
 /// Validates an already-parsed document, flattening its subsegments.
 pub fn parse_value(value: &Value) -> Result<Vec<Segment>, DocumentError> {
-    let object = value.as_object().ok_or_else(|| problem("$", "", "a segment document is a JSON object"))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| problem("$", "", "a segment document is a JSON object"))?;
     let kind = match object.get("type").and_then(Value::as_str) {
         Some("subsegment") => Kind::Subsegment,
         None => Kind::Segment,
-        Some(other) => return Err(problem("", "type", format!("`{other}` is not `subsegment`"))),
+        Some(other) => {
+            return Err(problem(
+                "",
+                "type",
+                format!("`{other}` is not `subsegment`"),
+            ));
+        }
     };
     let trace_id = trace_id(object, "")?.ok_or_else(|| problem("", "trace_id", "missing"))?;
     let parent_id = optional_id(object, "", "parent_id")?;
     if kind == Kind::Subsegment && parent_id.is_none() {
-        return Err(problem("", "parent_id", "a subsegment sent on its own needs its parent's id"));
+        return Err(problem(
+            "",
+            "parent_id",
+            "a subsegment sent on its own needs its parent's id",
+        ));
     }
     let mut out = Vec::new();
     flatten(object, "", trace_id, parent_id, kind, &mut out)?;
@@ -127,7 +139,11 @@ fn trace_id(object: &Map<String, Value>, path: &str) -> Result<Option<TraceId>, 
     }
 }
 
-fn optional_id(object: &Map<String, Value>, path: &str, field: &str) -> Result<Option<SegmentId>, DocumentError> {
+fn optional_id(
+    object: &Map<String, Value>,
+    path: &str,
+    field: &str,
+) -> Result<Option<SegmentId>, DocumentError> {
     match object.get(field) {
         None => Ok(None),
         Some(Value::String(s)) => s
@@ -150,7 +166,11 @@ fn flatten(
     if let Some(own) = trace_id(object, path)?
         && own != trace
     {
-        return Err(problem(path, "trace_id", format!("`{own}` differs from its segment's `{trace}`")));
+        return Err(problem(
+            path,
+            "trace_id",
+            format!("`{own}` differs from its segment's `{trace}`"),
+        ));
     }
     let name = match object.get("name") {
         Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= 200 => s.clone(),
@@ -160,15 +180,31 @@ fn flatten(
     let start_time = object
         .get("start_time")
         .and_then(Value::as_f64)
-        .ok_or_else(|| problem(path, "start_time", "missing, or not a number of epoch seconds"))?;
+        .ok_or_else(|| {
+            problem(
+                path,
+                "start_time",
+                "missing, or not a number of epoch seconds",
+            )
+        })?;
     let in_progress = object.get("in_progress").and_then(Value::as_bool) == Some(true);
     let end_time = match (object.get("end_time").and_then(Value::as_f64), in_progress) {
         (Some(end), _) if end < start_time => {
-            return Err(problem(path, "end_time", format!("{end} is before start_time {start_time}")));
+            return Err(problem(
+                path,
+                "end_time",
+                format!("{end} is before start_time {start_time}"),
+            ));
         }
         (Some(end), _) => Some(end),
         (None, true) => None,
-        (None, false) => return Err(problem(path, "end_time", "missing, and the segment is not in_progress")),
+        (None, false) => {
+            return Err(problem(
+                path,
+                "end_time",
+                "missing, and the segment is not in_progress",
+            ));
+        }
     };
     let flag = |name: &str| object.get(name).and_then(Value::as_bool) == Some(true);
     let text = |name: &str| object.get(name).and_then(Value::as_str).map(str::to_owned);
@@ -201,7 +237,14 @@ fn flatten(
                 let child = child
                     .as_object()
                     .ok_or_else(|| problem(&child_path, "", "a subsegment is a JSON object"))?;
-                flatten(child, &child_path, trace.clone(), Some(id), Kind::Subsegment, out)?;
+                flatten(
+                    child,
+                    &child_path,
+                    trace.clone(),
+                    Some(id),
+                    Kind::Subsegment,
+                    out,
+                )?;
             }
             Ok(())
         }
@@ -271,22 +314,44 @@ mod tests {
             (without("id"), "id: missing"),
             (with("id", json!("xyz")), "id: invalid X-Ray segment id"),
             (without("trace_id"), "trace_id: missing"),
-            (with("trace_id", json!("1-2-3")), "trace_id: invalid X-Ray trace id"),
+            (
+                with("trace_id", json!("1-2-3")),
+                "trace_id: invalid X-Ray trace id",
+            ),
             (without("name"), "name: missing"),
-            (with("end_time", json!(9.0)), "end_time: 9 is before start_time 10"),
-            (without("end_time"), "end_time: missing, and the segment is not in_progress"),
-            (with("type", json!("subsegment")), "parent_id: a subsegment sent on its own"),
-            (with("subsegments", json!([{"name": "x", "id": "70de5b6f19ff9a0b", "start_time": 10.5}])),
-             "subsegments[0].end_time: missing"),
+            (
+                with("end_time", json!(9.0)),
+                "end_time: 9 is before start_time 10",
+            ),
+            (
+                without("end_time"),
+                "end_time: missing, and the segment is not in_progress",
+            ),
+            (
+                with("type", json!("subsegment")),
+                "parent_id: a subsegment sent on its own",
+            ),
+            (
+                with(
+                    "subsegments",
+                    json!([{"name": "x", "id": "70de5b6f19ff9a0b", "start_time": 10.5}]),
+                ),
+                "subsegments[0].end_time: missing",
+            ),
             (json!([1]), "$: a segment document is a JSON object"),
         ];
         for (value, expected) in cases {
-            let err = parse(&doc(value.clone())).expect_err(&value.to_string()).to_string();
+            let err = parse(&doc(value.clone()))
+                .expect_err(&value.to_string())
+                .to_string();
             assert!(err.starts_with(expected), "{value}: {err}");
         }
         let in_progress = with("in_progress", json!(true));
         let mut in_progress = in_progress;
-        in_progress.as_object_mut().expect("object").remove("end_time");
+        in_progress
+            .as_object_mut()
+            .expect("object")
+            .remove("end_time");
         assert_eq!(parse(&doc(in_progress)).expect("valid")[0].end_time, None);
     }
 }

@@ -146,7 +146,9 @@ mod tests {
 
     #[test]
     fn a_root_alone_is_undecided_and_parentless() {
-        let header: TraceHeader = "Root=1-5759e988-bd862e3fe1be46a994272793".parse().expect("valid");
+        let header: TraceHeader = "Root=1-5759e988-bd862e3fe1be46a994272793"
+            .parse()
+            .expect("valid");
         assert_eq!(header.parent, None);
         assert_eq!(header.sampling, Sampling::Undecided);
         assert!(!header.is_sampled());
@@ -156,9 +158,15 @@ mod tests {
     fn bad_headers_say_what_is_wrong() {
         let cases = [
             ("Parent=53995c3f42cd8ad8", "no `Root=` field"),
-            ("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=2", "must be 0, 1 or ?"),
+            (
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=2",
+                "must be 0, 1 or ?",
+            ),
             ("Root=1-xyz", "invalid X-Ray trace id"),
-            ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=12", "invalid X-Ray segment id"),
+            (
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=12",
+                "invalid X-Ray segment id",
+            ),
             ("Root", "is not `key=value`"),
         ];
         for (text, expected) in cases {

@@ -10,7 +10,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
     /// The trace id does not have the `1-<8 hex>-<24 hex>` shape.
-    #[error("invalid X-Ray trace id `{0}`: expected `1-<8 hex digits of epoch seconds>-<24 hex digits>`")]
+    #[error(
+        "invalid X-Ray trace id `{0}`: expected `1-<8 hex digits of epoch seconds>-<24 hex digits>`"
+    )]
     TraceId(String),
     /// The segment id is not 16 lowercase hex digits.
     #[error("invalid X-Ray segment id `{0}`: expected 16 hex digits")]

@@ -3,13 +3,13 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::document::Segment;
 use crate::ids::{SegmentId, TraceId};
 
 /// Every segment and subsegment received for one trace id.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
     /// The trace id.
     pub id: TraceId,
@@ -58,7 +58,10 @@ impl Trace {
 
     /// Latest end, in epoch seconds.
     pub fn end(&self) -> Option<f64> {
-        self.segments.iter().filter_map(|s| s.end_time).reduce(f64::max)
+        self.segments
+            .iter()
+            .filter_map(|s| s.end_time)
+            .reduce(f64::max)
     }
 
     /// Segments whose parent is not part of the trace (the top of the tree, or orphans).
@@ -84,7 +87,11 @@ impl Trace {
 
     /// The direct children of `id`, by start time.
     pub fn children(&self, id: SegmentId) -> Vec<&Segment> {
-        let mut children: Vec<&Segment> = self.segments.iter().filter(|s| s.parent_id == Some(id)).collect();
+        let mut children: Vec<&Segment> = self
+            .segments
+            .iter()
+            .filter(|s| s.parent_id == Some(id))
+            .collect();
         children.sort_by(|a, b| a.start_time.total_cmp(&b.start_time));
         children
     }
@@ -116,7 +123,11 @@ impl Trace {
         }
         let (start, end) = (self.start().unwrap_or(0.0), self.end().unwrap_or(0.0));
         let total = (end - start).max(1e-9);
-        let label_width = rows.iter().map(|(depth, s)| depth * 2 + label(s).chars().count()).max().unwrap_or(0);
+        let label_width = rows
+            .iter()
+            .map(|(depth, s)| depth * 2 + label(s).chars().count())
+            .max()
+            .unwrap_or(0);
         let mut out = format!(
             "trace {}  {}  {} segment{}\n",
             self.id,
@@ -127,9 +138,11 @@ impl Trace {
         for (depth, segment) in rows {
             let text = format!("{}{}", "  ".repeat(depth), label(segment));
             // The epsilon keeps float noise (100.002 - 100.000 = 0.00199..) from moving a bar a cell.
-            let from = (((segment.start_time - start) / total) * bar_width as f64 + 1e-6).floor() as usize;
+            let from =
+                (((segment.start_time - start) / total) * bar_width as f64 + 1e-6).floor() as usize;
             let to = match segment.end_time {
-                Some(e) => ((((e - start) / total) * bar_width as f64 - 1e-6).ceil() as usize).max(from + 1),
+                Some(e) => ((((e - start) / total) * bar_width as f64 - 1e-6).ceil() as usize)
+                    .max(from + 1),
                 None => bar_width,
             };
             let to = to.min(bar_width).max(from.min(bar_width));
@@ -139,8 +152,14 @@ impl Trace {
                 "█".repeat(to - from.min(bar_width)),
                 " ".repeat(bar_width - to)
             );
-            let duration = segment.duration().map_or_else(|| "in progress".to_owned(), format_ms);
-            let _ = writeln!(out, "  {text:<label_width$}  |{bar}|  {duration:>9}{}", marks(segment));
+            let duration = segment
+                .duration()
+                .map_or_else(|| "in progress".to_owned(), format_ms);
+            let _ = writeln!(
+                out,
+                "  {text:<label_width$}  |{bar}|  {duration:>9}{}",
+                marks(segment)
+            );
         }
         let orphans = self.orphans();
         if !orphans.is_empty() {
@@ -154,7 +173,12 @@ impl Trace {
         out
     }
 
-    fn rows<'a>(&'a self, segment: &'a Segment, depth: usize, rows: &mut Vec<(usize, &'a Segment)>) {
+    fn rows<'a>(
+        &'a self,
+        segment: &'a Segment,
+        depth: usize,
+        rows: &mut Vec<(usize, &'a Segment)>,
+    ) {
         rows.push((depth, segment));
         if depth <= 64 {
             for child in self.children(segment.id) {
@@ -230,7 +254,10 @@ mod tests {
         let trace = trace();
         let tree = trace.tree();
         assert_eq!(tree.len(), 1);
-        assert_eq!(tree[0].children[0].children[0].children[0].segment.name, "S3");
+        assert_eq!(
+            tree[0].children[0].children[0].children[0].segment.name,
+            "S3"
+        );
         assert!(trace.orphans().is_empty());
         assert!((trace.end().expect("end") - trace.start().expect("start") - 0.010).abs() < 1e-9);
     }
@@ -254,6 +281,10 @@ mod tests {
         .expect("valid");
         trace.add(stray[0].clone());
         assert_eq!(trace.orphans().len(), 1);
-        assert!(trace.waterfall(10).contains("1 segment name a parent that never arrived"));
+        assert!(
+            trace
+                .waterfall(10)
+                .contains("1 segment name a parent that never arrived")
+        );
     }
 }

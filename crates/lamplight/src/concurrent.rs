@@ -150,13 +150,16 @@ where
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
 {
-    let tasks = tasks.into_iter().enumerate().map(|(index, (label, task))| async move {
-        task.await.map_err(|e| Failure {
-            index,
-            label: label.to_string(),
-            error: e.into(),
-        })
-    });
+    let tasks = tasks
+        .into_iter()
+        .enumerate()
+        .map(|(index, (label, task))| async move {
+            task.await.map_err(|e| Failure {
+                index,
+                label: label.to_string(),
+                error: e.into(),
+            })
+        });
     Settled {
         results: futures::future::join_all(tasks).await,
     }
@@ -269,7 +272,11 @@ impl Collector {
     }
 
     /// The value of `result`, or `None` after recording its error under `label`.
-    pub fn take<T, E: Into<BoxError>>(&mut self, label: impl fmt::Display, result: Result<T, E>) -> Option<T> {
+    pub fn take<T, E: Into<BoxError>>(
+        &mut self,
+        label: impl fmt::Display,
+        result: Result<T, E>,
+    ) -> Option<T> {
         let index = self.total;
         self.total += 1;
         match result {
@@ -327,7 +334,12 @@ mod tests {
         assert_eq!(settled.len(), 100);
         let (values, error) = settled.into_parts();
         assert_eq!(values.len(), 97);
-        assert_eq!(values, (0..100).filter(|i| ![3, 50, 99].contains(i)).collect::<Vec<_>>());
+        assert_eq!(
+            values,
+            (0..100)
+                .filter(|i| ![3, 50, 99].contains(i))
+                .collect::<Vec<_>>()
+        );
         let error = error.expect("three failures");
         assert_eq!(error.total(), 100);
         let indices: Vec<_> = error.failures().iter().map(|f| f.index).collect();
@@ -350,7 +362,11 @@ mod tests {
         .await;
         assert_eq!(settled.into_result().expect("all ok").len(), 50);
         // Sequentially this would take 5 s.
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]
@@ -383,21 +399,36 @@ mod tests {
             async move {
                 started.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(1)).await;
-                if i == 5 { Err(format!("item {i} broke")) } else { Ok(i) }
+                if i == 5 {
+                    Err(format!("item {i} broke"))
+                } else {
+                    Ok(i)
+                }
             }
         })
         .await;
         assert_eq!(result, Err("item 5 broke".to_owned()));
-        assert!(started.load(Ordering::SeqCst) < 10, "{}", started.load(Ordering::SeqCst));
+        assert!(
+            started.load(Ordering::SeqCst) < 10,
+            "{}",
+            started.load(Ordering::SeqCst)
+        );
     }
 
     #[tokio::test]
     async fn fan_out_settled_collects_every_failure_in_order() {
         let settled = fan_out_settled(0..10u32, 3, |i| async move {
-            if i % 4 == 1 { Err(format!("odd one {i}")) } else { Ok(i) }
+            if i % 4 == 1 {
+                Err(format!("odd one {i}"))
+            } else {
+                Ok(i)
+            }
         })
         .await;
-        assert_eq!(settled.successes().copied().collect::<Vec<_>>(), [0, 2, 3, 4, 6, 7, 8]);
+        assert_eq!(
+            settled.successes().copied().collect::<Vec<_>>(),
+            [0, 2, 3, 4, 6, 7, 8]
+        );
         let error = settled.into_result().expect_err("failures");
         assert_eq!(
             error.to_string(),

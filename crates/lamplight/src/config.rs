@@ -168,7 +168,10 @@ where
         if !loader.placeholders.insert(field) {
             break;
         }
-        let order = fields.iter().position(|f| *f == field).unwrap_or(usize::MAX);
+        let order = fields
+            .iter()
+            .position(|f| *f == field)
+            .unwrap_or(usize::MAX);
         problems.push((
             order,
             VarProblem {
@@ -259,7 +262,10 @@ impl<'de> de::Deserializer<'de> for Top<'_> {
                     return Some((field, None));
                 }
                 let var = self.loader.var_name(field);
-                self.loader.vars.get(&var).map(|v| (field, Some(v.as_str())))
+                self.loader
+                    .vars
+                    .get(&var)
+                    .map(|v| (field, Some(v.as_str())))
             })
             .collect::<Vec<_>>()
             .into_iter();
@@ -289,7 +295,10 @@ where
 {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         match self.entries.next() {
             Some(entry) => {
                 self.current = Some(entry);
@@ -304,7 +313,9 @@ where
             return Err(DeError::Custom("value requested before its key".into()));
         };
         let Some(text) = value else {
-            return seed.deserialize(Placeholder).map_err(|_| DeError::Placeholder);
+            return seed
+                .deserialize(Placeholder)
+                .map_err(|_| DeError::Placeholder);
         };
         seed.deserialize(Text(text)).map_err(|e| {
             let reason = match e {
@@ -402,7 +413,11 @@ impl<'de> de::Deserializer<'de> for Text<'_> {
         visitor.visit_seq(Items(items.into_iter()))
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_seq(visitor)
     }
 
@@ -430,7 +445,10 @@ impl<'de> de::Deserializer<'de> for Text<'_> {
         let name = self.0.trim();
         match variants.iter().find(|v| v.eq_ignore_ascii_case(name)) {
             Some(variant) => visitor.visit_enum((*variant).into_deserializer()),
-            None => Err(DeError::Custom(format!("expected one of {}", variants.join(", ")))),
+            None => Err(DeError::Custom(format!(
+                "expected one of {}",
+                variants.join(", ")
+            ))),
         }
     }
 
@@ -453,8 +471,14 @@ struct Items<'a, I: Iterator<Item = &'a str>>(I);
 impl<'de, 'a, I: Iterator<Item = &'a str>> SeqAccess<'de> for Items<'a, I> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
-        self.0.next().map(|item| seed.deserialize(Text(item))).transpose()
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        self.0
+            .next()
+            .map(|item| seed.deserialize(Text(item)))
+            .transpose()
     }
 }
 
@@ -499,7 +523,11 @@ impl<'de> de::Deserializer<'de> for Placeholder {
         deserialize_option => visit_none();
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         visitor.visit_unit()
     }
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -512,7 +540,11 @@ impl<'de> de::Deserializer<'de> for Placeholder {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         visitor.visit_seq(Items(std::iter::empty()))
     }
-    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         visitor.visit_seq(Repeat(len))
     }
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -524,9 +556,10 @@ impl<'de> de::Deserializer<'de> for Placeholder {
         visitor.visit_seq(Repeat(len))
     }
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        visitor.visit_map(serde::de::value::MapDeserializer::new(
-            std::iter::empty::<((), ())>(),
-        ))
+        visitor.visit_map(serde::de::value::MapDeserializer::new(std::iter::empty::<(
+            (),
+            (),
+        )>()))
     }
     fn deserialize_struct<V: Visitor<'de>>(
         self,
@@ -554,7 +587,10 @@ struct Repeat(usize);
 impl<'de> SeqAccess<'de> for Repeat {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
         if self.0 == 0 {
             return Ok(None);
         }
@@ -568,7 +604,10 @@ struct Fill<I>(I);
 impl<'de, I: Iterator<Item = &'static &'static str>> MapAccess<'de> for Fill<I> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         self.0
             .next()
             .map(|field| seed.deserialize((*field).into_deserializer()))
@@ -586,7 +625,10 @@ impl<'de> EnumAccess<'de> for FirstVariant {
     type Error = DeError;
     type Variant = Placeholder;
 
-    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Placeholder), DeError> {
+    fn variant_seed<S: DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> Result<(S::Value, Placeholder), DeError> {
         seed.deserialize(self.0.into_deserializer())
             .map(|v| (v, Placeholder))
     }
@@ -645,7 +687,10 @@ mod tests {
     }
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())), "APP_")
+        from_vars(
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            "APP_",
+        )
     }
 
     #[test]
@@ -687,9 +732,15 @@ mod tests {
             ("APP_BUCKETS", "a"),
         ])
         .expect_err("incomplete");
-        assert_eq!(err.vars().collect::<Vec<_>>(), ["APP_TABLE_NAME", "APP_API_KEY"]);
+        assert_eq!(
+            err.vars().collect::<Vec<_>>(),
+            ["APP_TABLE_NAME", "APP_API_KEY"]
+        );
         assert!(err.problems.iter().all(|p| p.problem == Problem::Missing));
-        assert!(err.to_string().starts_with("2 configuration variables are missing or invalid:"));
+        assert!(
+            err.to_string()
+                .starts_with("2 configuration variables are missing or invalid:")
+        );
     }
 
     #[test]
@@ -705,7 +756,10 @@ mod tests {
         .expect_err("broken");
         let text = err.to_string();
         let lines: Vec<_> = text.lines().collect();
-        assert_eq!(lines[0], "6 configuration variables are missing or invalid:");
+        assert_eq!(
+            lines[0],
+            "6 configuration variables are missing or invalid:"
+        );
         assert_eq!(lines[1], "  - APP_TABLE_NAME: not set");
         assert_eq!(
             lines[2],
@@ -716,8 +770,15 @@ mod tests {
             lines[4],
             "  - APP_MODE: `reckless` is not valid: expected one of fast, careful"
         );
-        assert_eq!(lines[5], "  - APP_DRY_RUN: `maybe` is not valid: expected true or false");
-        assert!(lines[6].starts_with("  - APP_NESTED: `{` is not valid: expected JSON"), "{}", lines[6]);
+        assert_eq!(
+            lines[5],
+            "  - APP_DRY_RUN: `maybe` is not valid: expected true or false"
+        );
+        assert!(
+            lines[6].starts_with("  - APP_NESTED: `{` is not valid: expected JSON"),
+            "{}",
+            lines[6]
+        );
     }
 
     #[test]
@@ -727,7 +788,8 @@ mod tests {
         struct Secret {
             db_password: u32,
         }
-        let err = from_vars::<Secret, _, _, _>([("DB_PASSWORD", "hunter2")], "").expect_err("invalid");
+        let err =
+            from_vars::<Secret, _, _, _>([("DB_PASSWORD", "hunter2")], "").expect_err("invalid");
         let text = err.to_string();
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("`[redacted]` is not valid"), "{text}");

@@ -287,7 +287,9 @@ impl Env {
             log_format,
             log_level: get(vars::AWS_LAMBDA_LOG_LEVEL),
             initialization_type: get(vars::AWS_LAMBDA_INITIALIZATION_TYPE)
-                .map_or(InitializationType::OnDemand, |v| InitializationType::parse(&v)),
+                .map_or(InitializationType::OnDemand, |v| {
+                    InitializationType::parse(&v)
+                }),
             execution_env: get(vars::AWS_EXECUTION_ENV),
             runtime_api: get(vars::AWS_LAMBDA_RUNTIME_API),
             max_concurrency,
@@ -344,7 +346,10 @@ mod tests {
             (vars::AWS_LAMBDA_FUNCTION_VERSION, "7"),
             (vars::AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "512"),
             (vars::AWS_REGION, "eu-west-1"),
-            (vars::AWS_LAMBDA_INITIALIZATION_TYPE, "provisioned-concurrency"),
+            (
+                vars::AWS_LAMBDA_INITIALIZATION_TYPE,
+                "provisioned-concurrency",
+            ),
             (vars::AWS_XRAY_DAEMON_ADDRESS, "169.254.79.129:2000"),
             (vars::AWS_LAMBDA_LOG_FORMAT, "JSON"),
             (vars::LAMBDA_TASK_ROOT, "/var/task"),
@@ -358,7 +363,10 @@ mod tests {
         assert_eq!(env.function_version, "7");
         assert_eq!(env.memory_mb, 512);
         assert_eq!(env.region.as_deref(), Some("eu-west-1"));
-        assert_eq!(env.initialization_type, InitializationType::ProvisionedConcurrency);
+        assert_eq!(
+            env.initialization_type,
+            InitializationType::ProvisionedConcurrency
+        );
         assert_eq!(
             env.xray_daemon_address,
             Some("169.254.79.129:2000".parse().expect("addr"))
@@ -392,7 +400,10 @@ mod tests {
         );
         let text = err.to_string();
         assert!(text.contains("4 problems"), "{text}");
-        assert!(text.contains("`lots` is not a whole number of MB"), "{text}");
+        assert!(
+            text.contains("`lots` is not a whole number of MB"),
+            "{text}"
+        );
         assert!(text.contains("cargo xtask local"), "{text}");
     }
 }

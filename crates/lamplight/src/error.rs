@@ -116,11 +116,21 @@ pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// `my_fn::worker::GreetError` -> `GreetError`; `std::io::error::Error` -> `io::Error`;
 /// type-erased wrappers -> `Error`.
 pub fn short_type_name(full: &str) -> String {
-    let erased = ["alloc::boxed::Box<dyn ", "anyhow::Error", "eyre::Report", "alloc::string::String", "&str"];
+    let erased = [
+        "alloc::boxed::Box<dyn ",
+        "anyhow::Error",
+        "eyre::Report",
+        "alloc::string::String",
+        "&str",
+    ];
     if erased.iter().any(|e| full.starts_with(e)) {
         return "Error".to_owned();
     }
-    let base = full.split('<').next().unwrap_or(full).trim_start_matches('&');
+    let base = full
+        .split('<')
+        .next()
+        .unwrap_or(full)
+        .trim_start_matches('&');
     let mut segments = base.rsplit("::");
     let last = segments.next().unwrap_or(base);
     if last != "Error" {
@@ -185,19 +195,31 @@ mod tests {
 
     #[test]
     fn user_errors_are_named_by_their_type_with_the_chain_in_the_message() {
-        let doc = FunctionError::from_handler_error(GreetError::Load(std::io::Error::other("disk on fire")));
+        let doc = FunctionError::from_handler_error(GreetError::Load(std::io::Error::other(
+            "disk on fire",
+        )));
         assert_eq!(doc.error_type, "GreetError");
-        assert_eq!(doc.error_message, "could not load the greeting: disk on fire");
+        assert_eq!(
+            doc.error_message,
+            "could not load the greeting: disk on fire"
+        );
         assert_eq!(doc.stack_trace, None);
-        let json = serde_json::to_value(FunctionError::from_handler_error(GreetError::NoName)).expect("json");
-        assert_eq!(json, serde_json::json!({"errorType": "GreetError", "errorMessage": "no name given"}));
+        let json = serde_json::to_value(FunctionError::from_handler_error(GreetError::NoName))
+            .expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"errorType": "GreetError", "errorMessage": "no name given"})
+        );
     }
 
     #[test]
     fn type_erased_errors_are_plain_error_and_function_errors_pass_through() {
         let boxed: BoxError = "boom".into();
         assert_eq!(FunctionError::from_handler_error(boxed).error_type, "Error");
-        assert_eq!(FunctionError::from_handler_error(String::from("x")).error_type, "Error");
+        assert_eq!(
+            FunctionError::from_handler_error(String::from("x")).error_type,
+            "Error"
+        );
         let custom = FunctionError::new("Validation", "bad input").with_stack_trace(["a.rs:1"]);
         assert_eq!(FunctionError::from_handler_error(custom.clone()), custom);
         let json = serde_json::to_value(&custom).expect("json");
@@ -208,10 +230,18 @@ mod tests {
     fn short_names_keep_the_module_of_a_bare_error() {
         assert_eq!(short_type_name("my_fn::worker::GreetError"), "GreetError");
         assert_eq!(short_type_name("std::io::error::Error"), "io::Error");
-        assert_eq!(short_type_name("serde_json::error::Error"), "serde_json::Error");
-        assert_eq!(short_type_name("my::Wrapper<alloc::string::String>"), "Wrapper");
         assert_eq!(
-            short_type_name("alloc::boxed::Box<dyn core::error::Error + core::marker::Send + core::marker::Sync>"),
+            short_type_name("serde_json::error::Error"),
+            "serde_json::Error"
+        );
+        assert_eq!(
+            short_type_name("my::Wrapper<alloc::string::String>"),
+            "Wrapper"
+        );
+        assert_eq!(
+            short_type_name(
+                "alloc::boxed::Box<dyn core::error::Error + core::marker::Send + core::marker::Sync>"
+            ),
             "Error"
         );
     }

@@ -111,7 +111,11 @@ impl Invocation {
         &self.env
     }
 
-    pub(crate) fn from_context(ctx: lambda_runtime::Context, env: Arc<Env>, cold_start: bool) -> Self {
+    pub(crate) fn from_context(
+        ctx: lambda_runtime::Context,
+        env: Arc<Env>,
+        cold_start: bool,
+    ) -> Self {
         let builder = InvocationBuilder {
             request_id: ctx.request_id.clone(),
             deadline: SystemTime::UNIX_EPOCH + Duration::from_millis(ctx.deadline),
@@ -323,7 +327,7 @@ impl FromStr for FunctionArn {
         let qualifier = match parts.get(7) {
             None => None,
             Some(&"$LATEST") => Some(Qualifier::Latest),
-            Some(q) if q.is_empty() => return Err(err("empty qualifier")),
+            Some(&"") => return Err(err("empty qualifier")),
             Some(q) => Some(
                 q.parse()
                     .map_or_else(|_| Qualifier::Alias((*q).to_owned()), Qualifier::Version),
@@ -410,7 +414,11 @@ mod tests {
             .parse()
             .expect("valid");
         assert_eq!(
-            (arn.region.as_str(), arn.account_id.as_str(), arn.function_name.as_str()),
+            (
+                arn.region.as_str(),
+                arn.account_id.as_str(),
+                arn.function_name.as_str()
+            ),
             ("eu-west-1", "123456789012", "greeter")
         );
         assert_eq!(arn.qualifier, None);
@@ -422,7 +430,10 @@ mod tests {
             .parse()
             .expect("valid");
         assert_eq!(a.alias(), Some("live"));
-        assert_eq!(a.to_string(), "arn:aws:lambda:us-east-1:123456789012:function:f:live");
+        assert_eq!(
+            a.to_string(),
+            "arn:aws:lambda:us-east-1:123456789012:function:f:live"
+        );
         let l: FunctionArn = "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST"
             .parse()
             .expect("valid");
@@ -433,9 +444,15 @@ mod tests {
     fn bad_arns_say_what_is_wrong_and_what_is_expected() {
         for (arn, reason) in [
             ("arn:aws:s3:::bucket", "wrong number"),
-            ("arn:aws:s3:us-east-1:123456789012:function:f", "not an `arn:*:lambda"),
+            (
+                "arn:aws:s3:us-east-1:123456789012:function:f",
+                "not an `arn:*:lambda",
+            ),
             ("arn:aws:lambda:us-east-1:1234:function:f", "12 digits"),
-            ("arn:aws:lambda:us-east-1:123456789012:function:", "empty function name"),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:",
+                "empty function name",
+            ),
         ] {
             let err = arn.parse::<FunctionArn>().expect_err(arn).to_string();
             assert!(err.contains(reason), "{arn}: {err}");
@@ -446,7 +463,9 @@ mod tests {
     #[test]
     fn an_invocation_parses_its_trace_header_and_counts_down() {
         let inv = Invocation::builder()
-            .trace_header("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+            .trace_header(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            )
             .remaining(Duration::from_millis(1500))
             .build();
         let trace = inv.trace().expect("parsed");

@@ -150,7 +150,9 @@ where
         Err(panic) => FunctionError::from_panic(panic.as_ref()),
     };
     tracing::error!(errorType = %doc.error_type, "initialisation failed: {}", doc.error_message);
-    if let Some(api) = std::env::var(vars::AWS_LAMBDA_RUNTIME_API).ok().filter(|v| !v.is_empty())
+    if let Some(api) = std::env::var(vars::AWS_LAMBDA_RUNTIME_API)
+        .ok()
+        .filter(|v| !v.is_empty())
         && let Err(e) = report_init_error(&api, &doc).await
     {
         tracing::error!("could not report the init error to the Runtime API: {e}");
@@ -194,12 +196,19 @@ async fn report_init_error(api: &str, doc: &FunctionError) -> Result<(), BoxErro
     Ok(())
 }
 
-fn error_request(path: &str, doc: &FunctionError, invocation_id: Option<&str>) -> Result<http::Request<Body>, BoxError> {
+fn error_request(
+    path: &str,
+    doc: &FunctionError,
+    invocation_id: Option<&str>,
+) -> Result<http::Request<Body>, BoxError> {
     let mut builder = build_request()
         .method(Method::POST)
         .uri(path)
         .header("Content-Type", "application/json")
-        .header("Lambda-Runtime-Function-Error-Type", doc.error_type.as_str());
+        .header(
+            "Lambda-Runtime-Function-Error-Type",
+            doc.error_type.as_str(),
+        );
     if let Some(id) = invocation_id {
         builder = builder.header(INVOCATION_ID, id);
     }
@@ -281,7 +290,9 @@ where
                 let request = match &outcome {
                     Ok(response) => build_request()
                         .method(Method::POST)
-                        .uri(format!("/2018-06-01/runtime/invocation/{request_id}/response"))
+                        .uri(format!(
+                            "/2018-06-01/runtime/invocation/{request_id}/response"
+                        ))
                         .header("Content-Type", "application/json")
                         .header(INVOCATION_ID, invocation_id.as_deref().unwrap_or_default())
                         .body(Body::from(response.clone()))?,
@@ -311,7 +322,11 @@ where
 }
 
 /// Decodes the event, runs the handler with panics caught, and encodes the response.
-async fn complete<F, Fut, Ev, R, E>(handler: &F, body: &[u8], invocation: Invocation) -> Result<Vec<u8>, FunctionError>
+async fn complete<F, Fut, Ev, R, E>(
+    handler: &F,
+    body: &[u8],
+    invocation: Invocation,
+) -> Result<Vec<u8>, FunctionError>
 where
     F: Fn(Ev, Invocation) -> Fut,
     Fut: Future<Output = Result<R, E>>,
@@ -319,7 +334,10 @@ where
     R: Serialize,
     E: Into<BoxError> + 'static,
 {
-    let event: Ev = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body)).map_err(|e| {
+    let event: Ev = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(
+        body,
+    ))
+    .map_err(|e| {
         FunctionError::new(
             "InvalidEvent",
             format!(

@@ -38,11 +38,18 @@ struct Reply {
     result: Value,
 }
 
-async fn handle(config: &'static Config, command: Command, inv: Invocation) -> Result<Reply, TestFnError> {
+async fn handle(
+    config: &'static Config,
+    command: Command,
+    inv: Invocation,
+) -> Result<Reply, TestFnError> {
     let result = match command {
         Command::Echo { value } => value,
         Command::Fail { message } => {
-            return Err(TestFnError::Refused(message, std::io::Error::other("the cause")));
+            return Err(TestFnError::Refused(
+                message,
+                std::io::Error::other("the cause"),
+            ));
         }
         Command::Panic { message } => panic!("{message}"),
         Command::Sleep { ms } => {

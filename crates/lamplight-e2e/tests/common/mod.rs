@@ -34,7 +34,9 @@ pub async fn service(functions: Vec<FunctionConfig>) -> LocalLambda {
 pub async fn client(service: &LocalLambda) -> aws_sdk_lambda::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_lambda::config::Credentials::new("test", "test", None, None, "e2e"))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+            "test", "test", None, None, "e2e",
+        ))
         .endpoint_url(service.endpoint_url())
         .load()
         .await;
@@ -49,7 +51,11 @@ pub struct Invoked {
 }
 
 /// Invokes through the SDK with the log tail, and decodes everything.
-pub async fn invoke(client: &aws_sdk_lambda::Client, name: &str, payload: serde_json::Value) -> Invoked {
+pub async fn invoke(
+    client: &aws_sdk_lambda::Client,
+    name: &str,
+    payload: serde_json::Value,
+) -> Invoked {
     use base64::Engine as _;
     let out = client
         .invoke()
@@ -61,7 +67,14 @@ pub async fn invoke(client: &aws_sdk_lambda::Client, name: &str, payload: serde_
         .expect("invoke call succeeds");
     let logs = out
         .log_result()
-        .map(|l| String::from_utf8(base64::engine::general_purpose::STANDARD.decode(l).expect("base64")).expect("utf8"))
+        .map(|l| {
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(l)
+                    .expect("base64"),
+            )
+            .expect("utf8")
+        })
         .unwrap_or_default();
     Invoked {
         payload: out

@@ -1,0 +1,112 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// lamplight: build, run, invoke and trace AWS Lambda functions written in Rust.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version, about, long_about = None)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the workspace's functions (or a given bootstrap) under the local Lambda service.
+    Local(Local),
+    /// Invoke a function and print its response, log tail and trace.
+    Invoke(Invoke),
+    /// Run a benchmark and print its figures.
+    Bench(Bench),
+}
+
+/// Settings of a function that flags override.
+#[derive(Debug, Args, Default, Clone)]
+pub struct FunctionSettings {
+    /// Memory in MB (default: `[package.metadata.lamplight] memory`, else 128).
+    #[arg(long)]
+    pub memory: Option<u32>,
+    /// Timeout in seconds (default: `[package.metadata.lamplight] timeout`, else 3).
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// An environment variable for the function, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// The most execution environments per function; more concurrent invocations queue.
+    #[arg(long, default_value_t = 10)]
+    pub max_environments: usize,
+}
+
+/// `cargo xtask local`.
+#[derive(Debug, Args)]
+pub struct Local {
+    /// Functions (binary names) to run; all of the workspace's by default.
+    pub functions: Vec<String>,
+    /// Run this executable instead (any language), as the function `--name`.
+    #[arg(long, conflicts_with = "functions")]
+    pub bootstrap: Option<PathBuf>,
+    /// The function name for `--bootstrap` (default: the file name).
+    #[arg(long, requires = "bootstrap")]
+    pub name: Option<String>,
+    /// Port of the Lambda API on 127.0.0.1.
+    #[arg(long, default_value_t = 9001)]
+    pub port: u16,
+    /// Port of the X-Ray daemon sink on 127.0.0.1.
+    #[arg(long, default_value_t = 2000)]
+    pub xray_port: u16,
+    /// Build with the release profile.
+    #[arg(long)]
+    pub release: bool,
+    /// Do not print each invocation's trace.
+    #[arg(long)]
+    pub no_traces: bool,
+    /// Function settings.
+    #[command(flatten)]
+    pub settings: FunctionSettings,
+}
+
+/// `cargo xtask invoke`.
+#[derive(Debug, Args)]
+pub struct Invoke {
+    /// The function (binary name).
+    pub function: String,
+    /// Invoke through the local Lambda service: a running `cargo xtask local`, or else one
+    /// started for this call.
+    #[arg(long)]
+    pub local: bool,
+    /// The event: inline JSON, `@file`, or the name of a sample event in the package's `events/`.
+    #[arg(long, short)]
+    pub payload: Option<String>,
+    /// The local service's URL (default http://127.0.0.1:9001).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Function settings, when the service is started for this call.
+    #[command(flatten)]
+    pub settings: FunctionSettings,
+}
+
+/// `cargo xtask bench`.
+#[derive(Debug, Args)]
+pub struct Bench {
+    /// Which benchmark.
+    #[command(subcommand)]
+    pub which: BenchKind,
+}
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchKind {
+    /// The local Lambda service: invoke throughput and latency, cold start overhead.
+    Local {
+        /// Sequential invocations measured (after a warm-up of a tenth as many).
+        #[arg(long, default_value_t = 3000)]
+        invocations: usize,
+        /// Cold starts measured.
+        #[arg(long, default_value_t = 20)]
+        cold_starts: usize,
+    },
+}
