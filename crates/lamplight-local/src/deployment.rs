@@ -32,6 +32,9 @@ struct Pool {
     all: Vec<Arc<Environment>>,
     /// Environments being started: counted against the limit before they exist.
     starting: usize,
+    /// Environments that answered their invocation and have not polled again yet: they will
+    /// take queued work within moments, so it waits for them instead of starting another.
+    returning: usize,
     waiting: VecDeque<Pending>,
 }
 
@@ -99,7 +102,12 @@ impl Deployment {
                 }
             }
             let external = self.config.code == Code::External;
-            if !external && pool.size() < self.config.max_environments && !self.is_retired() {
+            let returning_soon = pool.returning > pool.waiting.len();
+            if !external
+                && !returning_soon
+                && pool.size() < self.config.max_environments
+                && !self.is_retired()
+            {
                 // Reserve the place now so concurrent dispatches count it.
                 pool.starting += 1;
                 Some(pending)
@@ -142,6 +150,17 @@ impl Deployment {
                 }
             }
         }
+    }
+
+    /// An environment answered its invocation and will poll again.
+    pub fn returning(&self) {
+        self.pool().returning += 1;
+    }
+
+    /// An environment that was returning polled again, or left.
+    pub fn returned(&self) {
+        let mut pool = self.pool();
+        pool.returning = pool.returning.saturating_sub(1);
     }
 
     /// Called by an environment asking for work: the next queued invocation, or `None` after

@@ -53,6 +53,8 @@ struct State {
     init_timed_out: bool,
     served: u64,
     in_flight: Option<InFlight>,
+    /// Answered an invocation and has not polled again yet.
+    returning: bool,
     /// Lines since the last invocation ended (init output, then the current invocation's).
     log: String,
     dead: bool,
@@ -379,7 +381,14 @@ impl Environment {
         };
         self.log_line(format!("END RequestId: {request_id}"));
         self.log_line(report.line());
-        let logs = std::mem::take(&mut self.state().log);
+        let logs = {
+            let mut state = self.state();
+            if status.is_none() && !state.dead {
+                state.returning = true;
+                self.deployment.returning();
+            }
+            std::mem::take(&mut state.log)
+        };
         if trace.sampled {
             self.record_segments(&flight, init_duration, &result);
         }
@@ -438,6 +447,9 @@ impl Environment {
                 return;
             }
             state.dead = true;
+            if std::mem::take(&mut state.returning) {
+                self.deployment.returned();
+            }
             (
                 state.init_duration.is_some(),
                 state

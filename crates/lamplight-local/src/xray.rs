@@ -287,7 +287,7 @@ mod tests {
             .collect();
         assert!(reasons[0].contains("no header line"), "{reasons:?}");
         assert!(
-            reasons[1].contains("invalid segment document: id: missing"),
+            reasons[1].contains("invalid segment document: trace_id: missing"),
             "{reasons:?}"
         );
     }

@@ -1,10 +1,131 @@
-//! Telemetry for lamplight functions: what a function says (logs), what it did (X-Ray traces)
-//! and how much (EMF metrics), set up by `lamplight::run` with no collector layer.
+//! Telemetry for lamplight functions: what a function says (logs), what it did (X-Ray traces),
+//! set up once by `lamplight::run` with no collector layer.
 //!
 //! | module | holds |
 //! |---|---|
 //! | [`logs`] | the log subscriber: Lambda-shaped JSON or plain text, request and trace ids on every line |
+//! | [`traces`] | X-Ray through OpenTelemetry: spans kept per invocation, sent after the response |
 //! | [`redact`] | secret detection for names of variables, fields and headers |
+//!
+//! `#[tracing::instrument]` spans inside a handler become X-Ray subsegments of the invocation;
+//! [`annotate`] adds an indexed (searchable) annotation to the current span, [`metadata`] a
+//! non-indexed value.
 
 pub mod logs;
 pub mod redact;
+pub mod traces;
+
+use std::sync::OnceLock;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::Status;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _, Registry};
+
+pub use traces::{TraceExport, Tracing};
+
+/// The telemetry of this execution environment.
+#[derive(Debug)]
+pub struct Telemetry {
+    tracing: Option<Tracing>,
+}
+
+static TELEMETRY: OnceLock<Telemetry> = OnceLock::new();
+
+/// Installs logging and tracing from the environment (once; later calls return the same).
+///
+/// Logs: see [`logs`]. Traces: see [`traces::TraceExport::from_env`]; spans are recorded at
+/// `LAMPLIGHT_TRACE_LEVEL` (default `info`, `RUST_LOG` syntax).
+pub fn install() -> &'static Telemetry {
+    TELEMETRY.get_or_init(|| {
+        let settings = logs::LogSettings::from_env();
+        let tracing = Tracing::new(&TraceExport::from_env());
+        let spans = tracing.as_ref().map(|t| {
+            let level = std::env::var("LAMPLIGHT_TRACE_LEVEL").unwrap_or_else(|_| "info".into());
+            tracing_opentelemetry::layer()
+                .with_tracer(t.tracer())
+                .with_threads(false)
+                .with_filter(EnvFilter::builder().parse_lossy(format!("{level},{}", logs::QUIET)))
+        });
+        // An application that set its own subscriber keeps it.
+        let _ = Registry::default()
+            .with(logs::layer(&settings))
+            .with(spans)
+            .try_init();
+        Telemetry { tracing }
+    })
+}
+
+/// What the invocation span is made from.
+#[derive(Debug, Clone, Copy)]
+pub struct InvocationInfo<'a> {
+    /// The request id.
+    pub request_id: &'a str,
+    /// The invocation's trace header, if Lambda sent one.
+    pub trace_header: Option<&'a str>,
+    /// The root trace id, for logs.
+    pub trace_id: Option<&'a str>,
+    /// Whether this invocation started the execution environment.
+    pub cold_start: bool,
+}
+
+impl Telemetry {
+    /// The span an invocation runs in: every log line in it carries `requestId` and `traceId`,
+    /// and (when tracing) it is the X-Ray subsegment `handler` under Lambda's function segment.
+    pub fn invocation_span(&self, info: InvocationInfo<'_>) -> tracing::Span {
+        let span = tracing::info_span!(
+            "invocation",
+            otel.name = "handler",
+            requestId = info.request_id,
+            traceId = tracing::field::Empty,
+            faas.invocation_id = info.request_id,
+            faas.coldstart = info.cold_start,
+            "annotation.ColdStart" = info.cold_start,
+        );
+        if let Some(id) = info.trace_id {
+            span.record("traceId", id);
+        }
+        if let (Some(_), Some(header)) = (&self.tracing, info.trace_header) {
+            // Before the span is entered: its parent is Lambda's function segment.
+            let _ = span.set_parent(Tracing::parent_context(header));
+        }
+        span
+    }
+
+    /// Sends the spans of the invocation that just ended.
+    pub fn flush(&self) {
+        if let Some(tracing) = &self.tracing {
+            tracing.flush();
+        }
+    }
+
+    /// The tracer, when traces are exported.
+    pub fn tracing(&self) -> Option<&Tracing> {
+        self.tracing.as_ref()
+    }
+}
+
+/// Marks `span` failed: X-Ray shows it as a fault with a cause of `error_type` and `message`.
+pub fn record_failure(span: &tracing::Span, error_type: &str, message: &str) {
+    span.set_status(Status::error(message.to_owned()));
+    span.add_event(
+        "exception",
+        vec![
+            KeyValue::new("exception.type", error_type.to_owned()),
+            KeyValue::new("exception.message", message.to_owned()),
+        ],
+    );
+}
+
+/// Adds an X-Ray annotation (indexed: usable in trace filter expressions) to the current span.
+/// Keys are letters, digits and underscores.
+pub fn annotate(key: &str, value: impl Into<opentelemetry::Value>) {
+    tracing::Span::current().set_attribute(format!("annotation.{key}"), value);
+}
+
+/// Adds X-Ray metadata (not indexed) to the current span.
+pub fn metadata(key: &str, value: impl Into<opentelemetry::Value>) {
+    tracing::Span::current().set_attribute(format!("metadata.{key}"), value);
+}

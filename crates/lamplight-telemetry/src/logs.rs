@@ -30,7 +30,7 @@ pub const TRACE_ID_FIELD: &str = "traceId";
 
 /// Targets that stay quiet unless `RUST_LOG` names them: chatty at INFO, or (OpenTelemetry's
 /// internal logs) able to deadlock a tracing-based exporter that logs while exporting.
-const QUIET: &str = "opentelemetry=off,opentelemetry_sdk=off,opentelemetry_aws=off,aws_config=warn,aws_smithy_runtime=warn,hyper=warn,h2=warn,rustls=warn";
+pub(crate) const QUIET: &str = "opentelemetry=off,opentelemetry_sdk=off,opentelemetry_aws=off,aws_config=warn,aws_smithy_runtime=warn,hyper=warn,h2=warn,rustls=warn";
 
 /// The shape of each log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -205,6 +205,18 @@ struct LambdaFormat {
     json: bool,
 }
 
+const TRACE_ONLY: &[&str] = &[
+    "otel.",
+    "faas.",
+    "annotation.",
+    "metadata.",
+    "aws.",
+    "rpc.",
+    "http.",
+    "url.",
+    "server.",
+];
+
 const RESERVED: &[&str] = &[
     "timestamp",
     "level",
@@ -234,6 +246,8 @@ where
                         match key.as_str() {
                             REQUEST_ID_FIELD => request_id = Some(value.clone()),
                             TRACE_ID_FIELD => trace_id = Some(value.clone()),
+                            // Span attributes meant for the trace, not the log line.
+                            k if TRACE_ONLY.iter().any(|p| k.starts_with(p)) => {}
                             _ => {
                                 fields.insert(key.clone(), value.clone());
                             }

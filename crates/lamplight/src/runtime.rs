@@ -78,7 +78,7 @@ where
     R: Serialize + 'static,
     E: Into<BoxError> + 'static,
 {
-    setup();
+    let telemetry = setup();
     let env = Env::current()?;
     let runtime_api = require_runtime_api(&env)?;
     let client = Client::builder()
@@ -90,6 +90,7 @@ where
         client: Arc::new(client),
         env,
         cold_start: Arc::new(AtomicBool::new(true)),
+        telemetry,
         _event: std::marker::PhantomData,
     };
     // `Runtime::new` needs a handler, but `Complete` takes every invocation before it would be
@@ -160,11 +161,11 @@ where
     Err(RuntimeError::Init(doc))
 }
 
-/// Logging and the panic hook, installed once whichever of [`init`] and [`run`] comes first.
-fn setup() {
-    let settings = lamplight_telemetry::logs::LogSettings::from_env();
-    lamplight_telemetry::logs::init(&settings);
+/// Logs, traces and the panic hook, installed once whichever of [`init`] and [`run`] comes first.
+fn setup() -> &'static lamplight_telemetry::Telemetry {
+    let telemetry = lamplight_telemetry::install();
     install_panic_hook();
+    telemetry
 }
 
 fn require_runtime_api(env: &Env) -> Result<http::Uri, RuntimeError> {
@@ -232,6 +233,7 @@ struct Complete<F, Ev> {
     client: Arc<Client>,
     env: Arc<Env>,
     cold_start: Arc<AtomicBool>,
+    telemetry: &'static lamplight_telemetry::Telemetry,
     _event: std::marker::PhantomData<fn(Ev)>,
 }
 
@@ -242,6 +244,7 @@ impl<F, Ev> Clone for Complete<F, Ev> {
             client: self.client.clone(),
             env: self.env.clone(),
             cold_start: self.cold_start.clone(),
+            telemetry: self.telemetry,
             _event: std::marker::PhantomData,
         }
     }
@@ -273,51 +276,62 @@ where
         let cold_start = self.cold_start.swap(false, Ordering::Relaxed);
         let invocation = Invocation::from_context(req.context, self.env.clone(), cold_start);
         let request_id = invocation.request_id().to_owned();
-        let span = tracing::info_span!(
-            "invocation",
-            requestId = %request_id,
-            traceId = tracing::field::Empty,
-        );
-        if let Some(trace) = invocation.trace() {
-            span.record("traceId", trace.root.as_str());
-        }
+        let trace_id = invocation.trace().map(|t| t.root.to_string());
+        let span = self
+            .telemetry
+            .invocation_span(lamplight_telemetry::InvocationInfo {
+                request_id: &request_id,
+                trace_header: invocation.raw_trace_header(),
+                trace_id: trace_id.as_deref(),
+                cold_start,
+            });
         let handler = self.handler.clone();
         let client = self.client.clone();
+        let telemetry = self.telemetry;
         let body = req.body;
-        Box::pin(
-            async move {
-                let outcome = complete::<F, Fut, Ev, R, E>(&handler, &body, invocation).await;
-                let request = match &outcome {
-                    Ok(response) => build_request()
-                        .method(Method::POST)
-                        .uri(format!(
-                            "/2018-06-01/runtime/invocation/{request_id}/response"
-                        ))
-                        .header("Content-Type", "application/json")
-                        .header(INVOCATION_ID, invocation_id.as_deref().unwrap_or_default())
-                        .body(Body::from(response.clone()))?,
-                    Err(doc) => {
-                        tracing::error!(errorType = %doc.error_type, "{}", doc.error_message);
-                        error_request(
-                            &format!("/2018-06-01/runtime/invocation/{request_id}/error"),
-                            doc,
-                            invocation_id.as_deref(),
-                        )?
-                    }
-                };
-                let response = client.call(request).await?;
-                if !response.status().is_success() {
-                    // Lambda refuses oversized responses (413) and late ones (410); the
-                    // invocation is already settled on its side, so say so and carry on.
-                    tracing::warn!(
-                        status = response.status().as_u16(),
-                        "the Runtime API refused the invocation result"
+        Box::pin(async move {
+            let outcome = complete::<F, Fut, Ev, R, E>(&handler, &body, invocation)
+                .instrument(span.clone())
+                .await;
+            let request = match &outcome {
+                Ok(response) => build_request()
+                    .method(Method::POST)
+                    .uri(format!(
+                        "/2018-06-01/runtime/invocation/{request_id}/response"
+                    ))
+                    .header("Content-Type", "application/json")
+                    .header(INVOCATION_ID, invocation_id.as_deref().unwrap_or_default())
+                    .body(Body::from(response.clone()))?,
+                Err(doc) => {
+                    span.in_scope(
+                        || tracing::error!(errorType = %doc.error_type, "{}", doc.error_message),
                     );
+                    lamplight_telemetry::record_failure(&span, &doc.error_type, &doc.error_message);
+                    error_request(
+                        &format!("/2018-06-01/runtime/invocation/{request_id}/error"),
+                        doc,
+                        invocation_id.as_deref(),
+                    )?
                 }
-                Ok(())
+            };
+            // The handler's subsegment ends with the handler, before the response is sent.
+            drop(span);
+            let response = client.call(request).await;
+            // Spans leave after the response and before the next poll: the caller never waits
+            // for them, and none is queued when Lambda freezes the process.
+            telemetry.flush();
+            let response = response?;
+            if !response.status().is_success() {
+                // Lambda refuses oversized responses (413) and late ones (410); the invocation
+                // is already settled on its side, so say so and carry on.
+                tracing::warn!(
+                    requestId = %request_id,
+                    status = response.status().as_u16(),
+                    "the Runtime API refused the invocation result"
+                );
             }
-            .instrument(span),
-        )
+            Ok(())
+        })
     }
 }
 
