@@ -39,6 +39,8 @@ pub(crate) struct ServiceContext {
     pub account: String,
     pub traces: Arc<TraceStore>,
     pub xray_addr: SocketAddr,
+    /// What functions get as `AWS_XRAY_DAEMON_ADDRESS` (the sink, unless overridden).
+    pub daemon_for_functions: SocketAddr,
     pub host_env: Vec<(String, String)>,
 }
 
@@ -91,7 +93,7 @@ impl ServiceContext {
             ),
             ("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_owned()),
             ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
-            ("AWS_XRAY_DAEMON_ADDRESS", self.xray_addr.to_string()),
+            ("AWS_XRAY_DAEMON_ADDRESS", self.daemon_for_functions.to_string()),
             ("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into()),
             ("LAMBDA_TASK_ROOT", task_root.clone()),
             ("LAMBDA_RUNTIME_DIR", task_root),
@@ -178,6 +180,7 @@ pub struct LocalLambdaBuilder {
     account: String,
     echo: Option<Echo>,
     observer: Option<Observer>,
+    daemon_for_functions: Option<SocketAddr>,
     functions: Vec<FunctionConfig>,
 }
 
@@ -190,6 +193,7 @@ impl Default for LocalLambdaBuilder {
             account: "123456789012".into(),
             echo: None,
             observer: None,
+            daemon_for_functions: None,
             functions: Vec::new(),
         }
     }
@@ -205,6 +209,13 @@ impl LocalLambdaBuilder {
     /// Listens for X-Ray segments on `addr` (default: a free loopback port).
     pub fn xray_addr(mut self, addr: SocketAddr) -> Self {
         self.xray_addr = addr;
+        self
+    }
+
+    /// Gives functions another `AWS_XRAY_DAEMON_ADDRESS` than the sink's (a real daemon, or an
+    /// address nothing listens on, to see that functions do not wait for it).
+    pub fn function_daemon_address(mut self, addr: SocketAddr) -> Self {
+        self.daemon_for_functions = Some(addr);
         self
     }
 
@@ -254,6 +265,7 @@ impl LocalLambdaBuilder {
             account: self.account,
             traces: xray.store().clone(),
             xray_addr: xray.addr(),
+            daemon_for_functions: self.daemon_for_functions.unwrap_or(xray.addr()),
             host_env,
         });
         let inner = Arc::new(ServiceInner {

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`logs`] | the log subscriber: Lambda-shaped JSON or plain text, request and trace ids on every line |
 //! | [`traces`] | X-Ray through OpenTelemetry: spans kept per invocation, sent after the response |
+//! | [`metrics`] | CloudWatch EMF metrics, one log line per invocation, `ColdStart` included |
 //! | [`redact`] | secret detection for names of variables, fields and headers |
 //!
 //! `#[tracing::instrument]` spans inside a handler become X-Ray subsegments of the invocation;
@@ -12,6 +13,7 @@
 //! non-indexed value.
 
 pub mod logs;
+pub mod metrics;
 pub mod redact;
 pub mod traces;
 
@@ -92,6 +94,16 @@ impl Telemetry {
             let _ = span.set_parent(Tracing::parent_context(header));
         }
         span
+    }
+
+    /// Writes the invocation's metrics (one EMF line, when there are any) to stdout, before the
+    /// response so the line belongs to the invocation.
+    pub fn write_metrics(&self, function_name: &str, cold_start: bool) {
+        if let Some(line) = metrics::take_line(function_name, cold_start) {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+        }
     }
 
     /// Sends the spans of the invocation that just ended.

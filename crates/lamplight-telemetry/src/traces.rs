@@ -21,7 +21,7 @@ use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_aws::detector::LambdaResourceDetector;
 use opentelemetry_aws::trace::{XrayIdGenerator, XrayPropagator};
-use opentelemetry_aws::xray_exporter::XrayExporter;
+use opentelemetry_aws::xray_exporter::{SegmentTranslator, XrayExporter};
 use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
 use opentelemetry_aws::xray_exporter::stdout_client::StdoutClient;
 use opentelemetry_sdk::Resource;
@@ -138,6 +138,13 @@ impl<E: SpanExporter> SpanProcessor for InvocationSpans<E> {
     }
 }
 
+/// Span attributes kept as X-Ray metadata: what the exporter has no field of its own for.
+const METADATA: &[&str] = &["aws.s3.bucket", "aws.s3.key", "faas.invocation_id", "faas.coldstart"];
+
+fn translator() -> SegmentTranslator {
+    SegmentTranslator::new().with_metadata_attrs(METADATA.iter().map(|a| (*a).to_owned()))
+}
+
 /// The tracer of an execution environment.
 #[derive(Debug, Clone)]
 pub struct Tracing {
@@ -164,13 +171,13 @@ impl Tracing {
                 let client = XrayDaemonClient::new(*addr).ok()?;
                 builder.with_span_processor(InvocationSpans {
                     pending: Mutex::default(),
-                    exporter: XrayExporter::new(client),
+                    exporter: XrayExporter::new(client).with_translator(translator()),
                     stats: stats.clone(),
                 })
             }
             TraceExport::Stdout => builder.with_span_processor(InvocationSpans {
                 pending: Mutex::default(),
-                exporter: XrayExporter::new(StdoutClient),
+                exporter: XrayExporter::new(StdoutClient).with_translator(translator()),
                 stats: stats.clone(),
             }),
         };

@@ -3,6 +3,7 @@
 //! - [`all_settled`]: run every task to the end, even when some fail, then report every failure
 //!   with its label in one [`AggregateError`] (the asyncio `gather(return_exceptions=True)` habit,
 //!   without losing the successes).
+//! - [`all_settled_bounded`]: the same with at most `limit` tasks running at once.
 //! - [`fan_out`]: at most `limit` calls in flight, results in input order, stop at the first
 //!   error; [`fan_out_settled`] is the same fan-out collecting every failure instead.
 //! - [`Collector`]: the same aggregation for a handful of differently typed results, such as the
@@ -162,6 +163,54 @@ where
         });
     Settled {
         results: futures::future::join_all(tasks).await,
+    }
+}
+
+/// Like [`all_settled`], with at most `limit` tasks running at once (a `limit` of 0 counts
+/// as 1): for fan-outs over many items where each failure should name its item.
+///
+/// ```
+/// use lamplight::concurrent::all_settled_bounded;
+///
+/// # tokio_test::block_on(async {
+/// let keys = ["a.json", "b.json", "missing.json"];
+/// let settled = all_settled_bounded(
+///     keys.iter().map(|k| (format!("s3://bucket/{k}"), async move {
+///         if k.starts_with("missing") { Err("NoSuchKey") } else { Ok(k.len()) }
+///     })),
+///     2,
+/// )
+/// .await;
+/// let error = settled.into_result().unwrap_err();
+/// assert_eq!(error.to_string(), "1 of 3 tasks failed:\n  - s3://bucket/missing.json: NoSuchKey");
+/// # });
+/// ```
+pub async fn all_settled_bounded<I, L, F, T, E>(tasks: I, limit: usize) -> Settled<T>
+where
+    I: IntoIterator<Item = (L, F)>,
+    L: fmt::Display,
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    let mut slots: Vec<Option<Result<T, Failure>>> = Vec::new();
+    let mut running = stream::iter(tasks.into_iter().enumerate())
+        .map(|(index, (label, task))| async move {
+            let result = task.await.map_err(|e| Failure {
+                index,
+                label: label.to_string(),
+                error: e.into(),
+            });
+            (index, result)
+        })
+        .buffer_unordered(limit.max(1));
+    while let Some((index, result)) = running.next().await {
+        if slots.len() <= index {
+            slots.resize_with(index + 1, || None);
+        }
+        slots[index] = Some(result);
+    }
+    Settled {
+        results: slots.into_iter().flatten().collect(),
     }
 }
 

@@ -288,6 +288,7 @@ where
         let handler = self.handler.clone();
         let client = self.client.clone();
         let telemetry = self.telemetry;
+        let function_name = self.env.function_name.clone();
         let body = req.body;
         Box::pin(async move {
             let outcome = complete::<F, Fut, Ev, R, E>(&handler, &body, invocation)
@@ -316,6 +317,7 @@ where
             };
             // The handler's subsegment ends with the handler, before the response is sent.
             drop(span);
+            telemetry.write_metrics(&function_name, cold_start);
             let response = client.call(request).await;
             // Spans leave after the response and before the next poll: the caller never waits
             // for them, and none is queued when Lambda freezes the process.

@@ -24,6 +24,8 @@ enum Command {
     Log { lines: Vec<String> },
     Context,
     Big { bytes: usize },
+    Nested { customer: String },
+    S3 { bucket: String, key: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,11 +86,43 @@ async fn handle(
             })
         }
         Command::Big { bytes } => Value::String("x".repeat(bytes)),
+        Command::Nested { customer } => json!({"total": outer(&customer).await}),
+        Command::S3 { bucket, key } => {
+            let s3 = lamplight_aws::Aws::shared().await.s3();
+            let object = s3
+                .get_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| TestFnError::Refused(format!("s3://{bucket}/{key}"), std::io::Error::other(e)))?;
+            let body = object
+                .body
+                .collect()
+                .await
+                .map_err(|e| TestFnError::Refused("body".into(), std::io::Error::other(e)))?;
+            json!({"bytes": body.into_bytes().len()})
+        }
     };
     Ok(Reply {
         greeting: config.greeting.as_str(),
         result,
     })
+}
+
+/// Two levels of spans under the handler, with an annotation, metadata and a metric.
+#[tracing::instrument]
+async fn outer(customer: &str) -> u64 {
+    lamplight_telemetry::annotate("Customer", customer.to_owned());
+    lamplight_telemetry::metadata("cart", "3 items");
+    lamplight_telemetry::metrics::count("OrdersPlaced", 1.0);
+    inner(3).await * 2
+}
+
+#[tracing::instrument]
+async fn inner(items: u64) -> u64 {
+    tokio::task::yield_now().await;
+    items * 7
 }
 
 #[tokio::main]
