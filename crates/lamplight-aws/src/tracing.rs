@@ -204,9 +204,12 @@ mod span_tests {
     use tracing_subscriber::layer::{Context, SubscriberExt as _};
     use tracing_subscriber::registry::LookupSpan;
 
-    /// Records `(name, ancestor names, fields)` of every span that closes.
+    /// A closed span: name, ancestor names, fields.
+    type ClosedSpan = (String, Vec<String>, Vec<(String, String)>);
+
+    /// Records every span that closes.
     #[derive(Clone, Default)]
-    struct Closed(Arc<Mutex<Vec<(String, Vec<String>, Vec<(String, String)>)>>>);
+    struct Closed(Arc<Mutex<Vec<ClosedSpan>>>);
 
     struct Fields(Vec<(String, String)>);
 
