@@ -29,7 +29,11 @@ pub enum InvokeError {
 }
 
 /// Invokes `function` once, synchronously; a function error is an [`InvokeError::Function`].
-pub async fn invoke(client: &aws_sdk_lambda::Client, function: &str, payload: Bytes) -> Result<Bytes, InvokeError> {
+pub async fn invoke(
+    client: &aws_sdk_lambda::Client,
+    function: &str,
+    payload: Bytes,
+) -> Result<Bytes, InvokeError> {
     let out = client
         .invoke()
         .function_name(function)
@@ -40,7 +44,10 @@ pub async fn invoke(client: &aws_sdk_lambda::Client, function: &str, payload: By
             function: function.to_owned(),
             source: Box::new(e.into()),
         })?;
-    let body = out.payload.map(|p| Bytes::from(p.into_inner())).unwrap_or_default();
+    let body = out
+        .payload
+        .map(|p| Bytes::from(p.into_inner()))
+        .unwrap_or_default();
     match out.function_error {
         None => Ok(body),
         Some(kind) => Err(InvokeError::Function {
@@ -53,7 +60,12 @@ pub async fn invoke(client: &aws_sdk_lambda::Client, function: &str, payload: By
 
 /// Invokes `function` with every payload, `limit` at a time; responses in input order; the
 /// first failure stops the rest.
-pub async fn invoke_all<I>(client: &aws_sdk_lambda::Client, function: &str, payloads: I, limit: usize) -> Result<Vec<Bytes>, InvokeError>
+pub async fn invoke_all<I>(
+    client: &aws_sdk_lambda::Client,
+    function: &str,
+    payloads: I,
+    limit: usize,
+) -> Result<Vec<Bytes>, InvokeError>
 where
     I: IntoIterator<Item = Bytes>,
 {
@@ -61,7 +73,12 @@ where
 }
 
 /// Like [`invoke_all`], but every invocation runs and every failure is collected.
-pub async fn invoke_all_settled<I>(client: &aws_sdk_lambda::Client, function: &str, payloads: I, limit: usize) -> Settled<Bytes>
+pub async fn invoke_all_settled<I>(
+    client: &aws_sdk_lambda::Client,
+    function: &str,
+    payloads: I,
+    limit: usize,
+) -> Settled<Bytes>
 where
     I: IntoIterator<Item = Bytes>,
 {

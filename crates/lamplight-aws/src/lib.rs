@@ -55,8 +55,9 @@ impl Aws {
 
     /// Loads a configuration from the environment.
     pub async fn load() -> Aws {
-        let mut timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_millis(env_u64("LAMPLIGHT_AWS_CONNECT_TIMEOUT_MS").unwrap_or(3100)));
+        let mut timeouts = TimeoutConfig::builder().connect_timeout(Duration::from_millis(
+            env_u64("LAMPLIGHT_AWS_CONNECT_TIMEOUT_MS").unwrap_or(3100),
+        ));
         if let Some(ms) = env_u64("LAMPLIGHT_AWS_READ_TIMEOUT_MS") {
             timeouts = timeouts.read_timeout(Duration::from_millis(ms));
         }

@@ -5,7 +5,12 @@ use bytes::Bytes;
 use lamplight::concurrent::{Settled, all_settled_bounded};
 
 /// Fetches every key of `bucket`; the values come back in the order of `keys`.
-pub async fn get_objects<I>(client: &aws_sdk_s3::Client, bucket: &str, keys: I, limit: usize) -> Settled<Bytes>
+pub async fn get_objects<I>(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    keys: I,
+    limit: usize,
+) -> Settled<Bytes>
 where
     I: IntoIterator,
     I::Item: AsRef<str>,
@@ -23,7 +28,12 @@ where
 }
 
 /// Stores every `(key, body)` in `bucket`.
-pub async fn put_objects<I, K>(client: &aws_sdk_s3::Client, bucket: &str, objects: I, limit: usize) -> Settled<()>
+pub async fn put_objects<I, K>(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    objects: I,
+    limit: usize,
+) -> Settled<()>
 where
     I: IntoIterator<Item = (K, Bytes)>,
     K: AsRef<str>,

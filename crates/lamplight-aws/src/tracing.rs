@@ -7,7 +7,8 @@
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -42,7 +43,10 @@ impl Intercept for SdkTracing {
     ) -> Result<(), BoxError> {
         // The operation's name is in the bag only once its configuration is applied: the
         // span is named in `read_before_transmit`.
-        let region = cfg.load::<Region>().map(|r| r.to_string()).unwrap_or_default();
+        let region = cfg
+            .load::<Region>()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
         let span = tracing::info_span!(
             "aws",
             otel.name = tracing::field::Empty,
@@ -72,7 +76,9 @@ impl Intercept for SdkTracing {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(mut call) = cfg.load::<CallSpan>().cloned() else { return Ok(()) };
+        let Some(mut call) = cfg.load::<CallSpan>().cloned() else {
+            return Ok(());
+        };
         if call.service.is_empty()
             && let Some(metadata) = cfg.load::<Metadata>()
         {
@@ -104,10 +110,14 @@ impl Intercept for SdkTracing {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(call) = cfg.load::<CallSpan>().cloned() else { return Ok(()) };
+        let Some(call) = cfg.load::<CallSpan>().cloned() else {
+            return Ok(());
+        };
         if let Some(response) = context.response() {
-            call.span
-                .record("http.response.status_code", i64::from(response.status().as_u16()));
+            call.span.record(
+                "http.response.status_code",
+                i64::from(response.status().as_u16()),
+            );
             let headers = response.headers();
             if let Some(id) = headers
                 .get("x-amzn-requestid")
@@ -119,7 +129,11 @@ impl Intercept for SdkTracing {
         }
         if let Some(Err(error)) = context.output_or_error() {
             let message = DisplayErrorContext(error).to_string();
-            lamplight_telemetry::record_failure(&call.span, &format!("{}Error", call.service), &message);
+            lamplight_telemetry::record_failure(
+                &call.span,
+                &format!("{}Error", call.service),
+                &message,
+            );
         }
         // Dropping the last handle ends the subsegment.
         cfg.interceptor_state().unset::<CallSpan>();
@@ -135,7 +149,10 @@ fn s3_location(uri: &str) -> Option<(String, Option<String>)> {
     let path = path.split(['?', '#']).next().unwrap_or("");
     let host = host.split(':').next().unwrap_or(host);
     let decode = |s: &str| percent_decode(s);
-    if let Some(bucket) = host.strip_suffix(".amazonaws.com").and_then(|h| h.split_once(".s3")).map(|(b, _)| b)
+    if let Some(bucket) = host
+        .strip_suffix(".amazonaws.com")
+        .and_then(|h| h.split_once(".s3"))
+        .map(|(b, _)| b)
         && !bucket.is_empty()
     {
         let key = (!path.is_empty()).then(|| decode(path));
@@ -189,7 +206,10 @@ mod tests {
             s3_location("https://photos.s3.eu-west-1.amazonaws.com/a/b.png"),
             Some(("photos".into(), Some("a/b.png".into())))
         );
-        assert_eq!(s3_location("http://localhost:9000/bucket"), Some(("bucket".into(), None)));
+        assert_eq!(
+            s3_location("http://localhost:9000/bucket"),
+            Some(("bucket".into(), None))
+        );
         assert_eq!(s3_location("http://localhost:9000/"), None);
     }
 }
@@ -217,7 +237,10 @@ mod span_tests {
 
     impl tracing::field::Visit for Visit<'_> {
         fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-            self.0.push((field.name().to_owned(), format!("{value:?}").trim_matches('"').to_owned()));
+            self.0.push((
+                field.name().to_owned(),
+                format!("{value:?}").trim_matches('"').to_owned(),
+            ));
         }
     }
 
@@ -240,9 +263,16 @@ mod span_tests {
 
         fn on_close(&self, id: Id, ctx: Context<'_, S>) {
             if let Some(span) = ctx.span(&id) {
-                let fields = span.extensions().get::<Fields>().map(|f| f.0.clone()).unwrap_or_default();
+                let fields = span
+                    .extensions()
+                    .get::<Fields>()
+                    .map(|f| f.0.clone())
+                    .unwrap_or_default();
                 let ancestors = span.scope().skip(1).map(|p| p.name().to_owned()).collect();
-                self.0.lock().expect("lock").push((span.name().to_owned(), ancestors, fields));
+                self.0
+                    .lock()
+                    .expect("lock")
+                    .push((span.name().to_owned(), ancestors, fields));
             }
         }
     }
@@ -256,9 +286,11 @@ mod span_tests {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_types::region::Region::new("eu-west-1"))
             .endpoint_url("http://127.0.0.1:1")
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new("a", "b", None, None, "test"),
-            ))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("a", "b", None, None, "test"),
+                ),
+            )
             .build();
         let s3 = crate::Aws::from_config(config).s3();
         let result = async { s3.get_object().bucket("photos").key("a/b.jpg").send().await }
@@ -272,7 +304,13 @@ mod span_tests {
             .unwrap_or_else(|| panic!("no aws span closed: {closed:?}"));
         // The SDK's own spans (debug level) sit between; the X-Ray layer skips them.
         assert!(call.1.iter().any(|a| a == "worker"), "{closed:?}");
-        let field = |k: &str| call.2.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let field = |k: &str| {
+            call.2
+                .iter()
+                .rev()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(field("aws.operation"), Some("GetObject"));
         assert_eq!(field("aws.service"), Some("S3"));
         assert_eq!(field("aws.region"), Some("eu-west-1"));

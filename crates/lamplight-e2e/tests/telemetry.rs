@@ -16,7 +16,11 @@ async fn trace_with(service: &LocalLambda, root: &str, names: &[&str]) -> Trace 
     let id: TraceId = root.parse().expect("trace id");
     service
         .traces()
-        .wait_for(&id, LONG, |t| names.iter().all(|n| t.segments.iter().any(|s| s.name == *n)))
+        .wait_for(&id, LONG, |t| {
+            names
+                .iter()
+                .all(|n| t.segments.iter().any(|s| s.name == *n))
+        })
         .await
         .expect("trace received")
 }
@@ -50,15 +54,32 @@ fn root_of(logs: &str) -> String {
 async fn instrumented_spans_form_the_tree_under_lambdas_function_segment() {
     let service = service(vec![testfn_config("traced")]).await;
     let client = client(&service).await;
-    let out = invoke(&client, "traced", json!({"action": "nested", "customer": "c-42"})).await;
+    let out = invoke(
+        &client,
+        "traced",
+        json!({"action": "nested", "customer": "c-42"}),
+    )
+    .await;
     assert_eq!(out.payload["result"]["total"], 42);
-    let trace = trace_with(&service, &root_of(&out.logs), &["handler", "outer", "inner"]).await;
+    let trace = trace_with(
+        &service,
+        &root_of(&out.logs),
+        &["handler", "outer", "inner"],
+    )
+    .await;
     let function = function_segment(&trace);
     let handler = named(&trace, "handler");
     let outer = named(&trace, "outer");
     let inner = named(&trace, "inner");
-    assert_eq!(handler.trace_id, trace.id, "the handler is in the invocation's trace");
-    assert_eq!(handler.parent_id, Some(function.id), "the handler's parent is Lambda's function segment");
+    assert_eq!(
+        handler.trace_id, trace.id,
+        "the handler is in the invocation's trace"
+    );
+    assert_eq!(
+        handler.parent_id,
+        Some(function.id),
+        "the handler's parent is Lambda's function segment"
+    );
     assert_eq!(outer.parent_id, Some(handler.id));
     assert_eq!(inner.parent_id, Some(outer.id));
     assert!(trace.orphans().is_empty(), "{}", trace.waterfall(30));
@@ -87,15 +108,26 @@ async fn instrumented_spans_form_the_tree_under_lambdas_function_segment() {
 async fn an_error_marks_the_handler_a_fault_with_its_cause() {
     let service = service(vec![testfn_config("failing")]).await;
     let client = client(&service).await;
-    let out = invoke(&client, "failing", json!({"action": "fail", "message": "no stock"})).await;
+    let out = invoke(
+        &client,
+        "failing",
+        json!({"action": "fail", "message": "no stock"}),
+    )
+    .await;
     assert_eq!(out.function_error.as_deref(), Some("Unhandled"));
     let trace = trace_with(&service, &root_of(&out.logs), &["handler"]).await;
     let handler = named(&trace, "handler");
     assert!(handler.fault, "{:#?}", handler.fields);
-    let exception = handler.field("cause.exceptions").and_then(|e| e.get(0)).expect("an exception");
+    let exception = handler
+        .field("cause.exceptions")
+        .and_then(|e| e.get(0))
+        .expect("an exception");
     assert_eq!(exception["type"], "TestFnError");
     assert_eq!(exception["message"], "refused: no stock: the cause");
-    assert!(function_segment(&trace).fault, "Lambda's function segment shows the error too");
+    assert!(
+        function_segment(&trace).fault,
+        "Lambda's function segment shows the error too"
+    );
 }
 
 #[tokio::test]
@@ -111,7 +143,12 @@ async fn an_s3_call_is_an_aws_subsegment_with_service_operation_region_bucket_an
         .env("LAMPLIGHT_AWS_MAX_ATTEMPTS", "1");
     let service = service(vec![config]).await;
     let client = client(&service).await;
-    let out = invoke(&client, "s3fn", json!({"action": "s3", "bucket": "photos", "key": "2026/cat.jpg"})).await;
+    let out = invoke(
+        &client,
+        "s3fn",
+        json!({"action": "s3", "bucket": "photos", "key": "2026/cat.jpg"}),
+    )
+    .await;
     assert_eq!(out.payload["result"]["bytes"], 1234, "{}", out.payload);
     let trace = trace_with(&service, &root_of(&out.logs), &["handler", "S3"]).await;
     let call = named(&trace, "S3");
@@ -120,13 +157,25 @@ async fn an_s3_call_is_an_aws_subsegment_with_service_operation_region_bucket_an
     assert_eq!(call.field("aws.operation"), Some(&json!("GetObject")));
     assert_eq!(call.field("aws.region"), Some(&json!("us-east-1")));
     assert_eq!(call.field("http.response.status"), Some(&json!(200)));
-    assert_eq!(call.field("metadata"), Some(&json!({"aws.s3.bucket": "photos", "aws.s3.key": "2026/cat.jpg"})));
+    assert_eq!(
+        call.field("metadata"),
+        Some(&json!({"aws.s3.bucket": "photos", "aws.s3.key": "2026/cat.jpg"}))
+    );
 
-    let missing = invoke(&client, "s3fn", json!({"action": "s3", "bucket": "photos", "key": "nope.jpg"})).await;
+    let missing = invoke(
+        &client,
+        "s3fn",
+        json!({"action": "s3", "bucket": "photos", "key": "nope.jpg"}),
+    )
+    .await;
     assert_eq!(missing.function_error.as_deref(), Some("Unhandled"));
     let trace = trace_with(&service, &root_of(&missing.logs), &["handler", "S3"]).await;
     let call = named(&trace, "S3");
-    assert!(call.error || call.fault, "a 404 from S3 is marked: {:#?}", call.fields);
+    assert!(
+        call.error || call.fault,
+        "a 404 from S3 is marked: {:#?}",
+        call.fields
+    );
     assert_eq!(call.field("http.response.status"), Some(&json!(404)));
 }
 
@@ -139,7 +188,12 @@ async fn a_thousand_invocations_lose_no_span() {
         async move {
             let mut roots = Vec::new();
             for i in 0..250 {
-                let out = invoke(&client, "busy", json!({"action": "nested", "customer": format!("c-{worker}-{i}")})).await;
+                let out = invoke(
+                    &client,
+                    "busy",
+                    json!({"action": "nested", "customer": format!("c-{worker}-{i}")}),
+                )
+                .await;
                 assert_eq!(out.function_error, None);
                 roots.push(root_of(&out.logs));
             }
@@ -157,8 +211,14 @@ async fn a_thousand_invocations_lose_no_span() {
             complete += 1;
         }
     }
-    assert_eq!(complete, 1000, "every invocation's handler, outer and inner spans arrived");
-    assert_eq!(service.traces().stats().invalid + service.traces().stats().malformed, 0);
+    assert_eq!(
+        complete, 1000,
+        "every invocation's handler, outer and inner spans arrived"
+    );
+    assert_eq!(
+        service.traces().stats().invalid + service.traces().stats().malformed,
+        0
+    );
 }
 
 #[tokio::test]
@@ -176,16 +236,28 @@ async fn an_unreachable_daemon_does_not_delay_responses() {
     let client = client(&service).await;
     let mut durations = Vec::new();
     for i in 0..50 {
-        let out = invoke(&client, "lonely", json!({"action": "nested", "customer": format!("c-{i}")})).await;
+        let out = invoke(
+            &client,
+            "lonely",
+            json!({"action": "nested", "customer": format!("c-{i}")}),
+        )
+        .await;
         assert_eq!(out.payload["result"]["total"], 42);
-        let ms: f64 = report(&out.logs)["Duration"].trim_end_matches(" ms").parse().expect("ms");
+        let ms: f64 = report(&out.logs)["Duration"]
+            .trim_end_matches(" ms")
+            .parse()
+            .expect("ms");
         durations.push(ms);
     }
     // Not a performance figure (that is `cargo xtask bench`): a stuck export would show as
     // seconds, the timeout of any blocking send.
     let slowest = durations.iter().cloned().fold(0.0, f64::max);
     assert!(slowest < 500.0, "{durations:?}");
-    assert_eq!(service.traces().stats().datagrams, 0, "nothing reached the sink");
+    assert_eq!(
+        service.traces().stats().datagrams,
+        0,
+        "nothing reached the sink"
+    );
 }
 
 #[tokio::test]
@@ -194,7 +266,12 @@ async fn json_logs_carry_request_and_trace_ids_and_metrics_are_one_emf_line() {
     config.log_format = "JSON".into();
     let service = service(vec![config]).await;
     let client = client(&service).await;
-    let out = invoke(&client, "json", json!({"action": "log", "lines": ["hello from json"]})).await;
+    let out = invoke(
+        &client,
+        "json",
+        json!({"action": "log", "lines": ["hello from json"]}),
+    )
+    .await;
     let root = root_of(&out.logs);
     let line: Value = out
         .logs
@@ -204,8 +281,15 @@ async fn json_logs_carry_request_and_trace_ids_and_metrics_are_one_emf_line() {
         .unwrap_or_else(|| panic!("no JSON log line in {}", out.logs));
     assert_eq!(line["level"], "INFO");
     assert_eq!(line["traceId"], json!(root));
-    let request_id = out.logs.lines().find_map(|l| l.strip_prefix("START RequestId: ")).expect("START");
-    assert_eq!(line["requestId"], json!(request_id.split(' ').next().expect("id")));
+    let request_id = out
+        .logs
+        .lines()
+        .find_map(|l| l.strip_prefix("START RequestId: "))
+        .expect("START");
+    assert_eq!(
+        line["requestId"],
+        json!(request_id.split(' ').next().expect("id"))
+    );
 
     let emf: Value = out
         .logs
@@ -216,14 +300,24 @@ async fn json_logs_carry_request_and_trace_ids_and_metrics_are_one_emf_line() {
     assert_eq!(emf["ColdStart"], 1.0);
     assert_eq!(emf["function_name"], "json");
 
-    let nested = invoke(&client, "json", json!({"action": "nested", "customer": "c"})).await;
+    let nested = invoke(
+        &client,
+        "json",
+        json!({"action": "nested", "customer": "c"}),
+    )
+    .await;
     let emf_lines: Vec<Value> = nested
         .logs
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v.get("_aws").is_some())
         .collect();
-    assert_eq!(emf_lines.len(), 1, "one EMF line per invocation: {}", nested.logs);
+    assert_eq!(
+        emf_lines.len(),
+        1,
+        "one EMF line per invocation: {}",
+        nested.logs
+    );
     assert_eq!(emf_lines[0]["OrdersPlaced"], 1.0);
     assert!(emf_lines[0].get("ColdStart").is_none(), "warm");
     tokio::time::sleep(Duration::from_millis(10)).await;

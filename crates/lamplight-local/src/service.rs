@@ -93,7 +93,10 @@ impl ServiceContext {
             ),
             ("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_owned()),
             ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
-            ("AWS_XRAY_DAEMON_ADDRESS", self.daemon_for_functions.to_string()),
+            (
+                "AWS_XRAY_DAEMON_ADDRESS",
+                self.daemon_for_functions.to_string(),
+            ),
             ("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into()),
             ("LAMBDA_TASK_ROOT", task_root.clone()),
             ("LAMBDA_RUNTIME_DIR", task_root),

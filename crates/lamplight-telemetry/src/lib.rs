@@ -15,22 +15,37 @@
 pub mod logs;
 pub mod metrics;
 pub mod redact;
+#[cfg(feature = "xray")]
 pub mod traces;
 
 use std::sync::OnceLock;
 
+#[cfg(feature = "xray")]
 use opentelemetry::KeyValue;
+#[cfg(feature = "xray")]
 use opentelemetry::trace::Status;
+#[cfg(feature = "xray")]
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::Registry;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::{EnvFilter, Layer as _, Registry};
+#[cfg(feature = "xray")]
+use tracing_subscriber::{EnvFilter, Layer as _};
 
+#[cfg(feature = "xray")]
 pub use traces::{TraceExport, Tracing};
+
+/// A value for [`annotate`] and [`metadata`].
+#[cfg(feature = "xray")]
+pub type AttributeValue = opentelemetry::Value;
+/// A value for [`annotate`] and [`metadata`] (ignored without the `xray` feature).
+#[cfg(not(feature = "xray"))]
+pub type AttributeValue = String;
 
 /// The telemetry of this execution environment.
 #[derive(Debug)]
 pub struct Telemetry {
+    #[cfg(feature = "xray")]
     tracing: Option<Tracing>,
 }
 
@@ -41,23 +56,36 @@ static TELEMETRY: OnceLock<Telemetry> = OnceLock::new();
 /// Logs: see [`logs`]. Traces: see [`traces::TraceExport::from_env`]; spans are recorded at
 /// `LAMPLIGHT_TRACE_LEVEL` (default `info`, `RUST_LOG` syntax).
 pub fn install() -> &'static Telemetry {
-    TELEMETRY.get_or_init(|| {
-        let settings = logs::LogSettings::from_env();
-        let tracing = Tracing::new(&TraceExport::from_env());
-        let spans = tracing.as_ref().map(|t| {
-            let level = std::env::var("LAMPLIGHT_TRACE_LEVEL").unwrap_or_else(|_| "info".into());
-            tracing_opentelemetry::layer()
-                .with_tracer(t.tracer())
-                .with_threads(false)
-                .with_filter(EnvFilter::builder().parse_lossy(format!("{level},{}", logs::QUIET)))
-        });
-        // An application that set its own subscriber keeps it.
-        let _ = Registry::default()
-            .with(logs::layer(&settings))
-            .with(spans)
-            .try_init();
-        Telemetry { tracing }
-    })
+    TELEMETRY.get_or_init(build)
+}
+
+#[cfg(feature = "xray")]
+fn build() -> Telemetry {
+    let settings = logs::LogSettings::from_env();
+    let tracing = Tracing::new(&TraceExport::from_env());
+    let spans = tracing.as_ref().map(|t| {
+        let level = std::env::var("LAMPLIGHT_TRACE_LEVEL").unwrap_or_else(|_| "info".into());
+        tracing_opentelemetry::layer()
+            .with_tracer(t.tracer())
+            .with_threads(false)
+            .with_location(false)
+            .with_tracked_inactivity(false)
+            .with_target(false)
+            .with_filter(EnvFilter::builder().parse_lossy(format!("{level},{}", logs::QUIET)))
+    });
+    // An application that set its own subscriber keeps it.
+    let _ = Registry::default()
+        .with(logs::layer(&settings))
+        .with(spans)
+        .try_init();
+    Telemetry { tracing }
+}
+
+#[cfg(not(feature = "xray"))]
+fn build() -> Telemetry {
+    let settings = logs::LogSettings::from_env();
+    let _ = Registry::default().with(logs::layer(&settings)).try_init();
+    Telemetry {}
 }
 
 /// What the invocation span is made from.
@@ -89,6 +117,7 @@ impl Telemetry {
         if let Some(id) = info.trace_id {
             span.record("traceId", id);
         }
+        #[cfg(feature = "xray")]
         if let (Some(_), Some(header)) = (&self.tracing, info.trace_header) {
             // Before the span is entered: its parent is Lambda's function segment.
             let _ = span.set_parent(Tracing::parent_context(header));
@@ -108,12 +137,14 @@ impl Telemetry {
 
     /// Sends the spans of the invocation that just ended.
     pub fn flush(&self) {
+        #[cfg(feature = "xray")]
         if let Some(tracing) = &self.tracing {
             tracing.flush();
         }
     }
 
     /// The tracer, when traces are exported.
+    #[cfg(feature = "xray")]
     pub fn tracing(&self) -> Option<&Tracing> {
         self.tracing.as_ref()
     }
@@ -121,7 +152,11 @@ impl Telemetry {
 
 /// Marks `span` failed: X-Ray shows it as a fault with a cause of `error_type` and `message`.
 pub fn record_failure(span: &tracing::Span, error_type: &str, message: &str) {
+    #[cfg(not(feature = "xray"))]
+    let _ = (span, error_type, message);
+    #[cfg(feature = "xray")]
     span.set_status(Status::error(message.to_owned()));
+    #[cfg(feature = "xray")]
     span.add_event(
         "exception",
         vec![
@@ -133,11 +168,17 @@ pub fn record_failure(span: &tracing::Span, error_type: &str, message: &str) {
 
 /// Adds an X-Ray annotation (indexed: usable in trace filter expressions) to the current span.
 /// Keys are letters, digits and underscores.
-pub fn annotate(key: &str, value: impl Into<opentelemetry::Value>) {
+pub fn annotate(key: &str, value: impl Into<AttributeValue>) {
+    #[cfg(feature = "xray")]
     tracing::Span::current().set_attribute(format!("annotation.{key}"), value);
+    #[cfg(not(feature = "xray"))]
+    let _ = (key, value.into());
 }
 
 /// Adds X-Ray metadata (not indexed) to the current span.
-pub fn metadata(key: &str, value: impl Into<opentelemetry::Value>) {
+pub fn metadata(key: &str, value: impl Into<AttributeValue>) {
+    #[cfg(feature = "xray")]
     tracing::Span::current().set_attribute(format!("metadata.{key}"), value);
+    #[cfg(not(feature = "xray"))]
+    let _ = (key, value.into());
 }

@@ -77,7 +77,10 @@ pub fn count(name: &str, value: f64) {
 /// Records one value of metric `name`.
 pub fn record(name: &str, value: f64, unit: Unit) {
     with(|p| {
-        let entry = p.values.entry(name.to_owned()).or_insert((unit, Vec::new()));
+        let entry = p
+            .values
+            .entry(name.to_owned())
+            .or_insert((unit, Vec::new()));
         if entry.1.len() < MAX_VALUES {
             entry.1.push(value);
         }
@@ -95,7 +98,11 @@ pub fn property(key: &str, value: impl Into<Value>) {
 /// or `None` when there is nothing to write. Namespace: `LAMPLIGHT_METRICS_NAMESPACE`, else
 /// `lamplight`. Dimensions: the function name.
 pub fn take_line(function_name: &str, cold_start: bool) -> Option<String> {
-    let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
+    let mut pending = PENDING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_default();
     if cold_start {
         pending
             .values
@@ -107,7 +114,8 @@ pub fn take_line(function_name: &str, cold_start: bool) -> Option<String> {
     if pending.values.is_empty() {
         return None;
     }
-    let namespace = std::env::var("LAMPLIGHT_METRICS_NAMESPACE").unwrap_or_else(|_| "lamplight".into());
+    let namespace =
+        std::env::var("LAMPLIGHT_METRICS_NAMESPACE").unwrap_or_else(|_| "lamplight".into());
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -149,14 +157,23 @@ mod tests {
         let line = take_line("f", true).expect("cold start metric");
         let doc: Value = serde_json::from_str(&line).expect("json");
         assert_eq!(doc["ColdStart"], 1.0);
-        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function_name"]]));
-        assert!(take_line("f", false).is_none(), "nothing left after a flush");
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["function_name"]])
+        );
+        assert!(
+            take_line("f", false).is_none(),
+            "nothing left after a flush"
+        );
         record("Latency", 3.0, Unit::Milliseconds);
         record("Latency", 5.0, Unit::Milliseconds);
         property("orderId", "o-1");
         let doc: Value = serde_json::from_str(&take_line("f", false).expect("line")).expect("json");
         assert_eq!(doc["Latency"], json!([3.0, 5.0]));
         assert_eq!(doc["orderId"], "o-1");
-        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0], json!({"Name": "Latency", "Unit": "Milliseconds"}));
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0],
+            json!({"Name": "Latency", "Unit": "Milliseconds"})
+        );
     }
 }

@@ -21,9 +21,9 @@ use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_aws::detector::LambdaResourceDetector;
 use opentelemetry_aws::trace::{XrayIdGenerator, XrayPropagator};
-use opentelemetry_aws::xray_exporter::{SegmentTranslator, XrayExporter};
 use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
 use opentelemetry_aws::xray_exporter::stdout_client::StdoutClient;
+use opentelemetry_aws::xray_exporter::{SegmentTranslator, XrayExporter};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
@@ -139,7 +139,12 @@ impl<E: SpanExporter> SpanProcessor for InvocationSpans<E> {
 }
 
 /// Span attributes kept as X-Ray metadata: what the exporter has no field of its own for.
-const METADATA: &[&str] = &["aws.s3.bucket", "aws.s3.key", "faas.invocation_id", "faas.coldstart"];
+const METADATA: &[&str] = &[
+    "aws.s3.bucket",
+    "aws.s3.key",
+    "faas.invocation_id",
+    "faas.coldstart",
+];
 
 fn translator() -> SegmentTranslator {
     SegmentTranslator::new().with_metadata_attrs(METADATA.iter().map(|a| (*a).to_owned()))

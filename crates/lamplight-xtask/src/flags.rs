@@ -109,4 +109,13 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 20)]
         cold_starts: usize,
     },
+    /// Telemetry's cost: the same function with and without X-Ray tracing.
+    Telemetry {
+        /// Warm invocations measured per variant.
+        #[arg(long, default_value_t = 2000)]
+        invocations: usize,
+        /// Cold starts measured per variant.
+        #[arg(long, default_value_t = 30)]
+        cold_starts: usize,
+    },
 }

@@ -25,6 +25,7 @@ enum Command {
     Context,
     Big { bytes: usize },
     Nested { customer: String },
+    Spans { count: u32 },
     S3 { bucket: String, key: String },
 }
 
@@ -87,6 +88,12 @@ async fn handle(
         }
         Command::Big { bytes } => Value::String("x".repeat(bytes)),
         Command::Nested { customer } => json!({"total": outer(&customer).await}),
+        Command::Spans { count } => {
+            for i in 0..count {
+                step(i).await;
+            }
+            json!({"spans": count})
+        }
         Command::S3 { bucket, key } => {
             let s3 = lamplight_aws::Aws::shared().await.s3();
             let object = s3
@@ -95,7 +102,9 @@ async fn handle(
                 .key(&key)
                 .send()
                 .await
-                .map_err(|e| TestFnError::Refused(format!("s3://{bucket}/{key}"), std::io::Error::other(e)))?;
+                .map_err(|e| {
+                    TestFnError::Refused(format!("s3://{bucket}/{key}"), std::io::Error::other(e))
+                })?;
             let body = object
                 .body
                 .collect()
@@ -117,6 +126,11 @@ async fn outer(customer: &str) -> u64 {
     lamplight_telemetry::metadata("cart", "3 items");
     lamplight_telemetry::metrics::count("OrdersPlaced", 1.0);
     inner(3).await * 2
+}
+
+#[tracing::instrument]
+async fn step(i: u32) {
+    std::hint::black_box(i);
 }
 
 #[tracing::instrument]
