@@ -40,6 +40,7 @@ pub struct Invocation {
     tenant_id: Option<String>,
     cold_start: bool,
     env: Arc<Env>,
+    context: Option<lambda_runtime::Context>,
 }
 
 impl Invocation {
@@ -111,6 +112,23 @@ impl Invocation {
         &self.env
     }
 
+    /// The invocation as `lambda_runtime` describes it, for libraries built on it
+    /// (`lambda_http`); built from this invocation's fields when it was made in a test.
+    pub fn lambda_context(&self) -> lambda_runtime::Context {
+        if let Some(context) = &self.context {
+            return context.clone();
+        }
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = self.request_id.clone();
+        context.deadline = self
+            .deadline
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        context.invoked_function_arn = self.function_arn.clone();
+        context.xray_trace_id = self.raw_trace.clone();
+        context
+    }
+
     pub(crate) fn from_context(
         ctx: lambda_runtime::Context,
         env: Arc<Env>,
@@ -135,7 +153,9 @@ impl Invocation {
             cold_start,
             env,
         };
-        builder.build()
+        let mut invocation = builder.build();
+        invocation.context = Some(ctx);
+        invocation
     }
 }
 
@@ -239,6 +259,7 @@ impl InvocationBuilder {
             tenant_id: self.tenant_id,
             cold_start: self.cold_start,
             env: self.env,
+            context: None,
         }
     }
 }
