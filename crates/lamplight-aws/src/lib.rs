@@ -33,6 +33,10 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use tokio::sync::OnceCell;
 
 pub use crate::tracing::SdkTracing;
+#[cfg(feature = "lambda")]
+pub use aws_sdk_lambda;
+#[cfg(feature = "s3")]
+pub use aws_sdk_s3;
 
 /// The SDK configuration of this execution environment.
 #[derive(Debug, Clone)]

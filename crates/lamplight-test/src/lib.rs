@@ -2,6 +2,7 @@
 //!
 //! - [`event`] / [`event_value`]: the sample events of the package (`events/<name>.json`);
 //! - [`invocation`]: an [`Invocation`] with fixed ids, so snapshots are stable;
+//! - [`respond`]: what Lambda would return for an event: the response or the error document;
 //! - [`settings`] and [`assert_response!`]: insta snapshots with one redaction table for what
 //!   changes between runs (request ids and other UUIDs, X-Ray trace and segment ids,
 //!   timestamps, dates in log stream names).
@@ -80,6 +81,27 @@ pub fn invocation() -> Invocation {
         .function_arn(FUNCTION_ARN)
         .remaining(Duration::from_secs(3))
         .build()
+}
+
+/// What Lambda would return for `event`: the handler's response, or the error document
+/// (`errorType`, `errorMessage`) of an event that does not parse, an error, or a panic.
+pub async fn respond<F, Fut, Ev, R, E>(
+    handler: F,
+    event: serde_json::Value,
+    invocation: Invocation,
+) -> serde_json::Value
+where
+    F: Fn(Ev, Invocation) -> Fut,
+    Fut: std::future::Future<Output = Result<R, E>>,
+    Ev: DeserializeOwned,
+    R: serde::Serialize,
+    E: Into<lamplight::BoxError> + 'static,
+{
+    let body = serde_json::to_vec(&event).unwrap_or_default();
+    match lamplight::respond(handler, &body, invocation).await {
+        Ok(response) => serde_json::from_slice(&response).unwrap_or(serde_json::Value::Null),
+        Err(document) => serde_json::to_value(document).unwrap_or(serde_json::Value::Null),
+    }
 }
 
 /// Insta settings with the redaction table: UUIDs, X-Ray ids, RFC 3339 timestamps.

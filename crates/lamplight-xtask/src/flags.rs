@@ -22,6 +22,65 @@ pub enum Command {
     Invoke(Invoke),
     /// Run a benchmark and print its figures.
     Bench(Bench),
+    /// Create a function: a new function workspace here, or another function in this one.
+    New(New),
+    /// Render every template variant, then build, lint and test each (offline).
+    TemplateCheck(TemplateCheck),
+}
+
+/// `cargo xtask new`.
+#[derive(Debug, Args)]
+pub struct New {
+    /// The function's name (kebab-case).
+    pub name: String,
+    /// What invokes it: custom, http-api, rest-api, alb, function-url, sqs, s3, eventbridge,
+    /// sns, dynamodb.
+    #[arg(long, default_value = "custom")]
+    pub event: String,
+    /// arm64 or x86_64.
+    #[arg(long, default_value = "arm64")]
+    pub arch: String,
+    /// Memory in MB.
+    #[arg(long, default_value_t = 128)]
+    pub memory: u32,
+    /// Timeout in seconds.
+    #[arg(long, default_value_t = 3)]
+    pub timeout: u32,
+    /// AWS region.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// The worker reads objects from S3 (custom events).
+    #[arg(long)]
+    pub s3: bool,
+    /// Depend on this lamplight checkout by path (default: the checkout the template comes from,
+    /// when run inside it; else crates.io).
+    #[arg(long)]
+    pub lamplight_path: Option<PathBuf>,
+    /// Where to create the workspace (default: here).
+    #[arg(long)]
+    pub destination: Option<PathBuf>,
+}
+
+impl New {
+    /// The template placeholders these flags choose.
+    pub fn choices(&self) -> crate::template::Choices {
+        crate::template::Choices {
+            event_source: self.event.clone(),
+            architecture: self.arch.clone(),
+            memory: self.memory,
+            timeout: self.timeout,
+            region: self.region.clone(),
+            use_s3: self.s3,
+            lamplight_path: self.lamplight_path.clone(),
+        }
+    }
+}
+
+/// `cargo xtask template-check`.
+#[derive(Debug, Args)]
+pub struct TemplateCheck {
+    /// Only these variants (fn-custom, fn-http-api, ..., fn-custom-s3, fn-x86).
+    pub only: Vec<String>,
 }
 
 /// Settings of a function that flags override.

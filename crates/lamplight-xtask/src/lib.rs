@@ -6,13 +6,16 @@
 //! |---|---|
 //! | `local` | runs functions under the local Lambda service (Lambda API, X-Ray sink) |
 //! | `invoke --local` | invokes one, printing the response, the log tail and the trace |
-//! | `bench local` | measures the local service: invoke throughput, latency, cold starts |
+//! | `bench local`, `bench telemetry` | measure the local service and telemetry's cost |
+//! | `new` | a function workspace from the template, or another function in one |
+//! | `template-check` | every template variant rendered, built, linted and tested |
 
 pub mod bench;
 pub mod flags;
 pub mod http;
 pub mod local;
 pub mod payload;
+pub mod template;
 pub mod workspace;
 
 use std::process::ExitCode;
@@ -22,6 +25,7 @@ use clap::Parser;
 
 /// Parses the command line and runs the command; errors are printed with their causes.
 pub fn main() -> ExitCode {
+    author_for_templates();
     let cli = flags::Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -30,6 +34,37 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// cargo-generate fills the template's `authors` from `CARGO_NAME`, `GIT_AUTHOR_NAME`, ... or
+/// `USER`, and fails when none is set (CI machines, containers). Without its `git` feature it
+/// cannot read `git config user.name` itself, so do it here.
+#[allow(unsafe_code)]
+fn author_for_templates() {
+    let known = [
+        "CARGO_NAME",
+        "GIT_AUTHOR_NAME",
+        "GIT_COMMITTER_NAME",
+        "USER",
+        "USERNAME",
+        "NAME",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some());
+    if known {
+        return;
+    }
+    let name = std::process::Command::new("git")
+        .args(["config", "user.name"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "lamplight".to_owned());
+    // SAFETY: called first thing in `main`, before the async runtime or any other thread exists,
+    // so nothing reads the environment concurrently.
+    unsafe { std::env::set_var("CARGO_NAME", name) };
 }
 
 fn run(cli: flags::Cli) -> Result<()> {
@@ -50,6 +85,8 @@ fn run(cli: flags::Cli) -> Result<()> {
                 Ok(())
             }
             flags::Command::Bench(flags) => bench::run(&sh, flags).await,
+            flags::Command::New(flags) => template::new(&sh, &flags),
+            flags::Command::TemplateCheck(flags) => template::check(&sh, &flags.only),
         }
     })
 }

@@ -36,4 +36,4 @@ pub use env::Env;
 pub use error::{BoxError, FunctionError};
 pub use invocation::{FunctionArn, Invocation};
 pub use lamplight_xray::TraceHeader;
-pub use runtime::{RuntimeError, init, run};
+pub use runtime::{RuntimeError, init, respond, run};

@@ -337,6 +337,25 @@ where
     }
 }
 
+/// Answers one event as [`run`] would, without a Runtime API: the JSON response, or the error
+/// document Lambda would return (an event that does not parse, an error, a panic). For tests
+/// of a handler from sample events.
+pub async fn respond<F, Fut, Ev, R, E>(
+    handler: F,
+    event: &[u8],
+    invocation: Invocation,
+) -> Result<Vec<u8>, FunctionError>
+where
+    F: Fn(Ev, Invocation) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    Ev: DeserializeOwned,
+    R: Serialize,
+    E: Into<BoxError> + 'static,
+{
+    install_panic_hook();
+    complete(&handler, event, invocation).await
+}
+
 /// Decodes the event, runs the handler with panics caught, and encodes the response.
 async fn complete<F, Fut, Ev, R, E>(
     handler: &F,
