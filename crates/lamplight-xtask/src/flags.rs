@@ -22,6 +22,9 @@ pub enum Command {
     Invoke(Invoke),
     /// Run a benchmark and print its figures.
     Bench(Bench),
+    /// Generate a function, build it, run it under the local Lambda service, invoke it, show
+    /// its trace: the whole loop on this machine.
+    Demo,
     /// Create a function: a new function workspace here, or another function in this one.
     New(New),
     /// Render every template variant, then build, lint and test each (offline).
@@ -84,7 +87,7 @@ pub struct TemplateCheck {
 }
 
 /// Settings of a function that flags override.
-#[derive(Debug, Args, Default, Clone)]
+#[derive(Debug, Args, Clone)]
 pub struct FunctionSettings {
     /// Memory in MB (default: `[package.metadata.lamplight] memory`, else 128).
     #[arg(long)]
@@ -98,6 +101,17 @@ pub struct FunctionSettings {
     /// The most execution environments per function; more concurrent invocations queue.
     #[arg(long, default_value_t = 10)]
     pub max_environments: usize,
+}
+
+impl Default for FunctionSettings {
+    fn default() -> Self {
+        Self {
+            memory: None,
+            timeout: None,
+            env: Vec::new(),
+            max_environments: 10,
+        }
+    }
 }
 
 /// `cargo xtask local`.

@@ -4,6 +4,7 @@
 //!
 //! | command | what it does |
 //! |---|---|
+//! | `demo` | generate, build, run locally, invoke and trace a function, in one command |
 //! | `local` | runs functions under the local Lambda service (Lambda API, X-Ray sink) |
 //! | `invoke --local` | invokes one, printing the response, the log tail and the trace |
 //! | `bench local`, `bench telemetry` | measure the local service and telemetry's cost |
@@ -11,6 +12,7 @@
 //! | `template-check` | every template variant rendered, built, linted and tested |
 
 pub mod bench;
+pub mod demo;
 pub mod flags;
 pub mod http;
 pub mod local;
@@ -86,6 +88,7 @@ fn run(cli: flags::Cli) -> Result<()> {
             }
             flags::Command::Bench(flags) => bench::run(&sh, flags).await,
             flags::Command::New(flags) => template::new(&sh, &flags),
+            flags::Command::Demo => demo::run(&sh).await,
             flags::Command::TemplateCheck(flags) => template::check(&sh, &flags.only),
         }
     })

@@ -58,7 +58,7 @@ pub fn function_config(
         };
         config.environment.insert(k.to_owned(), v.to_owned());
     }
-    config.max_environments = overrides.max_environments;
+    config.max_environments = overrides.max_environments.max(1);
     Ok(config)
 }
 
