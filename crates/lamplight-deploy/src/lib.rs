@@ -1,0 +1,27 @@
+//! Ship lamplight functions with the official AWS SDK for Rust: the library behind
+//! `cargo xtask build | package | deploy | invoke | get | list | delete | logs | traces`, shared by
+//! this repository's xtask and every generated workspace's.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`binary`] | ELF checks of a `bootstrap`: architecture, highest `GLIBC_x.y`, execute bit |
+//! | [`package`] | the deterministic zip and its SHA-256 |
+//! | [`settings`] | `[package.metadata.lamplight]` (and cargo-lambda's keys) as [`settings::DeploySettings`] |
+//! | [`aws`] | clients from the standard chain with `--endpoint-url`; retries of conflicts and throttles |
+//! | [`deploy`] | the plan (`--dry-run`) and its application: role, code, configuration, version, alias |
+//! | [`ops`] | invoke, get, list, delete |
+//! | [`logs`] | CloudWatch Logs lines, filtered and followed |
+//! | [`traces`] | X-Ray traces assembled and rendered |
+//! | [`error`] | [`DeployError`]: every failure with what to do about it |
+
+pub mod aws;
+pub mod binary;
+pub mod deploy;
+pub mod error;
+pub mod logs;
+pub mod ops;
+pub mod package;
+pub mod settings;
+pub mod traces;
+
+pub use error::DeployError;

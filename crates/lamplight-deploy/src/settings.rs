@@ -1,0 +1,214 @@
+//! What a function is deployed with: `[package.metadata.lamplight]` (or cargo-lambda's
+//! `[package.metadata.lambda.deploy]`), then flags on top.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::binary::Arch;
+use crate::error::DeployError;
+
+/// Everything a deploy sets on the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploySettings {
+    /// The function's name.
+    pub name: String,
+    /// Memory in MB.
+    pub memory: i32,
+    /// Timeout in seconds.
+    pub timeout: i32,
+    /// Architecture.
+    pub arch: Arch,
+    /// `provided.al2023`.
+    pub runtime: String,
+    /// Environment variables.
+    pub env: BTreeMap<String, String>,
+    /// X-Ray tracing Active (else PassThrough).
+    pub tracing: bool,
+    /// An existing role; `None` creates a least-privilege one.
+    pub role: Option<String>,
+    /// Description.
+    pub description: String,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Days to keep the function's logs.
+    pub log_retention_days: Option<i32>,
+    /// The alias moved to each published version.
+    pub alias: String,
+    /// The region, when the metadata names one.
+    pub region: Option<String>,
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn map(value: &Value) -> BTreeMap<String, String> {
+    value
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| text(v).map(|v| (k.clone(), v)))
+        .collect()
+}
+
+/// A Lambda function name: 1 to 64 letters, digits, `-`, `_`.
+pub fn validate_name(name: &str) -> Result<(), DeployError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(DeployError::InvalidName(name.to_owned()))
+    }
+}
+
+impl DeploySettings {
+    /// Lambda's defaults for `name`: 128 MB, 3 s, arm64, tracing Active, alias `live`.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            memory: 128,
+            timeout: 3,
+            arch: Arch::Arm64,
+            runtime: "provided.al2023".into(),
+            env: BTreeMap::new(),
+            tracing: true,
+            role: None,
+            description: String::new(),
+            tags: BTreeMap::new(),
+            log_retention_days: None,
+            alias: "live".into(),
+            region: None,
+        }
+    }
+
+    /// Reads `[package.metadata]` (the `metadata` object of `cargo metadata`): lamplight's
+    /// keys win over cargo-lambda's.
+    pub fn from_metadata(name: &str, metadata: &Value) -> Result<Self, DeployError> {
+        validate_name(name)?;
+        let mut s = Self::new(name);
+        let bad = |key: &str, value: &Value, expected: &str| {
+            DeployError::Build(format!(
+                "[package.metadata] `{key} = {value}` of {name}: expected {expected}"
+            ))
+        };
+        // cargo-lambda first, so lamplight's own table overrides it.
+        for table in [&metadata["lambda"]["deploy"], &metadata["lamplight"]] {
+            if !table.is_object() {
+                continue;
+            }
+            if let Some(v) = table.get("memory") {
+                s.memory = v
+                    .as_i64()
+                    .filter(|m| (128..=10240).contains(m))
+                    .ok_or_else(|| bad("memory", v, "128 to 10240 (MB)"))?
+                    as i32;
+            }
+            if let Some(v) = table.get("timeout") {
+                s.timeout = v
+                    .as_i64()
+                    .filter(|t| (1..=900).contains(t))
+                    .ok_or_else(|| bad("timeout", v, "1 to 900 (seconds)"))?
+                    as i32;
+            }
+            if let Some(v) = table.get("architecture").or_else(|| table.get("arch")) {
+                s.arch = v
+                    .as_str()
+                    .and_then(|a| a.parse().ok())
+                    .ok_or_else(|| bad("architecture", v, "arm64 or x86_64"))?;
+            }
+            if let Some(v) = table.get("tracing") {
+                s.tracing = match v.as_str().map(str::to_ascii_lowercase).as_deref() {
+                    Some("active") => true,
+                    Some("passthrough") => false,
+                    _ => return Err(bad("tracing", v, "\"Active\" or \"PassThrough\"")),
+                };
+            }
+            if let Some(role) = table.get("role").and_then(text) {
+                s.role = Some(role);
+            }
+            if let Some(env) = table.get("env") {
+                s.env.extend(map(env));
+            }
+            if let Some(tags) = table.get("tags") {
+                s.tags.extend(map(tags));
+            }
+            if let Some(d) = table.get("description").and_then(text) {
+                s.description = d;
+            }
+            if let Some(v) = table
+                .get("retention")
+                .or_else(|| table.get("log_retention"))
+            {
+                s.log_retention_days =
+                    Some(v.as_i64().ok_or_else(|| bad("retention", v, "days"))? as i32);
+            }
+            if let Some(alias) = table.get("alias").and_then(text) {
+                s.alias = alias;
+            }
+            if let Some(region) = table.get("region").and_then(text) {
+                s.region = Some(region);
+            }
+            if let Some(runtime) = table.get("runtime").and_then(text) {
+                s.runtime = runtime;
+            }
+        }
+        let env_size: usize = s.env.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if env_size > 4096 {
+            return Err(DeployError::Build(format!(
+                "the environment of {name} is {env_size} bytes; Lambda allows 4 KB in total: move large values to SSM Parameter Store or S3"
+            )));
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lamplight_keys_win_over_cargo_lambda_keys() {
+        let metadata = json!({
+            "lambda": {"deploy": {"memory": 512, "timeout": 10, "tracing": "passthrough", "env": {"A": "1"}, "tags": {"team": "x"}}},
+            "lamplight": {"memory": 256, "architecture": "x86_64", "env": {"B": 2}, "role": "", "retention": 14},
+        });
+        let s = DeploySettings::from_metadata("orders", &metadata).expect("valid");
+        assert_eq!(
+            (s.memory, s.timeout, s.arch, s.tracing),
+            (256, 10, Arch::X86_64, false)
+        );
+        assert_eq!(
+            s.env,
+            BTreeMap::from([("A".into(), "1".into()), ("B".into(), "2".into())])
+        );
+        assert_eq!(s.role, None, "an empty role means: create one");
+        assert_eq!(s.log_retention_days, Some(14));
+    }
+
+    #[test]
+    fn bad_settings_name_the_key_and_what_is_expected() {
+        let err = DeploySettings::from_metadata("f", &json!({"lamplight": {"memory": 64}}))
+            .expect_err("too small");
+        assert!(
+            err.to_string()
+                .contains("`memory = 64` of f: expected 128 to 10240 (MB)"),
+            "{err}"
+        );
+        let err = DeploySettings::from_metadata("no spaces", &json!({})).expect_err("bad name");
+        assert!(
+            err.to_string().contains("not a valid Lambda function name"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,624 @@
+//! Deploys against a real AWS API server: moto (`pip install 'moto[server]==5.2.5'`), started
+//! by each test on a free loopback port.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lamplight_deploy::aws::Aws;
+use lamplight_deploy::deploy::{self, BASIC_EXECUTION, Step, XRAY_WRITE};
+use lamplight_deploy::package::{Package, package};
+use lamplight_deploy::settings::DeploySettings;
+use lamplight_deploy::{logs, ops};
+
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http(addr: &str, method: &str, path: &str, body: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs: moto is needed (pip install 'moto[server]==5.2.5')");
+        let addr = format!("127.0.0.1:{port}");
+        let started = Instant::now();
+        while http(&addr, "GET", "/moto-api/config", "").is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto did not start: is it installed? pip install 'moto[server]==5.2.5'"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Without Docker here, Invoke only works with moto's Lambda simulator.
+        let configured = http(
+            &addr,
+            "POST",
+            "/moto-api/config",
+            r#"{"lambda":{"use_docker":false}}"#,
+        )
+        .expect("moto config");
+        assert!(configured.contains("\"use_docker\": false"), "{configured}");
+        Moto {
+            child,
+            endpoint: format!("http://{addr}"),
+        }
+    }
+
+    async fn aws(&self) -> Aws {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_types::region::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "testing", "testing", None, None, "moto",
+                    ),
+                ),
+            )
+            .build();
+        Aws::from_config(&config).await.expect("clients")
+    }
+}
+
+fn bootstrap(dir: &Path, contents: &[u8]) -> PathBuf {
+    let path = dir.join("bootstrap");
+    std::fs::write(&path, contents).expect("write");
+    path
+}
+
+fn settings(name: &str) -> DeploySettings {
+    let mut s = DeploySettings::new(name);
+    s.memory = 256;
+    s.timeout = 10;
+    s.arch = lamplight_deploy::binary::Arch::X86_64;
+    s.env.insert("GREETING".into(), "Hello".into());
+    s.description = "deployed by the moto test".into();
+    s.tags.insert("team".into(), "lamplight".into());
+    s.log_retention_days = Some(14);
+    s
+}
+
+async fn deploy(
+    aws: &Aws,
+    s: &DeploySettings,
+    package: &Package,
+) -> (deploy::Plan, deploy::Deployed) {
+    let plan = deploy::plan(aws, s, package).await.expect("plan");
+    let mut seen = Vec::new();
+    let done = deploy::apply(aws, s, package, plan.clone(), &mut |m| {
+        seen.push(m.to_owned())
+    })
+    .await
+    .expect("deploy");
+    (plan, done)
+}
+
+#[tokio::test]
+async fn a_deploy_creates_then_skips_then_updates_and_moves_the_alias() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let s = settings("greeter");
+    let v1 = package(&bootstrap(dir.path(), b"version one"), &[]).expect("zip");
+
+    // First deploy: role with both policies, the function with every setting, version 1, alias.
+    let (plan, done) = deploy(&aws, &s, &v1).await;
+    insta::assert_snapshot!(
+        "first_plan",
+        plan.to_string().replace(&v1.sha256_base64, "[sha]")
+    );
+    assert!(done.code_uploaded);
+    assert_eq!(done.version, "1");
+    let role = aws
+        .iam
+        .get_role()
+        .role_name("greeter-lamplight")
+        .send()
+        .await
+        .expect("role created");
+    let policies: Vec<String> = aws
+        .iam
+        .list_attached_role_policies()
+        .role_name("greeter-lamplight")
+        .send()
+        .await
+        .expect("policies")
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect();
+    assert_eq!(policies, [BASIC_EXECUTION, XRAY_WRITE]);
+    let config = aws
+        .lambda
+        .get_function()
+        .function_name("greeter")
+        .send()
+        .await
+        .expect("function");
+    let config = config.configuration().expect("configuration");
+    assert_eq!(config.role(), role.role().map(|r| r.arn()));
+    assert_eq!(
+        (config.memory_size(), config.timeout()),
+        (Some(256), Some(10))
+    );
+    assert_eq!(
+        config.runtime().map(|r| r.as_str()),
+        Some("provided.al2023")
+    );
+    assert_eq!(config.handler(), Some("bootstrap"));
+    assert_eq!(
+        config.architectures().first().map(|a| a.as_str()),
+        Some("x86_64")
+    );
+    assert_eq!(config.code_sha256(), Some(v1.sha256_base64.as_str()));
+    assert_eq!(config.description(), Some("deployed by the moto test"));
+    assert_eq!(
+        config
+            .environment()
+            .and_then(|e| e.variables())
+            .and_then(|v| v.get("GREETING"))
+            .map(String::as_str),
+        Some("Hello")
+    );
+    assert_eq!(
+        config
+            .tracing_config()
+            .and_then(|t| t.mode())
+            .map(|m| m.as_str()),
+        Some("Active")
+    );
+    let alias = aws
+        .lambda
+        .get_alias()
+        .function_name("greeter")
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    assert_eq!(alias.function_version(), Some("1"));
+    let groups = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix("/aws/lambda/greeter")
+        .send()
+        .await
+        .expect("groups");
+    assert_eq!(
+        groups
+            .log_groups()
+            .first()
+            .and_then(|g| g.retention_in_days()),
+        Some(14)
+    );
+
+    // Same code, same settings: nothing is uploaded, no version published.
+    let started = Instant::now();
+    let (plan, done) = deploy(&aws, &s, &v1).await;
+    let unchanged_took = started.elapsed();
+    assert!(!done.code_uploaded);
+    assert_eq!(
+        plan.steps.first(),
+        Some(&Step::UseRole(
+            role.role().map(|r| r.arn().to_owned()).unwrap_or_default()
+        ))
+    );
+    assert!(
+        plan.steps
+            .contains(&Step::SkipCode(v1.sha256_base64.clone())),
+        "{plan}"
+    );
+    assert!(!plan.steps.contains(&Step::PublishVersion), "{plan}");
+    assert_eq!(done.version, "1");
+    eprintln!("an unchanged deploy took {unchanged_took:?} against moto");
+
+    // New code: uploaded, version 2 published, the alias moves to it.
+    let v2 = package(&bootstrap(dir.path(), b"version two"), &[]).expect("zip");
+    let (plan, done) = deploy(&aws, &s, &v2).await;
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| matches!(s, Step::UpdateCode { .. })),
+        "{plan}"
+    );
+    assert!(done.code_uploaded);
+    assert_eq!(done.version, "2");
+    let alias = aws
+        .lambda
+        .get_alias()
+        .function_name("greeter")
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    assert_eq!(alias.function_version(), Some("2"));
+
+    // A setting changes: configuration updated, version 3.
+    let mut bigger = s.clone();
+    bigger.memory = 512;
+    let (plan, done) = deploy(&aws, &bigger, &v2).await;
+    assert!(
+        plan.steps
+            .contains(&Step::UpdateConfiguration(vec!["memory 256 -> 512".into()])),
+        "{plan}"
+    );
+    assert_eq!(done.version, "3");
+
+    // get, list, invoke, delete.
+    let got = ops::get(&aws, "greeter").await.expect("get");
+    assert_eq!(
+        (got.memory, got.code_sha256.as_str()),
+        (512, v2.sha256_base64.as_str())
+    );
+    let listed = ops::list(&aws).await.expect("list");
+    assert_eq!(
+        listed.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        ["greeter"]
+    );
+    let invoked = ops::invoke(&aws, "greeter", None, br#"{"name":"Ada"}"#.to_vec())
+        .await
+        .expect("invoke");
+    assert_eq!(invoked.status, 200);
+    ops::delete(&aws, "greeter").await.expect("delete");
+    let err = ops::get(&aws, "greeter")
+        .await
+        .expect_err("gone")
+        .to_string();
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
+}
+
+#[tokio::test]
+async fn logs_are_read_back_and_filtered() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let group = "/aws/lambda/reader";
+    aws.logs
+        .create_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .expect("group");
+    aws.logs
+        .create_log_stream()
+        .log_group_name(group)
+        .log_stream_name("2026/11/21/[$LATEST]abc")
+        .send()
+        .await
+        .expect("stream");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis() as i64;
+    let events = [
+        "START RequestId: r-1 Version: $LATEST",
+        "ERROR something broke",
+        "END RequestId: r-1",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, m)| {
+        aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+            .timestamp(now + i as i64)
+            .message(*m)
+            .build()
+            .expect("event")
+    })
+    .collect();
+    aws.logs
+        .put_log_events()
+        .log_group_name(group)
+        .log_stream_name("2026/11/21/[$LATEST]abc")
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .expect("put");
+    let lines = logs::read(&aws, "reader", Duration::from_secs(600), None, None)
+        .await
+        .expect("read");
+    assert_eq!(
+        lines.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+        [
+            "START RequestId: r-1 Version: $LATEST",
+            "ERROR something broke",
+            "END RequestId: r-1"
+        ]
+    );
+    let errors = logs::read(
+        &aws,
+        "reader",
+        Duration::from_secs(600),
+        Some("ERROR"),
+        None,
+    )
+    .await
+    .expect("filtered");
+    assert_eq!(errors.len(), 1);
+    let later = logs::read(
+        &aws,
+        "reader",
+        Duration::from_secs(600),
+        None,
+        lines.last().map(|l| l.timestamp),
+    )
+    .await
+    .expect("follow");
+    assert!(
+        later.is_empty(),
+        "following starts after the last line: {later:?}"
+    );
+    let missing = logs::read(&aws, "never-ran", Duration::from_secs(60), None, None)
+        .await
+        .expect_err("no group")
+        .to_string();
+    assert!(missing.contains("has not run yet"), "{missing}");
+}
+
+/// A proxy in front of moto that answers the first `count` calls whose path ends with
+/// `suffix` with `status` and `error_type`, like a Lambda API busy with another update.
+async fn flaky_proxy(
+    upstream: String,
+    suffix: &'static str,
+    count: usize,
+    status: u16,
+    error_type: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let seen = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let client: hyper_util::client::legacy::Client<_, Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (client, upstream, counter) = (client.clone(), upstream.clone(), counter.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let (client, upstream, counter) =
+                        (client.clone(), upstream.clone(), counter.clone());
+                    async move {
+                        let (mut parts, body) = req.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        if parts.uri.path().ends_with(suffix)
+                            && counter.fetch_add(1, Ordering::SeqCst) < count
+                        {
+                            let answer = hyper::Response::builder()
+                                .status(status)
+                                .header("x-amzn-ErrorType", error_type)
+                                .header("content-type", "application/json")
+                                .body(Full::new(bytes::Bytes::from(format!(
+                                    r#"{{"Type":"User","message":"{error_type} injected by the test"}}"#
+                                ))))
+                                .expect("response");
+                            return Ok::<_, hyper::Error>(answer);
+                        }
+                        let path = parts
+                            .uri
+                            .path_and_query()
+                            .map(|p| p.as_str().to_owned())
+                            .unwrap_or_default();
+                        parts.uri = format!("{upstream}{path}").parse().expect("uri");
+                        let response = client
+                            .request(hyper::Request::from_parts(parts, Full::new(body)))
+                            .await
+                            .expect("moto answers");
+                        let (parts, body) = response.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        Ok(hyper::Response::from_parts(parts, Full::new(body)))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test]
+async fn conflicting_and_throttled_calls_are_retried() {
+    let moto = Moto::start();
+    let direct = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut s = settings("busy");
+    s.log_retention_days = None;
+    let v1 = package(&bootstrap(dir.path(), b"one"), &[]).expect("zip");
+    deploy(&direct, &s, &v1).await;
+
+    // The code update meets "another update is in progress" twice, then goes through.
+    let (proxy, seen) = flaky_proxy(
+        moto.endpoint.clone(),
+        "/code",
+        2,
+        409,
+        "ResourceConflictException",
+    )
+    .await;
+    let through_proxy = Moto {
+        child: Command::new("true").spawn().expect("placeholder"),
+        endpoint: proxy,
+    };
+    let aws = through_proxy.aws().await;
+    let v2 = package(&bootstrap(dir.path(), b"two"), &[]).expect("zip");
+    let plan = deploy::plan(&aws, &s, &v2).await.expect("plan");
+    let mut retries = Vec::new();
+    let done = deploy::apply(&aws, &s, &v2, plan, &mut |m| retries.push(m.to_owned()))
+        .await
+        .expect("deploy");
+    assert!(done.code_uploaded);
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "two refusals, then the upload"
+    );
+    assert_eq!(
+        retries
+            .iter()
+            .filter(|m| m.contains("ResourceConflictException, retrying"))
+            .count(),
+        2,
+        "{retries:?}"
+    );
+
+    // Throttling on publish is retried too.
+    let (proxy, seen) = flaky_proxy(
+        moto.endpoint.clone(),
+        "/versions",
+        1,
+        429,
+        "TooManyRequestsException",
+    )
+    .await;
+    let through_proxy = Moto {
+        child: Command::new("true").spawn().expect("placeholder"),
+        endpoint: proxy,
+    };
+    let aws = through_proxy.aws().await;
+    let v3 = package(&bootstrap(dir.path(), b"three"), &[]).expect("zip");
+    let (_, done) = deploy(&aws, &s, &v3).await;
+    assert_eq!(done.version, "3");
+    assert!(seen.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+}
+
+#[tokio::test]
+async fn traces_are_assembled_from_batch_get_traces() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let trace_id = lamplight_xray::TraceId::generate();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs_f64();
+    let segment = serde_json::json!({
+        "name": "greeter", "id": "70de5b6f19ff9a0a", "trace_id": trace_id.as_str(),
+        "start_time": now - 0.2, "end_time": now, "origin": "AWS::Lambda::Function",
+    });
+    let handler = serde_json::json!({
+        "type": "subsegment", "name": "handler", "id": "70de5b6f19ff9a0b", "trace_id": trace_id.as_str(),
+        "parent_id": "70de5b6f19ff9a0a", "start_time": now - 0.15, "end_time": now - 0.05,
+    });
+    aws.xray
+        .put_trace_segments()
+        .trace_segment_documents(segment.to_string())
+        .trace_segment_documents(handler.to_string())
+        .send()
+        .await
+        .expect("put segments");
+    let traces = lamplight_deploy::traces::fetch(&aws, &[trace_id.to_string()])
+        .await
+        .expect("fetch");
+    assert_eq!(traces.len(), 1);
+    let trace = &traces[0];
+    assert_eq!(trace.segments.len(), 2, "{trace:?}");
+    let waterfall = trace.waterfall(20);
+    assert!(
+        waterfall.contains("greeter (AWS::Lambda::Function)") && waterfall.contains("handler"),
+        "{waterfall}"
+    );
+    let page = lamplight_deploy::traces::html(&traces);
+    assert!(page.starts_with("<!doctype html>") && page.contains(trace_id.as_str()));
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_what_to_do() {
+    let no_credentials = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new("us-east-1"))
+        .build();
+    let err = Aws::from_config(&no_credentials)
+        .await
+        .expect_err("no credentials")
+        .to_string();
+    assert!(
+        err.starts_with("no AWS credentials found: set AWS_PROFILE"),
+        "{err}"
+    );
+
+    let moon = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new("moon-base"))
+        .build();
+    let err = Aws::from_config(&moon)
+        .await
+        .expect_err("unknown region")
+        .to_string();
+    assert!(err.contains("`moon-base` is not an AWS region"), "{err}");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let mut noise = vec![0u8; 51 * 1024 * 1024];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for b in noise.iter_mut() {
+        // xorshift: incompressible bytes, so the zip stays over the limit.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let err = package(&bootstrap(dir.path(), &noise), &[])
+        .expect_err("too large")
+        .to_string();
+    assert!(
+        err.contains("over Lambda's 50 MB limit for direct uploads: upload it to S3"),
+        "{err}"
+    );
+}
