@@ -45,6 +45,15 @@ pub(crate) async fn serve(listener: TcpListener, inner: Arc<ServiceInner>) {
             "/2015-03-31/functions/{name}/code",
             axum::routing::put(update_code),
         )
+        .route(
+            "/2015-03-31/functions/{name}/versions",
+            post(publish_version),
+        )
+        .route("/2015-03-31/functions/{name}/aliases", post(create_alias))
+        .route(
+            "/2015-03-31/functions/{name}/aliases/{alias}",
+            get(get_alias).put(update_alias).delete(delete_alias),
+        )
         .route("/lamplight/traces", get(traces))
         .route("/lamplight/traces/{id}", get(trace))
         .route("/lamplight/xray", get(xray_stats))
@@ -480,18 +489,28 @@ async fn redeploy(
     function.redeploy(next).await;
 }
 
-/// The FunctionConfiguration document.
+/// The FunctionConfiguration document of `$LATEST`.
 fn configuration(function: &Function) -> Value {
     let d = function.deployment();
-    let c = &d.config;
     let meta = function
         .meta
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
+    configuration_of(function, &d, &meta)
+}
+
+/// The FunctionConfiguration document of one deployment (`$LATEST` or a version).
+fn configuration_of(function: &Function, d: &Deployment, meta: &Meta) -> Value {
+    let c = &d.config;
+    let arn = if d.version == "$LATEST" {
+        function.arn.clone()
+    } else {
+        format!("{}:{}", function.arn, d.version)
+    };
     json!({
         "FunctionName": c.name,
-        "FunctionArn": function.arn,
+        "FunctionArn": arn,
         "Runtime": c.runtime,
         "Role": c.role,
         "Handler": c.handler,
@@ -512,6 +531,167 @@ fn configuration(function: &Function) -> Value {
         "EphemeralStorage": {"Size": 512},
         "LoggingConfig": {"LogFormat": c.log_format, "LogGroup": format!("/aws/lambda/{}", c.name)},
     })
+}
+
+async fn publish_version(
+    State(inner): Shared,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let (function, _) = inner.find(&name, None)?;
+    let meta = function
+        .meta
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let mut versions = function.versions.lock().unwrap_or_else(|e| e.into_inner());
+    // As Lambda: publishing an unchanged $LATEST returns the newest version, not a new one.
+    if versions.last_revision.as_deref() == Some(meta.revision_id.as_str())
+        && let Some((_, (deployment, meta))) = versions.published.last_key_value()
+    {
+        return Ok((
+            StatusCode::CREATED,
+            axum::Json(configuration_of(&function, deployment, meta)),
+        )
+            .into_response());
+    }
+    let number = versions
+        .published
+        .last_key_value()
+        .map_or(1, |(n, _)| n + 1);
+    let deployment = function.deployment().published(number);
+    let body = configuration_of(&function, &deployment, &meta);
+    versions
+        .published
+        .insert(number, (deployment, meta.clone()));
+    versions.last_revision = Some(meta.revision_id);
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AliasInput {
+    name: Option<String>,
+    function_version: Option<String>,
+    description: Option<String>,
+}
+
+fn alias_document(function: &Function, name: &str, alias: &crate::service::Alias) -> Value {
+    json!({
+        "AliasArn": format!("{}:{name}", function.arn),
+        "Name": name,
+        "FunctionVersion": alias.version.to_string(),
+        "Description": alias.description,
+        "RevisionId": alias.revision_id,
+    })
+}
+
+fn version_number(function: &Function, version: Option<&str>) -> Result<u64, ApiError> {
+    let version =
+        version.ok_or_else(|| ApiError::invalid_parameter("FunctionVersion is required".into()))?;
+    let number: u64 = version.parse().map_err(|_| {
+        ApiError::invalid_parameter(format!(
+            "FunctionVersion `{version}` is not a published version number"
+        ))
+    })?;
+    if !function
+        .versions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .published
+        .contains_key(&number)
+    {
+        return Err(ApiError::not_found(format!(
+            "Function not found: {}:{number}",
+            function.arn
+        )));
+    }
+    Ok(number)
+}
+
+async fn create_alias(
+    State(inner): Shared,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (function, _) = inner.find(&name, None)?;
+    let input: AliasInput = parse_json(&body)?;
+    let alias_name = input
+        .name
+        .ok_or_else(|| ApiError::invalid_parameter("Name is required".into()))?;
+    let version = version_number(&function, input.function_version.as_deref())?;
+    let mut versions = function.versions.lock().unwrap_or_else(|e| e.into_inner());
+    if versions.aliases.contains_key(&alias_name) {
+        return Err(ApiError::conflict(format!(
+            "Alias already exists: {}:{alias_name}",
+            function.arn
+        )));
+    }
+    let alias = crate::service::Alias {
+        version,
+        description: input.description.unwrap_or_default(),
+        revision_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let body = alias_document(&function, &alias_name, &alias);
+    versions.aliases.insert(alias_name, alias);
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+async fn get_alias(
+    State(inner): Shared,
+    Path((name, alias_name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (function, _) = inner.find(&name, None)?;
+    let versions = function.versions.lock().unwrap_or_else(|e| e.into_inner());
+    let alias = versions.aliases.get(&alias_name).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "Cannot find alias arn: {}:{alias_name}",
+            function.arn
+        ))
+    })?;
+    Ok(axum::Json(alias_document(&function, &alias_name, alias)).into_response())
+}
+
+async fn update_alias(
+    State(inner): Shared,
+    Path((name, alias_name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (function, _) = inner.find(&name, None)?;
+    let input: AliasInput = parse_json(&body)?;
+    let version = match input.function_version.as_deref() {
+        Some(v) => Some(version_number(&function, Some(v))?),
+        None => None,
+    };
+    let mut versions = function.versions.lock().unwrap_or_else(|e| e.into_inner());
+    let alias = versions.aliases.get_mut(&alias_name).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "Cannot find alias arn: {}:{alias_name}",
+            function.arn
+        ))
+    })?;
+    if let Some(v) = version {
+        alias.version = v;
+    }
+    if let Some(d) = input.description {
+        alias.description = d;
+    }
+    alias.revision_id = uuid::Uuid::new_v4().to_string();
+    let alias = alias.clone();
+    Ok(axum::Json(alias_document(&function, &alias_name, &alias)).into_response())
+}
+
+async fn delete_alias(
+    State(inner): Shared,
+    Path((name, alias_name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (function, _) = inner.find(&name, None)?;
+    function
+        .versions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .aliases
+        .remove(&alias_name);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Deserialize)]

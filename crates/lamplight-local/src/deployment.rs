@@ -69,6 +69,21 @@ impl Deployment {
         self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A published version: the same code and configuration, its own environments.
+    pub fn published(&self, version: u64) -> Arc<Self> {
+        Arc::new(Self {
+            config: self.config.clone(),
+            arn: self.arn.clone(),
+            version: version.to_string(),
+            task_root: self.task_root.clone(),
+            logs: self.logs.clone(),
+            ctx: self.ctx.clone(),
+            pool: Mutex::default(),
+            retired: AtomicBool::new(false),
+            next_env: AtomicU64::new(1),
+        })
+    }
+
     /// Starts the one environment of an external runtime, which waits for a process the user
     /// starts; returns its Runtime API address.
     pub async fn start_external(self: &Arc<Self>) -> std::io::Result<std::net::SocketAddr> {

@@ -155,6 +155,24 @@ pub(crate) struct Function {
     pub logs: LogSink,
     current: Mutex<Arc<Deployment>>,
     pub meta: Mutex<Meta>,
+    pub versions: Mutex<Versions>,
+}
+
+/// Published versions and aliases.
+#[derive(Default)]
+pub(crate) struct Versions {
+    pub published: BTreeMap<u64, (Arc<Deployment>, Meta)>,
+    /// The `$LATEST` revision the newest version was published from.
+    pub last_revision: Option<String>,
+    pub aliases: BTreeMap<String, Alias>,
+}
+
+/// An alias: a name for a version.
+#[derive(Debug, Clone)]
+pub(crate) struct Alias {
+    pub version: u64,
+    pub description: String,
+    pub revision_id: String,
 }
 
 impl Function {
@@ -562,6 +580,7 @@ impl ServiceInner {
             logs,
             current: Mutex::new(deployment),
             meta: Mutex::new(meta),
+            versions: Mutex::default(),
         });
         let previous = self
             .functions
@@ -584,6 +603,17 @@ impl ServiceInner {
         reference: &str,
         qualifier: Option<&str>,
     ) -> Result<(Arc<Function>, String), ApiError> {
+        self.find_deployment(reference, qualifier)
+            .map(|(f, _, v)| (f, v))
+    }
+
+    /// The function, the deployment a qualifier (`$LATEST`, a version, an alias) names, and the
+    /// version it runs.
+    pub(crate) fn find_deployment(
+        &self,
+        reference: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(Arc<Function>, Arc<Deployment>, String), ApiError> {
         let (name, qualifier_in_name) = parse_reference(reference)?;
         let qualifier = qualifier.or(qualifier_in_name.as_deref());
         let not_found = || {
@@ -603,14 +633,36 @@ impl ServiceInner {
             .ok()
             .and_then(|f| f.get(&name).cloned())
             .ok_or_else(not_found)?;
-        match qualifier {
-            None | Some("$LATEST") => Ok((function, "$LATEST".into())),
-            Some(_) => Err(not_found()),
+        let resolved = {
+            let versions = function.versions.lock().unwrap_or_else(|e| e.into_inner());
+            match qualifier {
+                None | Some("$LATEST") => None,
+                Some(q) => {
+                    let number = q
+                        .parse::<u64>()
+                        .ok()
+                        .or_else(|| versions.aliases.get(q).map(|a| a.version));
+                    match number
+                        .and_then(|n| versions.published.get(&n).map(|(d, _)| (n, d.clone())))
+                    {
+                        Some((n, d)) => Some((d, n.to_string())),
+                        None => return Err(not_found()),
+                    }
+                }
+            }
+        };
+        match resolved {
+            Some((deployment, version)) => Ok((function, deployment, version)),
+            None => {
+                let deployment = function.deployment();
+                Ok((function, deployment, "$LATEST".into()))
+            }
         }
     }
 
     pub(crate) async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, ApiError> {
-        let (function, version) = self.find(&request.function, request.qualifier.as_deref())?;
+        let (function, deployment, version) =
+            self.find_deployment(&request.function, request.qualifier.as_deref())?;
         let limit = match request.invocation_type {
             InvocationType::Event => MAX_EVENT_PAYLOAD,
             _ => MAX_SYNC_PAYLOAD,
@@ -648,7 +700,6 @@ impl ServiceInner {
             ),
         };
         let request_id = uuid::Uuid::new_v4().to_string();
-        let deployment = function.deployment();
         let trace = trace_context(request.trace_header.as_deref(), deployment.config.tracing);
         let trace_header = format!(
             "Root={};Parent={};Sampled={}",

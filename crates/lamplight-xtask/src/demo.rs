@@ -37,12 +37,10 @@ pub async fn run(sh: &Shell) -> Result<()> {
     {
         let _cwd = sh.push_dir(&dir);
         let _target = sh.push_env("CARGO_TARGET_DIR", &ws.target_dir);
-        cmd!(
-            sh,
-            "cargo --config profile.dev.debug=\"line-tables-only\" --config profile.dev.package.\"*\".debug=false build --quiet --package {NAME}"
-        )
-        .run()
-        .context("building the demo function")?;
+        let profile = crate::template::PROFILE;
+        cmd!(sh, "cargo {profile...} build --quiet --package {NAME}")
+            .run()
+            .context("building the demo function")?;
     }
     let bootstrap = ws.target_dir.join("debug").join(NAME);
     let package = FunctionPackage {
@@ -50,6 +48,7 @@ pub async fn run(sh: &Shell) -> Result<()> {
         bin: NAME.into(),
         dir: dir.join("functions").join(NAME),
         settings: read_settings(&dir.join("functions").join(NAME).join("Cargo.toml"))?,
+        metadata: serde_json::Value::Null,
     };
 
     println!("3. starting the local Lambda service with it ...");

@@ -20,6 +20,22 @@ pub enum Command {
     Local(Local),
     /// Invoke a function and print its response, log tail and trace.
     Invoke(Invoke),
+    /// Build Lambda-ready bootstraps, checked for architecture and glibc.
+    Build(Build),
+    /// Build and zip functions deterministically; print size and SHA-256.
+    Package(Package),
+    /// Create or update functions on AWS (or any Lambda API with --endpoint-url).
+    Deploy(Deploy),
+    /// Show a deployed function.
+    Get(Named),
+    /// List the functions of the account and region.
+    List(AwsFlags),
+    /// Delete a deployed function.
+    Delete(Delete),
+    /// Print a function's CloudWatch logs.
+    Logs(Logs),
+    /// Show a function's X-Ray traces as waterfalls (or an HTML page).
+    Traces(Traces),
     /// Run a benchmark and print its figures.
     Bench(Bench),
     /// Generate a function, build it, run it under the local Lambda service, invoke it, show
@@ -154,12 +170,169 @@ pub struct Invoke {
     /// The event: inline JSON, `@file`, or the name of a sample event in the package's `events/`.
     #[arg(long, short)]
     pub payload: Option<String>,
-    /// The local service's URL (default http://127.0.0.1:9001).
+    /// A version or alias to invoke (remote).
     #[arg(long)]
-    pub endpoint_url: Option<String>,
+    pub qualifier: Option<String>,
+    /// Where: --endpoint-url is the local service's URL with --local (default
+    /// http://127.0.0.1:9001), else another Lambda API.
+    #[command(flatten)]
+    pub aws: AwsFlags,
     /// Function settings, when the service is started for this call.
     #[command(flatten)]
     pub settings: FunctionSettings,
+}
+
+/// How to reach AWS: the standard chain (AWS_PROFILE, AWS_REGION, SSO, ...) and these.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AwsFlags {
+    /// The region (default: AWS_REGION, the profile's, or the function's metadata).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// The profile (default: AWS_PROFILE).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Another endpoint for every AWS service: the local Lambda service, moto, LocalStack.
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+}
+
+/// Settings a deploy sets, over `[package.metadata.lamplight]`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DeployFlags {
+    /// arm64 or x86_64.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Memory in MB.
+    #[arg(long)]
+    pub memory: Option<i32>,
+    /// Timeout in seconds.
+    #[arg(long)]
+    pub timeout: Option<i32>,
+    /// An existing execution role (default: create `<function>-lamplight` with logs and X-Ray).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// The alias moved to the new version (default `live`).
+    #[arg(long)]
+    pub alias: Option<String>,
+    /// An environment variable, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+}
+
+/// `cargo xtask build`.
+///
+/// Two profiles: `release` (default) is what to deploy: thin LTO, one codegen unit, stripped;
+/// small and quick to start, slow to build (tens of seconds after a one-line change). `--fast`
+/// builds the `fast` profile: no LTO, 16 codegen units, incremental; a bigger binary in a few
+/// seconds, for the edit-deploy loop. Uses cargo-zigbuild when installed (it also pins glibc to
+/// provided.al2023's 2.34).
+#[derive(Debug, Args)]
+pub struct Build {
+    /// Functions (binary names); the only one, or every one with --all.
+    pub functions: Vec<String>,
+    /// Every function of the workspace.
+    #[arg(long)]
+    pub all: bool,
+    /// The fast profile: quick builds, bigger binaries.
+    #[arg(long)]
+    pub fast: bool,
+    /// Deploy settings (the architecture).
+    #[command(flatten)]
+    pub deploy: DeployFlags,
+}
+
+/// `cargo xtask package`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Package {
+    /// Functions (binary names); the only one, or every one with --all.
+    pub functions: Vec<String>,
+    /// Every function of the workspace.
+    #[arg(long)]
+    pub all: bool,
+    /// The fast profile (see `build --help`).
+    #[arg(long)]
+    pub fast: bool,
+    /// Package this already built bootstrap instead of building.
+    #[arg(long)]
+    pub bootstrap: Option<PathBuf>,
+    /// Extra files or directories for the package (repeatable).
+    #[arg(long)]
+    pub include: Vec<PathBuf>,
+    /// Deploy settings.
+    #[command(flatten)]
+    pub deploy: DeployFlags,
+}
+
+/// `cargo xtask deploy`.
+#[derive(Debug, Args)]
+pub struct Deploy {
+    /// What to build and package.
+    #[command(flatten)]
+    pub package: Package,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where.
+    #[command(flatten)]
+    pub aws: AwsFlags,
+}
+
+/// A deployed function.
+#[derive(Debug, Args)]
+pub struct Named {
+    /// The function's name.
+    pub function: String,
+    /// Where.
+    #[command(flatten)]
+    pub aws: AwsFlags,
+}
+
+/// `cargo xtask delete`.
+#[derive(Debug, Args)]
+pub struct Delete {
+    /// Which.
+    #[command(flatten)]
+    pub named: Named,
+    /// Do not ask.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// `cargo xtask logs`.
+#[derive(Debug, Args)]
+pub struct Logs {
+    /// Which.
+    #[command(flatten)]
+    pub named: Named,
+    /// Keep printing new lines.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// How far back (10m, 2h, 1day).
+    #[arg(long, default_value = "10m")]
+    pub since: String,
+    /// A CloudWatch Logs filter pattern (`ERROR`, `"timed out"`).
+    #[arg(long)]
+    pub filter: Option<String>,
+}
+
+/// `cargo xtask traces`.
+#[derive(Debug, Args)]
+pub struct Traces {
+    /// Which.
+    #[command(flatten)]
+    pub named: Named,
+    /// Trace ids (default: the recent ones).
+    #[arg(long)]
+    pub id: Vec<String>,
+    /// How far back (10m, 1h).
+    #[arg(long, default_value = "10m")]
+    pub since: String,
+    /// Also write the traces as a self-contained HTML page.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Read the local Lambda service's sink (at --endpoint-url, default http://127.0.0.1:9001).
+    #[arg(long)]
+    pub local: bool,
 }
 
 /// `cargo xtask bench`.

@@ -8,6 +8,9 @@
 //! | `local` | runs functions under the local Lambda service (Lambda API, X-Ray sink) |
 //! | `invoke --local` | invokes one, printing the response, the log tail and the trace |
 //! | `bench local`, `bench telemetry` | measure the local service and telemetry's cost |
+//! | `build`, `package` | checked Lambda bootstraps; deterministic zips with their SHA-256 |
+//! | `deploy` | create or update functions idempotently (`--dry-run` prints the plan) |
+//! | `invoke`, `get`, `list`, `delete`, `logs`, `traces` | the deployed functions |
 //! | `new` | a function workspace from the template, or another function in one |
 //! | `template-check` | every template variant rendered, built, linted and tested |
 
@@ -17,12 +20,13 @@ pub mod flags;
 pub mod http;
 pub mod local;
 pub mod payload;
+pub mod ship;
 pub mod template;
 pub mod workspace;
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Parser;
 
 /// Parses the command line and runs the command; errors are printed with their causes.
@@ -78,14 +82,20 @@ fn run(cli: flags::Cli) -> Result<()> {
     runtime.block_on(async {
         match cli.command {
             flags::Command::Local(flags) => local::serve(&sh, flags).await,
-            flags::Command::Invoke(flags) => {
-                if !flags.local {
-                    bail!("remote invocation arrives with `cargo xtask deploy`; use --local for the local service");
-                }
+            flags::Command::Invoke(flags) if flags.local => {
                 let shown = local::invoke(&sh, &flags).await?;
                 shown.print();
                 Ok(())
             }
+            flags::Command::Invoke(flags) => ship::invoke_remote(&sh, &flags).await,
+            flags::Command::Build(flags) => ship::build(&sh, &flags),
+            flags::Command::Package(flags) => ship::package_cmd(&sh, &flags),
+            flags::Command::Deploy(flags) => ship::deploy_cmd(&sh, &flags).await,
+            flags::Command::Get(flags) => ship::get(&flags).await,
+            flags::Command::List(flags) => ship::list(&flags).await,
+            flags::Command::Delete(flags) => ship::delete(&flags).await,
+            flags::Command::Logs(flags) => ship::logs_cmd(&flags).await,
+            flags::Command::Traces(flags) => ship::traces_cmd(&flags).await,
             flags::Command::Bench(flags) => bench::run(&sh, flags).await,
             flags::Command::New(flags) => template::new(&sh, &flags),
             flags::Command::Demo => demo::run(&sh).await,

@@ -230,6 +230,7 @@ pub async fn invoke(sh: &Shell, flags: &flags::Invoke) -> Result<Shown> {
         package.as_ref().map(|p| p.dir.as_path()),
     )?;
     let endpoint = flags
+        .aws
         .endpoint_url
         .clone()
         .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
@@ -246,7 +247,7 @@ pub async fn invoke(sh: &Shell, flags: &flags::Invoke) -> Result<Shown> {
     if running {
         return invoke_running(&client, &endpoint, &flags.function, payload).await;
     }
-    if flags.endpoint_url.is_some() {
+    if flags.aws.endpoint_url.is_some() {
         bail!("no local Lambda service answers at {endpoint}: start one with `cargo xtask local`");
     }
     let ws = ws.context(
@@ -354,6 +355,51 @@ async fn invoke_running(
         logs,
         trace,
     })
+}
+
+/// Traces of `function` kept by a running local service (or the given ids).
+pub async fn local_traces(endpoint: &str, function: &str, ids: &[String]) -> Result<Vec<Trace>> {
+    let client = Client::default();
+    let ids: Vec<String> = if ids.is_empty() {
+        let reply = client
+            .send(
+                Method::GET,
+                &format!("{endpoint}/lamplight/traces"),
+                &[],
+                Bytes::new(),
+            )
+            .await
+            .with_context(|| {
+                format!("no local Lambda service at {endpoint}: start one with `cargo xtask local`")
+            })?;
+        let listing: serde_json::Value =
+            serde_json::from_slice(&reply.body).context("the service's trace list is not JSON")?;
+        listing["traces"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["id"].as_str().map(str::to_owned))
+            .collect()
+    } else {
+        ids.to_vec()
+    };
+    let mut traces = Vec::new();
+    for id in ids {
+        let reply = client
+            .send(
+                Method::GET,
+                &format!("{endpoint}/lamplight/traces/{id}"),
+                &[],
+                Bytes::new(),
+            )
+            .await?;
+        if let Some(trace) = parse_trace(&reply.body)
+            && trace.segments.iter().any(|s| s.name == function)
+        {
+            traces.push(trace);
+        }
+    }
+    Ok(traces)
 }
 
 /// The trace from the service's `/lamplight/traces/{id}` answer.

@@ -283,13 +283,19 @@ pub fn check(sh: &Shell, only: &[String]) -> Result<()> {
     }
 }
 
-/// The flags that give a generated project this checkout's dev profile, so it reuses the
-/// artifacts already built here.
-const PROFILE: &[&str] = &[
+/// The flags that give a generated project this checkout's dev profile (see the workspace's
+/// Cargo.toml), so it reuses the artifacts already built here instead of building them again.
+pub const PROFILE: &[&str] = &[
     "--config",
     "profile.dev.debug=\"line-tables-only\"",
     "--config",
     "profile.dev.package.\"*\".debug=false",
+    "--config",
+    "profile.dev.package.miniz_oxide.opt-level=3",
+    "--config",
+    "profile.dev.package.crc32fast.opt-level=3",
+    "--config",
+    "profile.dev.package.sha2.opt-level=3",
 ];
 
 fn check_project(sh: &Shell, dir: &Path, target: &Path) -> Result<()> {

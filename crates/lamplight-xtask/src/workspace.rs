@@ -18,6 +18,8 @@ pub struct FunctionPackage {
     pub dir: PathBuf,
     /// `[package.metadata.lamplight]`, or `{}`.
     pub settings: Value,
+    /// The whole `[package.metadata]` (cargo-lambda's keys included).
+    pub metadata: Value,
 }
 
 /// The workspace.
@@ -76,6 +78,7 @@ impl Workspace {
                         } else {
                             settings.clone()
                         },
+                        metadata: package["metadata"].clone(),
                     });
                 }
             }
