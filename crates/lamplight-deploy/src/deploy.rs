@@ -587,29 +587,34 @@ async fn apply_steps(
 const WAIT: Duration = Duration::from_secs(300);
 
 async fn wait_active(aws: &Aws, name: &str) -> Result<(), DeployError> {
-    aws.lambda
+    let waited = aws
+        .lambda
         .wait_until_function_active_v2()
         .function_name(name)
         .wait(WAIT)
-        .await
+        .await;
+    waited
         .map(|_| ())
-        .map_err(|e| DeployError::Aws {
-            operation: "waiting for the function to become Active".into(),
-            message: aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
-        })
+        .map_err(|e| waiting("for the function to become Active", e))
 }
 
 async fn wait_updated(aws: &Aws, name: &str) -> Result<(), DeployError> {
-    aws.lambda
+    let waited = aws
+        .lambda
         .wait_until_function_updated_v2()
         .function_name(name)
         .wait(WAIT)
-        .await
+        .await;
+    waited
         .map(|_| ())
-        .map_err(|e| DeployError::Aws {
-            operation: "waiting for the update to finish".into(),
-            message: aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
-        })
+        .map_err(|e| waiting("for the update to finish", e))
+}
+
+fn waiting(what: &str, error: impl std::error::Error + 'static) -> DeployError {
+    DeployError::Aws {
+        operation: format!("waiting {what}"),
+        message: aws_smithy_types::error::display::DisplayErrorContext(error).to_string(),
+    }
 }
 
 /// Console pages of the function, its logs and its traces.

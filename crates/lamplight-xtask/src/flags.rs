@@ -355,6 +355,13 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 20)]
         cold_starts: usize,
     },
+    /// Shipping: the generated function's zip size, the edit-to-zip loop, packaging, and an
+    /// unchanged deploy against moto (`pip install 'moto[server]==5.2.5'`).
+    Ship {
+        /// Rounds of each measurement.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Telemetry's cost: the same function with and without X-Ray tracing.
     Telemetry {
         /// Warm invocations measured per variant.

@@ -34,16 +34,6 @@ pub struct State<O = S3Objects> {
     pub objects: O,
 }
 
-/// Objects read through lamplight's traced S3 client.
-pub struct S3Objects(lamplight_aws::aws_sdk_s3::Client);
-
-impl Objects for S3Objects {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, lamplight::BoxError> {
-        let object = self.0.get_object().bucket(bucket).key(key).send().await?;
-        Ok(object.body.collect().await?.into_bytes().to_vec())
-    }
-}
-
 impl State {
     /// Reads the configuration (every missing variable reported at once) and builds the client.
     pub async fn load() -> Result<Self, lamplight::BoxError> {
@@ -253,16 +243,6 @@ pub struct State<O = S3Objects> {
     pub objects: O,
 }
 
-/// Objects read through lamplight's traced S3 client.
-pub struct S3Objects(lamplight_aws::aws_sdk_s3::Client);
-
-impl Objects for S3Objects {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, lamplight::BoxError> {
-        let object = self.0.get_object().bucket(bucket).key(key).send().await?;
-        Ok(object.body.collect().await?.into_bytes().to_vec())
-    }
-}
-
 impl State {
     /// Reads the configuration (every missing variable reported at once) and builds the client.
     pub async fn load() -> Result<Self, lamplight::BoxError> {
@@ -339,3 +319,15 @@ pub async fn handle(state: &State, event: EventBridgeEvent, _inv: Invocation) ->
     Ok(worker::run_job(&state.config.job_name, &scheduled_at))
 }
 {%- endcase %}
+{%- if use_s3 or event_source == "s3" %}
+
+/// Objects read through lamplight's traced S3 client.
+pub struct S3Objects(lamplight_aws::aws_sdk_s3::Client);
+
+impl Objects for S3Objects {
+    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, lamplight::BoxError> {
+        let object = self.0.get_object().bucket(bucket).key(key).send().await?;
+        Ok(object.body.collect().await?.into_bytes().to_vec())
+    }
+}
+{%- endif %}
