@@ -9,6 +9,8 @@
 //! |---|---|---|
 //! | `s3` (default) | [`s3`] | the S3 client; many objects fetched or stored at once, every failure named |
 //! | `lambda` (default) | [`lambda`] | the Lambda client; many invocations at once, results in input order |
+//! | `web` (default) | [`web`] | outgoing HTTP(S) calls, pooled, traced as `remote` subsegments |
+//! | `lambda` (default) | [`transport`] | a function called as an HTTP service: a `tower::Service` over Invoke |
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
@@ -24,6 +26,10 @@ pub mod tracing;
 pub mod lambda;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "lambda")]
+pub mod transport;
+#[cfg(feature = "web")]
+pub mod web;
 
 use std::time::Duration;
 

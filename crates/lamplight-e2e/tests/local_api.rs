@@ -230,9 +230,10 @@ async fn event_invocations_are_queued_and_dry_runs_only_validated() {
 fn package(bootstrap: &std::path::Path) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut out);
-    // Stored, not deflated: the debug test binary is large and speed matters more than size here.
+    // Deflated, as a deploy would: the debug test binary stored would pass Lambda's 50 MB limit
+    // for direct uploads (and the service's, which follows it).
     let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
+        .compression_method(zip::CompressionMethod::Deflated)
         .unix_permissions(0o755);
     zip.start_file("bootstrap", options).expect("entry");
     zip.write_all(&std::fs::read(bootstrap).expect("binary"))

@@ -180,6 +180,136 @@ async fn an_s3_call_is_an_aws_subsegment_with_service_operation_region_bucket_an
 }
 
 #[tokio::test]
+async fn an_http_call_is_a_remote_subsegment_and_carries_the_trace_on() {
+    let (server, received) = lamplight_test::servers::http().await;
+    let service = service(vec![testfn_config("caller")]).await;
+    let client = client(&service).await;
+    let out = invoke(
+        &client,
+        "caller",
+        json!({"action": "http", "url": format!("http://{server}/status/503?token=secret")}),
+    )
+    .await;
+    assert_eq!(out.payload["result"]["status"], 503, "{}", out.payload);
+    let trace = trace_with(&service, &root_of(&out.logs), &["handler", "127.0.0.1"]).await;
+    let call = named(&trace, "127.0.0.1");
+    assert_eq!(call.namespace.as_deref(), Some("remote"));
+    assert_eq!(call.parent_id, Some(named(&trace, "handler").id));
+    assert_eq!(call.field("http.request.method"), Some(&json!("GET")));
+    assert_eq!(
+        call.field("http.request.url"),
+        Some(&json!(format!("http://{server}/status/503"))),
+        "the query string stays out of the trace"
+    );
+    assert_eq!(call.field("http.response.status"), Some(&json!(503)));
+    assert!(
+        call.fault && !call.error,
+        "a 503 is a fault: {:#?}",
+        call.fields
+    );
+    assert!(call.field("cause").is_some(), "{:#?}", call.fields);
+
+    // The callee got a trace header naming this subsegment as its parent.
+    let header = received.trace_headers().pop().expect("a trace header");
+    assert!(
+        header.contains(&format!("Root={}", trace.id)),
+        "{header} is in trace {}",
+        trace.id
+    );
+    assert!(
+        header.contains(&format!("Parent={}", call.id)),
+        "{header} names the remote subsegment {}",
+        call.id
+    );
+    assert!(header.contains("Sampled=1"), "{header}");
+
+    let out = invoke(
+        &client,
+        "caller",
+        json!({"action": "http", "url": format!("http://{server}/status/404")}),
+    )
+    .await;
+    let trace = trace_with(&service, &root_of(&out.logs), &["handler", "127.0.0.1"]).await;
+    let call = named(&trace, "127.0.0.1");
+    assert!(
+        call.error && !call.fault,
+        "a 404 is an error: {:#?}",
+        call.fields
+    );
+}
+
+#[tokio::test]
+async fn an_otlp_endpoint_gets_the_same_spans_over_otlp_http() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+
+    let (collector, received) = lamplight_test::servers::recorder().await;
+    let config =
+        testfn_config("otlpfn").env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"));
+    let service = service(vec![config]).await;
+    let client = client(&service).await;
+    let out = invoke(
+        &client,
+        "otlpfn",
+        json!({"action": "nested", "customer": "c-9"}),
+    )
+    .await;
+    assert_eq!(out.payload["result"]["total"], 42);
+    // The export runs after the response, before the next poll.
+    let deadline = std::time::Instant::now() + LONG;
+    let spans = loop {
+        let spans: Vec<_> = received
+            .all()
+            .into_iter()
+            .filter(|r| r.path == "/v1/traces")
+            .inspect(|r| {
+                assert_eq!(r.content_type.as_deref(), Some("application/x-protobuf"));
+            })
+            .flat_map(|r| {
+                ExportTraceServiceRequest::decode(r.body)
+                    .expect("an OTLP protobuf export")
+                    .resource_spans
+            })
+            .flat_map(|rs| rs.scope_spans)
+            .flat_map(|ss| ss.spans)
+            .collect();
+        if spans.len() >= 3 || std::time::Instant::now() > deadline {
+            break spans;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let named = |n: &str| {
+        spans.iter().find(|s| s.name == n).unwrap_or_else(|| {
+            panic!(
+                "no `{n}` span in {:?}",
+                spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        })
+    };
+    let (handler, outer, inner) = (named("handler"), named("outer"), named("inner"));
+    let root = root_of(&out.logs);
+    assert_eq!(
+        hex(&handler.trace_id),
+        root.trim_start_matches("1-").replace('-', ""),
+        "the OTLP trace is the invocation's X-Ray trace"
+    );
+    let trace = trace_with(&service, &root, &[]).await;
+    assert_eq!(
+        hex(&handler.parent_span_id),
+        function_segment(&trace).id.to_string(),
+        "the handler's parent is Lambda's function segment"
+    );
+    assert_eq!(outer.parent_span_id, handler.span_id);
+    assert_eq!(inner.parent_span_id, outer.span_id);
+    assert!(
+        !trace.segments.iter().any(|s| s.name == "handler"),
+        "OTLP replaces the daemon export: {}",
+        trace.waterfall(30)
+    );
+}
+
+#[tokio::test]
 async fn a_thousand_invocations_lose_no_span() {
     let service = service(vec![testfn_config("busy").max_environments(4)]).await;
     let client = client(&service).await;

@@ -42,6 +42,8 @@ pub(crate) struct ServiceContext {
     /// What functions get as `AWS_XRAY_DAEMON_ADDRESS` (the sink, unless overridden).
     pub daemon_for_functions: SocketAddr,
     pub host_env: Vec<(String, String)>,
+    /// The service's own Lambda API, for functions that invoke functions.
+    pub lambda_endpoint: String,
 }
 
 /// Host variables a function's environment inherits: credentials (as Lambda gives the role's),
@@ -103,6 +105,21 @@ impl ServiceContext {
             ("LANG", "en_US.UTF-8".into()),
             ("TZ", ":UTC".into()),
         ];
+        // A function that invokes another reaches this service, not AWS (its own variables can
+        // say otherwise), and has credentials to sign with, as Lambda gives every function.
+        vars.insert(
+            "AWS_ENDPOINT_URL_LAMBDA".into(),
+            self.lambda_endpoint.clone(),
+        );
+        if !vars.contains_key("AWS_ACCESS_KEY_ID") {
+            for key in [
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_SESSION_TOKEN",
+            ] {
+                vars.insert(key.into(), "lamplight-local".into());
+            }
+        }
         if c.log_format.eq_ignore_ascii_case("json") {
             vars.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
         }
@@ -281,6 +298,12 @@ impl LocalLambdaBuilder {
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
             .collect();
+        let listener = tokio::net::TcpListener::bind(self.api_addr)
+            .await
+            .map_err(|e| io(&format!("could not listen on {}", self.api_addr), e))?;
+        let api_addr = listener
+            .local_addr()
+            .map_err(|e| io("no local address", e))?;
         let ctx = Arc::new(ServiceContext {
             region: self.region,
             account: self.account,
@@ -288,6 +311,7 @@ impl LocalLambdaBuilder {
             xray_addr: xray.addr(),
             daemon_for_functions: self.daemon_for_functions.unwrap_or(xray.addr()),
             host_env,
+            lambda_endpoint: format!("http://{api_addr}"),
         });
         let inner = Arc::new(ServiceInner {
             ctx,
@@ -296,12 +320,6 @@ impl LocalLambdaBuilder {
             echo: self.echo,
             observer: self.observer,
         });
-        let listener = tokio::net::TcpListener::bind(self.api_addr)
-            .await
-            .map_err(|e| io(&format!("could not listen on {}", self.api_addr), e))?;
-        let api_addr = listener
-            .local_addr()
-            .map_err(|e| io("no local address", e))?;
         let server = tokio::spawn(crate::api::serve(listener, inner.clone()));
         let service = LocalLambda {
             inner,

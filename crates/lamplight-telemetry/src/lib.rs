@@ -6,12 +6,14 @@
 //! | [`logs`] | the log subscriber: Lambda-shaped JSON or plain text, request and trace ids on every line |
 //! | [`traces`] | X-Ray through OpenTelemetry: spans kept per invocation, sent after the response |
 //! | [`metrics`] | CloudWatch EMF metrics, one log line per invocation, `ColdStart` included |
+//! | [`http_client`] | outgoing HTTP calls as `remote` subsegments, the trace header carried on |
 //! | [`redact`] | secret detection for names of variables, fields and headers |
 //!
 //! `#[tracing::instrument]` spans inside a handler become X-Ray subsegments of the invocation;
 //! [`annotate`] adds an indexed (searchable) annotation to the current span, [`metadata`] a
 //! non-indexed value.
 
+pub mod http_client;
 pub mod logs;
 pub mod metrics;
 pub mod redact;
@@ -135,11 +137,21 @@ impl Telemetry {
         }
     }
 
-    /// Sends the spans of the invocation that just ended.
+    /// Sends the spans of the invocation that just ended, without waiting (OTLP spans wait
+    /// for [`flush_async`](Self::flush_async)).
     pub fn flush(&self) {
         #[cfg(feature = "xray")]
         if let Some(tracing) = &self.tracing {
             tracing.flush();
+        }
+    }
+
+    /// Sends the spans of the invocation that just ended and waits for the export, bounded
+    /// (see [`Tracing::flush_async`]).
+    pub async fn flush_async(&self) {
+        #[cfg(feature = "xray")]
+        if let Some(tracing) = &self.tracing {
+            tracing.flush_async().await;
         }
     }
 

@@ -8,6 +8,10 @@
 //! response is posted and before the next poll ([`Tracing::flush`]). The response never waits
 //! for the daemon, and nothing is left in a queue when Lambda freezes the process
 //! (aws-lambda-rust-runtime#618).
+//!
+//! With the `otlp` feature, setting `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-only
+//! variable) sends the same spans over OTLP/HTTP instead, to a collector extension or a vendor;
+//! that export is awaited after the response, bounded by `LAMPLIGHT_OTLP_FLUSH_TIMEOUT_MS`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,12 +37,21 @@ use opentelemetry_sdk::trace::{
 /// The most spans kept for one invocation; more are dropped and counted.
 pub const MAX_SPANS_PER_INVOCATION: usize = 10_000;
 
+/// How long the OTLP export after an invocation may hold the next poll back, unless
+/// `LAMPLIGHT_OTLP_FLUSH_TIMEOUT_MS` says otherwise.
+pub const OTLP_FLUSH_TIMEOUT: Duration = Duration::from_millis(2000);
+
 /// Where traces go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TraceExport {
     /// UDP to the X-Ray daemon (`AWS_XRAY_DAEMON_ADDRESS`): in Lambda with active tracing, and
     /// under the local Lambda service.
     XrayDaemon(SocketAddr),
+    /// OTLP over HTTP (protobuf) to `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (a collector extension, a vendor); its headers, timeout
+    /// and compression from the other standard `OTEL_EXPORTER_OTLP_*` variables. Needs the
+    /// `otlp` feature.
+    Otlp,
     /// Segment documents printed to stdout, one per line (`LAMPLIGHT_TRACES=stdout`).
     Stdout,
     /// Nothing is recorded.
@@ -46,27 +59,38 @@ pub enum TraceExport {
 }
 
 impl TraceExport {
-    /// From `LAMPLIGHT_TRACES` (`off`, `stdout`, `xray`) and `AWS_XRAY_DAEMON_ADDRESS`.
+    /// From the environment: `LAMPLIGHT_TRACES` (`off`, `stdout`, `xray`, `otlp`) when set;
+    /// otherwise OTLP when an OTLP endpoint is set, the X-Ray daemon when
+    /// `AWS_XRAY_DAEMON_ADDRESS` is set (Lambda sets it when tracing is Active), or off.
     pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        Self::from_values(
-            var("LAMPLIGHT_TRACES").as_deref(),
-            var("AWS_XRAY_DAEMON_ADDRESS").as_deref(),
-        )
+        Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// From the two variables' values.
-    pub fn from_values(choice: Option<&str>, daemon: Option<&str>) -> Self {
-        let daemon = daemon.and_then(|d| {
+    /// The same choice, reading variables through `var`.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let daemon = var("AWS_XRAY_DAEMON_ADDRESS").and_then(|d| {
             let udp = d
                 .split_whitespace()
                 .find_map(|p| p.strip_prefix("udp:"))
                 .unwrap_or(d.trim());
             udp.parse().ok()
         });
-        match (choice.map(str::to_ascii_lowercase).as_deref(), daemon) {
+        let otlp = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT"))
+            .is_some();
+        match (
+            var("LAMPLIGHT_TRACES")
+                .map(|c| c.to_ascii_lowercase())
+                .as_deref(),
+            daemon,
+        ) {
             (Some("off"), _) => Self::Off,
             (Some("stdout"), _) => Self::Stdout,
+            (Some("otlp"), _) => Self::Otlp,
+            (Some("xray"), Some(addr)) => Self::XrayDaemon(addr),
+            (Some("xray"), None) => Self::Off,
+            _ if otlp => Self::Otlp,
             (_, Some(addr)) => Self::XrayDaemon(addr),
             _ => Self::Off,
         }
@@ -78,63 +102,62 @@ impl TraceExport {
 pub struct TraceStats {
     /// Spans sent to the exporter.
     pub exported: AtomicU64,
-    /// Spans dropped: over the per-invocation bound, or refused by the exporter.
+    /// Spans dropped: over the per-invocation bound, refused by the exporter, or not sent in
+    /// time.
     pub dropped: AtomicU64,
 }
 
-/// Keeps ended spans until [`Tracing::flush`].
-#[derive(Debug)]
-pub struct InvocationSpans<E: SpanExporter> {
-    pending: Mutex<Vec<SpanData>>,
-    exporter: E,
+/// Ended spans waiting for the flush after the invocation.
+#[derive(Debug, Default)]
+struct Pending {
+    spans: Mutex<Vec<SpanData>>,
     stats: Arc<TraceStats>,
 }
 
-impl<E: SpanExporter> SpanProcessor for InvocationSpans<E> {
+impl Pending {
+    fn take(&self) -> Vec<SpanData> {
+        std::mem::take(&mut *self.spans.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Puts spans an exporter could not take yet back in front of the queue.
+    fn settle(&self, n: usize, result: Option<OTelSdkResult>) {
+        let n = n as u64;
+        match result {
+            Some(Ok(())) => self.stats.exported.fetch_add(n, Ordering::Relaxed),
+            _ => self.stats.dropped.fetch_add(n, Ordering::Relaxed),
+        };
+    }
+}
+
+/// The span processor: keeps the spans an invocation ends until [`Tracing::flush`] or
+/// [`Tracing::flush_async`] sends them.
+#[derive(Debug)]
+pub struct InvocationSpans {
+    pending: Arc<Pending>,
+}
+
+impl SpanProcessor for InvocationSpans {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
         if !span.span_context.is_sampled() {
             return;
         }
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = self.pending.spans.lock().unwrap_or_else(|e| e.into_inner());
         if pending.len() < MAX_SPANS_PER_INVOCATION {
             pending.push(span);
         } else {
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            self.pending.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let n = batch.len() as u64;
-        // The daemon client sends with a non-blocking socket: the export is ready at once. A
-        // future that is not must not hold the next invocation back, so it is dropped.
-        match self.exporter.export(batch).now_or_never() {
-            Some(Ok(())) => {
-                self.stats.exported.fetch_add(n, Ordering::Relaxed);
-                Ok(())
-            }
-            Some(Err(e)) => {
-                self.stats.dropped.fetch_add(n, Ordering::Relaxed);
-                Err(e)
-            }
-            None => {
-                self.stats.dropped.fetch_add(n, Ordering::Relaxed);
-                Ok(())
-            }
-        }
+        // The spans leave through `Tracing`, which owns the exporter.
+        Ok(())
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        self.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.exporter.set_resource(resource);
+        Ok(())
     }
 }
 
@@ -150,48 +173,100 @@ fn translator() -> SegmentTranslator {
     SegmentTranslator::new().with_metadata_attrs(METADATA.iter().map(|a| (*a).to_owned()))
 }
 
+#[derive(Debug)]
+enum Exporter {
+    Xray(XrayExporter<XrayDaemonClient>),
+    Stdout(XrayExporter<StdoutClient>),
+    #[cfg(feature = "otlp")]
+    Otlp(opentelemetry_otlp::SpanExporter),
+}
+
+impl Exporter {
+    fn set_resource(&mut self, resource: &Resource) {
+        match self {
+            Exporter::Xray(e) => e.set_resource(resource),
+            Exporter::Stdout(e) => e.set_resource(resource),
+            #[cfg(feature = "otlp")]
+            Exporter::Otlp(e) => e.set_resource(resource),
+        }
+    }
+
+    /// Whether an export waits on the network (and so needs `flush_async`).
+    fn is_async(&self) -> bool {
+        #[cfg(feature = "otlp")]
+        if matches!(self, Exporter::Otlp(_)) {
+            return true;
+        }
+        false
+    }
+
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        match self {
+            Exporter::Xray(e) => e.export(batch).await,
+            Exporter::Stdout(e) => e.export(batch).await,
+            #[cfg(feature = "otlp")]
+            Exporter::Otlp(e) => e.export(batch).await,
+        }
+    }
+}
+
 /// The tracer of an execution environment.
 #[derive(Debug, Clone)]
 pub struct Tracing {
     provider: SdkTracerProvider,
     tracer: SdkTracer,
-    stats: Arc<TraceStats>,
+    pending: Arc<Pending>,
+    exporter: Arc<Exporter>,
+    flush_timeout: Duration,
 }
 
 impl Tracing {
-    /// A tracer exporting to `export`, or `None` for [`TraceExport::Off`] (or a daemon address
-    /// the socket cannot be opened for).
+    /// A tracer exporting to `export`, or `None` for [`TraceExport::Off`], or when the export
+    /// cannot be set up (said on stderr: a daemon socket that cannot be opened, an OTLP
+    /// endpoint that does not parse, OTLP without the `otlp` feature).
     pub fn new(export: &TraceExport) -> Option<Self> {
-        let stats = Arc::new(TraceStats::default());
         let resource = Resource::builder_empty()
             .with_detector(Box::new(LambdaResourceDetector))
             .build();
-        let builder = SdkTracerProvider::builder()
+        let mut exporter = match export {
+            TraceExport::Off => return None,
+            TraceExport::XrayDaemon(addr) => match XrayDaemonClient::new(*addr) {
+                Ok(client) => {
+                    Exporter::Xray(XrayExporter::new(client).with_translator(translator()))
+                }
+                Err(e) => {
+                    eprintln!(
+                        "lamplight: traces are off: no UDP socket for the X-Ray daemon at {addr}: {e}"
+                    );
+                    return None;
+                }
+            },
+            TraceExport::Stdout => {
+                Exporter::Stdout(XrayExporter::new(StdoutClient).with_translator(translator()))
+            }
+            TraceExport::Otlp => otlp_exporter()?,
+        };
+        exporter.set_resource(&resource);
+        let pending = Arc::new(Pending::default());
+        let provider = SdkTracerProvider::builder()
             .with_id_generator(XrayIdGenerator::default())
             .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
-            .with_resource(resource);
-        let builder = match export {
-            TraceExport::Off => return None,
-            TraceExport::XrayDaemon(addr) => {
-                let client = XrayDaemonClient::new(*addr).ok()?;
-                builder.with_span_processor(InvocationSpans {
-                    pending: Mutex::default(),
-                    exporter: XrayExporter::new(client).with_translator(translator()),
-                    stats: stats.clone(),
-                })
-            }
-            TraceExport::Stdout => builder.with_span_processor(InvocationSpans {
-                pending: Mutex::default(),
-                exporter: XrayExporter::new(StdoutClient).with_translator(translator()),
-                stats: stats.clone(),
-            }),
-        };
-        let provider = builder.build();
+            .with_resource(resource)
+            .with_span_processor(InvocationSpans {
+                pending: pending.clone(),
+            })
+            .build();
         let tracer = provider.tracer("lamplight");
+        let flush_timeout = std::env::var("LAMPLIGHT_OTLP_FLUSH_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .map_or(OTLP_FLUSH_TIMEOUT, Duration::from_millis);
         Some(Self {
             provider,
             tracer,
-            stats,
+            pending,
+            exporter: Arc::new(exporter),
+            flush_timeout,
         })
     }
 
@@ -207,14 +282,130 @@ impl Tracing {
         XrayPropagator::default().extract(&carrier)
     }
 
-    /// Sends every span ended since the last flush.
+    /// Sends every span ended since the last flush, without waiting: the X-Ray daemon client
+    /// sends with a non-blocking socket, so its export is done at once. OTLP spans stay for
+    /// [`flush_async`](Self::flush_async).
     pub fn flush(&self) {
-        let _ = self.provider.force_flush();
+        if self.exporter.is_async() {
+            return;
+        }
+        let batch = self.pending.take();
+        if batch.is_empty() {
+            return;
+        }
+        let n = batch.len();
+        // A future that is not ready must not hold the next invocation back: it is dropped.
+        let result = self.exporter.export(batch).now_or_never();
+        self.pending.settle(n, result);
+    }
+
+    /// Sends every span ended since the last flush and waits for the export, at most
+    /// `LAMPLIGHT_OTLP_FLUSH_TIMEOUT_MS` (default 2 s): what lamplight does after each
+    /// response and before the next poll, so nothing is queued when Lambda freezes the process.
+    pub async fn flush_async(&self) {
+        let batch = self.pending.take();
+        if batch.is_empty() {
+            return;
+        }
+        let n = batch.len();
+        let result = tokio::time::timeout(self.flush_timeout, self.exporter.export(batch))
+            .await
+            .ok();
+        self.pending.settle(n, result);
     }
 
     /// What was exported and dropped so far.
     pub fn stats(&self) -> &TraceStats {
-        &self.stats
+        &self.pending.stats
+    }
+
+    /// The tracer provider (to shut it down, or to make more tracers).
+    pub fn provider(&self) -> &SdkTracerProvider {
+        &self.provider
+    }
+}
+
+#[cfg(feature = "otlp")]
+fn otlp_exporter() -> Option<Exporter> {
+    use opentelemetry_otlp::WithHttpConfig as _;
+    let built = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_http_client(otlp::Client::new())
+        .build();
+    match built {
+        Ok(e) => Some(Exporter::Otlp(e)),
+        Err(e) => {
+            eprintln!("lamplight: traces are off: the OTLP exporter could not be set up: {e}");
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "otlp"))]
+fn otlp_exporter() -> Option<Exporter> {
+    eprintln!(
+        "lamplight: traces are off: an OTLP endpoint is set (or LAMPLIGHT_TRACES=otlp) but this \
+         function was built without OTLP: enable the `otlp` feature of lamplight"
+    );
+    None
+}
+
+#[cfg(feature = "otlp")]
+mod otlp {
+    //! The OTLP exporter's HTTP client: hyper over the TLS stack the AWS SDK already brings
+    //! (rustls, system roots), instead of a second one through reqwest.
+
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::{BodyExt as _, Full};
+    use hyper_rustls::HttpsConnector;
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use hyper_util::rt::TokioExecutor;
+
+    #[derive(Debug, Clone)]
+    pub(super) struct Client {
+        inner: hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    }
+
+    impl Client {
+        pub(super) fn new() -> Self {
+            let mut http = HttpConnector::new();
+            http.enforce_http(false);
+            http.set_nodelay(true);
+            let builder = hyper_rustls::HttpsConnectorBuilder::new();
+            let builder = match builder.with_native_roots() {
+                Ok(b) => b,
+                Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth(),
+                ),
+            };
+            let https = builder.https_or_http().enable_http1().wrap_connector(http);
+            Self {
+                inner: hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                    .build(https),
+            }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl opentelemetry_http::HttpClient for Client {
+        async fn send_bytes(
+            &self,
+            request: Request<Bytes>,
+        ) -> Result<Response<Bytes>, opentelemetry_http::HttpError> {
+            let (parts, body) = request.into_parts();
+            let response = self
+                .inner
+                .request(Request::from_parts(parts, Full::new(body)))
+                .await?;
+            let (parts, body) = response.into_parts();
+            Ok(Response::from_parts(
+                parts,
+                body.collect().await?.to_bytes(),
+            ))
+        }
     }
 }
 
@@ -223,25 +414,53 @@ mod tests {
     use super::*;
     use opentelemetry::trace::TraceContextExt as _;
 
+    fn export_with(vars: &[(&str, &str)]) -> TraceExport {
+        TraceExport::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
     #[test]
     fn the_export_follows_the_environment() {
+        const DAEMON: &str = "AWS_XRAY_DAEMON_ADDRESS";
         assert_eq!(
-            TraceExport::from_values(None, Some("169.254.79.129:2000")),
+            export_with(&[(DAEMON, "169.254.79.129:2000")]),
             TraceExport::XrayDaemon("169.254.79.129:2000".parse().expect("addr"))
         );
         assert_eq!(
-            TraceExport::from_values(None, Some("tcp:127.0.0.1:2000 udp:127.0.0.2:2001")),
+            export_with(&[(DAEMON, "tcp:127.0.0.1:2000 udp:127.0.0.2:2001")]),
             TraceExport::XrayDaemon("127.0.0.2:2001".parse().expect("addr"))
         );
         assert_eq!(
-            TraceExport::from_values(Some("off"), Some("127.0.0.1:2000")),
+            export_with(&[("LAMPLIGHT_TRACES", "off"), (DAEMON, "127.0.0.1:2000")]),
             TraceExport::Off
         );
         assert_eq!(
-            TraceExport::from_values(Some("stdout"), None),
+            export_with(&[("LAMPLIGHT_TRACES", "stdout")]),
             TraceExport::Stdout
         );
-        assert_eq!(TraceExport::from_values(None, None), TraceExport::Off);
+        assert_eq!(export_with(&[]), TraceExport::Off);
+        assert_eq!(
+            export_with(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318"),
+                (DAEMON, "127.0.0.1:2000")
+            ]),
+            TraceExport::Otlp,
+            "an OTLP endpoint is a choice the user made"
+        );
+        assert_eq!(
+            export_with(&[
+                ("LAMPLIGHT_TRACES", "xray"),
+                (
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "http://localhost:4318/v1/traces"
+                ),
+                (DAEMON, "127.0.0.1:2000")
+            ]),
+            TraceExport::XrayDaemon("127.0.0.1:2000".parse().expect("addr"))
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! - [`respond`]: what Lambda would return for an event: the response or the error document;
 //! - [`settings`] and [`assert_response!`]: insta snapshots with one redaction table for what
 //!   changes between runs (request ids and other UUIDs, X-Ray trace and segment ids,
-//!   timestamps, dates in log stream names).
+//!   timestamps, dates in log stream names);
+//! - [`servers`] (feature `servers`): S3 and HTTP servers on loopback for functions that call out.
 //!
 //! ```no_run
 //! // tests/handler.rs of a function
@@ -14,6 +15,9 @@
 //! let response = serde_json::json!({"requestId": inv.request_id(), "at": "2026-11-21T22:18:36.123Z"});
 //! lamplight_test::assert_response!("greeting", response);
 //! ```
+
+#[cfg(feature = "servers")]
+pub mod servers;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -24,6 +24,17 @@ const CARGO_LAMBDA_COLD_MS: f64 = 5.9;
 /// service under test runs inside this process, and debug code would measure the compiler's
 /// settings rather than the service.
 pub async fn run(sh: &Shell, flags: Bench) -> Result<()> {
+    if let BenchKind::Concurrency { rounds } = flags.which {
+        // Its own harness, built with the bench profile: the helpers measured are lamplight-aws's.
+        let rounds = rounds.to_string();
+        xshell::cmd!(
+            sh,
+            "cargo bench --package lamplight-e2e --bench concurrency -- --rounds {rounds}"
+        )
+        .run()
+        .context("the concurrency benchmark failed")?;
+        return Ok(());
+    }
     if cfg!(debug_assertions) {
         let args: Vec<String> = std::env::args().skip(1).collect();
         eprintln!("re-running the benchmark from a release build ...");
@@ -45,6 +56,7 @@ pub async fn run(sh: &Shell, flags: Bench) -> Result<()> {
             cold_starts,
         } => telemetry(sh, invocations, cold_starts).await,
         BenchKind::Ship { rounds } => ship(sh, rounds).await,
+        BenchKind::Concurrency { .. } => Ok(()),
     }
 }
 
@@ -254,7 +266,12 @@ async fn telemetry(sh: &Shell, invocations: usize, cold_starts: usize) -> Result
     }
     eprintln!("building testfn with and without X-Ray tracing (release) ...");
     let plain = build_variant(sh, &ws, &["--no-default-features"], "testfn-plain")?;
-    let traced = build_variant(sh, &ws, &[], "testfn-xray")?;
+    let traced = build_variant(
+        sh,
+        &ws,
+        &["--no-default-features", "--features", "xray"],
+        "testfn-xray",
+    )?;
     let sizes = (
         std::fs::metadata(&plain)?.len() as f64,
         std::fs::metadata(&traced)?.len() as f64,

@@ -362,6 +362,14 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Doing many things at once: 100 concurrent S3 GetObject (against the seeds' Python ways
+    /// when `pip install aiobotocore aiohttp` is done) and 100 Lambda invocations through the
+    /// local service, each against a sequential loop.
+    Concurrency {
+        /// Rounds of each measurement (the median is reported).
+        #[arg(long, default_value_t = 30)]
+        rounds: usize,
+    },
     /// Telemetry's cost: the same function with and without X-Ray tracing.
     Telemetry {
         /// Warm invocations measured per variant.

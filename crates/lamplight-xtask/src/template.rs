@@ -258,6 +258,7 @@ pub fn check(sh: &Shell, only: &[String]) -> Result<()> {
         .to_owned();
     let out = ws.target_dir.join("template-check");
     let mut failures = Vec::new();
+    let mut xtask_checked = false;
     for (name, choices) in variants(&checkout) {
         if !only.is_empty() && !only.contains(&name) {
             continue;
@@ -270,10 +271,19 @@ pub fn check(sh: &Shell, only: &[String]) -> Result<()> {
             "== {name} ({}, {}, use_s3={})",
             choices.event_source, choices.architecture, choices.use_s3
         );
-        if let Err(e) = check_project(sh, &dir, &ws.target_dir) {
+        // Every variant's xtask is the same one-line crate over lamplight-xtask (and the AWS
+        // SDK): check it in the first variant only, so the SDK is not rebuilt per variant.
+        let with_xtask = !std::mem::replace(&mut xtask_checked, true);
+        if let Err(e) = check_project(sh, &dir, &ws.target_dir, with_xtask) {
             eprintln!("{name}: {e:#}");
             failures.push(name);
         }
+    }
+    if only.is_empty()
+        && let Err(e) = same_as_cli(sh, &template, &checkout, &out)
+    {
+        eprintln!("{e:#}");
+        failures.push("cargo-generate CLI".to_owned());
     }
     if failures.is_empty() {
         println!("every variant builds, passes clippy and its tests");
@@ -281,6 +291,100 @@ pub fn check(sh: &Shell, only: &[String]) -> Result<()> {
     } else {
         bail!("variants that failed: {}", failures.join(", "))
     }
+}
+
+/// Renders every variant with the `cargo generate` CLI too, when it is installed, and checks
+/// that both engines write the same files with the same bytes: one template, one result.
+fn same_as_cli(sh: &Shell, template: &Path, checkout: &Path, out: &Path) -> Result<()> {
+    if cmd!(sh, "cargo generate --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_err()
+    {
+        println!("== cargo-generate CLI not installed: the same-tree check is skipped");
+        return Ok(());
+    }
+    let (cli, lib) = (out.join("cli"), out.join("lib"));
+    let _ = std::fs::remove_dir_all(&cli);
+    let _ = std::fs::remove_dir_all(&lib);
+    std::fs::create_dir_all(&cli)?;
+    let mut different = Vec::new();
+    for (name, c) in variants(checkout) {
+        let _cwd = sh.push_dir(&cli);
+        let defines = [
+            format!("event_source={}", c.event_source),
+            format!("architecture={}", c.architecture),
+            format!("memory={}", c.memory),
+            format!("timeout={}", c.timeout),
+            format!("region={}", c.region),
+            format!("use_s3={}", c.use_s3),
+            format!("lamplight_path={}", checkout.display()),
+        ];
+        let defines: Vec<String> = defines
+            .iter()
+            .flat_map(|d| ["-d".into(), d.clone()])
+            .collect();
+        cmd!(
+            sh,
+            "cargo generate --path {template} --name {name} --silent --vcs none {defines...}"
+        )
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .with_context(|| format!("cargo generate (the CLI) could not render {name}"))?;
+        let ours = render(template, &name, &lib, &c)?;
+        different.extend(
+            tree_differences(&cli.join(&name), &ours)?
+                .into_iter()
+                .map(|path| format!("{name}/{path}")),
+        );
+    }
+    println!("== the cargo-generate CLI renders the same trees");
+    if different.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "the cargo-generate CLI and `cargo xtask new` render different files (is a template \
+             file not rustfmt-clean?):\n  {}",
+            different.join("\n  ")
+        )
+    }
+}
+
+/// Relative paths present in only one tree, or with different bytes.
+fn tree_differences(a: &Path, b: &Path) -> Result<Vec<String>> {
+    fn files(
+        root: &Path,
+        dir: &Path,
+        into: &mut std::collections::BTreeMap<String, Vec<u8>>,
+    ) -> Result<()> {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                files(root, &path, into)?;
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                into.insert(rel, std::fs::read(&path)?);
+            }
+        }
+        Ok(())
+    }
+    let (mut left, mut right) = Default::default();
+    files(a, a, &mut left)?;
+    files(b, b, &mut right)?;
+    let mut paths: std::collections::BTreeSet<&String> = left.keys().collect();
+    paths.extend(right.keys());
+    Ok(paths
+        .into_iter()
+        .filter(|p| left.get(*p) != right.get(*p))
+        .cloned()
+        .collect())
 }
 
 /// The flags that give a generated project this checkout's dev profile (see the workspace's
@@ -298,25 +402,33 @@ pub const PROFILE: &[&str] = &[
     "profile.dev.package.sha2.opt-level=3",
 ];
 
-fn check_project(sh: &Shell, dir: &Path, target: &Path) -> Result<()> {
+fn check_project(sh: &Shell, dir: &Path, target: &Path, with_xtask: bool) -> Result<()> {
     let _cwd = sh.push_dir(dir);
     let _target = sh.push_env("CARGO_TARGET_DIR", target);
     let _insta = sh.push_env("INSTA_UPDATE", "no");
+    let exclude: &[&str] = if with_xtask {
+        &[]
+    } else {
+        &["--exclude", "xtask"]
+    };
     cmd!(
         sh,
-        "cargo {PROFILE...} build --offline --workspace --all-targets"
+        "cargo {PROFILE...} build --offline --workspace {exclude...} --all-targets"
     )
     .run()
     .context("cargo build")?;
     cmd!(
         sh,
-        "cargo {PROFILE...} clippy --offline --workspace --all-targets -- -D warnings"
+        "cargo {PROFILE...} clippy --offline --workspace {exclude...} --all-targets -- -D warnings"
     )
     .run()
     .context("cargo clippy")?;
-    cmd!(sh, "cargo {PROFILE...} test --offline --workspace")
-        .run()
-        .context("cargo test")?;
+    cmd!(
+        sh,
+        "cargo {PROFILE...} test --offline --workspace {exclude...}"
+    )
+    .run()
+    .context("cargo test")?;
     // Not `--all`: that would also format the lamplight checkout the project depends on by path.
     cmd!(sh, "cargo fmt --check")
         .run()

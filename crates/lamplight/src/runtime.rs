@@ -321,7 +321,7 @@ where
             let response = client.call(request).await;
             // Spans leave after the response and before the next poll: the caller never waits
             // for them, and none is queued when Lambda freezes the process.
-            telemetry.flush();
+            telemetry.flush_async().await;
             let response = response?;
             if !response.status().is_success() {
                 // Lambda refuses oversized responses (413) and late ones (410); the invocation

@@ -27,6 +27,7 @@ enum Command {
     Nested { customer: String },
     Spans { count: u32 },
     S3 { bucket: String, key: String },
+    Http { url: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +112,24 @@ async fn handle(
                 .await
                 .map_err(|e| TestFnError::Refused("body".into(), std::io::Error::other(e)))?;
             json!({"bytes": body.into_bytes().len()})
+        }
+        Command::Http { url } => {
+            use tower::ServiceExt as _;
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http::<http_body_util::Empty<bytes::Bytes>>();
+            let traced = tower::Layer::layer(
+                &lamplight_telemetry::http_client::HttpTracingLayer::new(),
+                client,
+            );
+            let request = http::Request::get(&url)
+                .body(http_body_util::Empty::new())
+                .map_err(|e| TestFnError::Refused(url.clone(), std::io::Error::other(e)))?;
+            let response = traced
+                .oneshot(request)
+                .await
+                .map_err(|e| TestFnError::Refused(url.clone(), std::io::Error::other(e)))?;
+            json!({"status": response.status().as_u16()})
         }
     };
     Ok(Reply {

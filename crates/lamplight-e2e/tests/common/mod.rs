@@ -12,6 +12,11 @@ pub fn testfn() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_testfn"))
 }
 
+/// The HTTP function on lamplight-http.
+pub fn httpfn() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_httpfn"))
+}
+
 /// The bare lambda_runtime function.
 pub fn plainfn() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_plainfn"))
@@ -102,31 +107,8 @@ pub fn report(logs: &str) -> std::collections::BTreeMap<String, String> {
 
 pub const LONG: Duration = Duration::from_secs(20);
 
-/// An S3 server (s3s-fs) on loopback serving the directory `root` (a bucket per directory).
+/// An S3 server (s3s-fs) on loopback serving the directory `root` (a bucket per directory),
+/// accepting the access key and secret `local`.
 pub async fn s3_server(root: &std::path::Path) -> std::net::SocketAddr {
-    let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
-    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-    // Requests signed with access key `local` and secret `local` are accepted.
-    builder.set_auth(s3s::auth::SimpleAuth::from_single("local", "local"));
-    let service = builder.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            let service = service.clone();
-            tokio::spawn(async move {
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, service)
-                    .await;
-            });
-        }
-    });
-    addr
+    lamplight_test::servers::s3(root).await
 }

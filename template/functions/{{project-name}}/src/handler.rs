@@ -5,10 +5,13 @@
 
 use lamplight::Invocation;
 use serde::Deserialize;
+{%- if use_s3 %}
+
+use crate::worker::Objects;
+use crate::worker::{self, GreetError, Greeting, Request};
+{%- else %}
 
 use crate::worker::{self, GreetError, Greeting, Request};
-{%- if use_s3 %}
-use crate::worker::Objects;
 {%- endif %}
 
 /// The function's settings, from its environment variables.
@@ -44,10 +47,24 @@ impl State {
 }
 
 /// Greets the caller with the stored greeting.
-pub async fn handle<O: Objects>(state: &State<O>, request: Request, inv: Invocation) -> Result<Greeting, GreetError> {
-    tracing::info!(remaining_ms = inv.remaining_time().as_millis() as u64, "greeting {}", request.name);
+pub async fn handle<O: Objects>(
+    state: &State<O>,
+    request: Request,
+    inv: Invocation,
+) -> Result<Greeting, GreetError> {
+    tracing::info!(
+        remaining_ms = inv.remaining_time().as_millis() as u64,
+        "greeting {}",
+        request.name
+    );
     let config = &state.config;
-    worker::greet_from(&state.objects, &config.greeting_bucket, &config.greeting_key, &request.name).await
+    worker::greet_from(
+        &state.objects,
+        &config.greeting_bucket,
+        &config.greeting_key,
+        &request.name,
+    )
+    .await
 }
 {%- else %}
 
@@ -60,13 +77,23 @@ pub struct State {
 impl State {
     /// Reads the configuration; every missing or invalid variable is reported at once.
     pub async fn load() -> Result<Self, lamplight::config::ConfigError> {
-        Ok(Self { config: lamplight::config::from_env()? })
+        Ok(Self {
+            config: lamplight::config::from_env()?,
+        })
     }
 }
 
 /// Greets the caller.
-pub async fn handle(state: &State, request: Request, inv: Invocation) -> Result<Greeting, GreetError> {
-    tracing::info!(remaining_ms = inv.remaining_time().as_millis() as u64, "greeting {}", request.name);
+pub async fn handle(
+    state: &State,
+    request: Request,
+    inv: Invocation,
+) -> Result<Greeting, GreetError> {
+    tracing::info!(
+        remaining_ms = inv.remaining_time().as_millis() as u64,
+        "greeting {}",
+        request.name
+    );
     worker::greet(&state.config.greeting, &request.name)
 }
 {%- endif %}
@@ -96,7 +123,9 @@ pub struct State {
 impl State {
     /// Reads the configuration; every missing or invalid variable is reported at once.
     pub async fn load() -> Result<Self, lamplight::config::ConfigError> {
-        Ok(Self { config: lamplight::config::from_env()? })
+        Ok(Self {
+            config: lamplight::config::from_env()?,
+        })
     }
 }
 
@@ -131,19 +160,22 @@ impl From<OrderError> for HttpError {
     }
 }
 {%- when "sqs" or "sns" or "dynamodb" %}
-
-use lamplight::{BoxError, Invocation};
-use serde::Deserialize;
-{%- case event_source %}
+{% case event_source %}
 {%- when "sqs" %}
+use lamplight::{BoxError, Invocation};
 use lamplight_batch::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use serde::Deserialize;
 {%- when "sns" %}
 use lamplight::concurrent::AggregateError;
+use lamplight::{BoxError, Invocation};
 use lamplight_batch::aws_lambda_events::event::sns::SnsEvent;
+use serde::Deserialize;
 use serde::Serialize;
 {%- when "dynamodb" %}
+use lamplight::{BoxError, Invocation};
 use lamplight_batch::aws_lambda_events::event::dynamodb::Event;
 use lamplight_batch::aws_lambda_events::event::streams::DynamoDbEventResponse;
+use serde::Deserialize;
 {%- endcase %}
 
 use crate::worker::{self, OrderMessage};
@@ -164,7 +196,9 @@ pub struct State {
 impl State {
     /// Reads the configuration; every missing or invalid variable is reported at once.
     pub async fn load() -> Result<Self, lamplight::config::ConfigError> {
-        Ok(Self { config: lamplight::config::from_env()? })
+        Ok(Self {
+            config: lamplight::config::from_env()?,
+        })
     }
 }
 
@@ -181,11 +215,17 @@ fn ship(state: &State, json: &str) -> Result<(), BoxError> {
 {%- when "sqs" %}
 
 /// Ships every order of the batch; failed messages go back to the queue, and only they.
-pub async fn handle(state: &State, event: SqsEvent, _inv: Invocation) -> Result<SqsBatchResponse, std::convert::Infallible> {
-    Ok(lamplight_batch::sqs(event, CONCURRENCY, |message| async move {
-        ship(state, message.body.as_deref().unwrap_or_default())
-    })
-    .await)
+pub async fn handle(
+    state: &State,
+    event: SqsEvent,
+    _inv: Invocation,
+) -> Result<SqsBatchResponse, std::convert::Infallible> {
+    Ok(
+        lamplight_batch::sqs(event, CONCURRENCY, |message| async move {
+            ship(state, message.body.as_deref().unwrap_or_default())
+        })
+        .await,
+    )
 }
 {%- when "sns" %}
 
@@ -197,26 +237,45 @@ pub struct Handled {
 }
 
 /// Ships the order of every notification; one failure fails the delivery, naming each.
-pub async fn handle(state: &State, event: SnsEvent, _inv: Invocation) -> Result<Handled, AggregateError> {
-    let shipped = lamplight_batch::sns(event, CONCURRENCY, |record| async move { ship(state, &record.sns.message) }).await?;
+pub async fn handle(
+    state: &State,
+    event: SnsEvent,
+    _inv: Invocation,
+) -> Result<Handled, AggregateError> {
+    let shipped = lamplight_batch::sns(event, CONCURRENCY, |record| async move {
+        ship(state, &record.sns.message)
+    })
+    .await?;
     Ok(Handled { shipped })
 }
 {%- when "dynamodb" %}
 
 /// Ships every new order in the stream; Lambda retries from the first failed record.
-pub async fn handle(state: &State, event: Event, _inv: Invocation) -> Result<DynamoDbEventResponse, std::convert::Infallible> {
-    Ok(lamplight_batch::dynamodb(event, CONCURRENCY, |record| async move {
-        // The new image, in DynamoDB's typed JSON: {"orderId": {"S": "o-1"}, "quantity": {"N": "2"}}.
-        let image = serde_json::to_value(&record.change.new_image)?;
-        let text = |name: &str| image[name]["S"].as_str().or(image[name]["N"].as_str()).unwrap_or_default().to_owned();
-        let order = serde_json::json!({
-            "orderId": text("orderId"),
-            "item": text("item"),
-            "quantity": text("quantity").parse::<u32>().map_err(|e| format!("quantity: {e}"))?,
-        });
-        ship(state, &order.to_string())
-    })
-    .await)
+pub async fn handle(
+    state: &State,
+    event: Event,
+    _inv: Invocation,
+) -> Result<DynamoDbEventResponse, std::convert::Infallible> {
+    Ok(
+        lamplight_batch::dynamodb(event, CONCURRENCY, |record| async move {
+            // The new image, in DynamoDB's typed JSON: {"orderId": {"S": "o-1"}, "quantity": {"N": "2"}}.
+            let image = serde_json::to_value(&record.change.new_image)?;
+            let text = |name: &str| {
+                image[name]["S"]
+                    .as_str()
+                    .or(image[name]["N"].as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let order = serde_json::json!({
+                "orderId": text("orderId"),
+                "item": text("item"),
+                "quantity": text("quantity").parse::<u32>().map_err(|e| format!("quantity: {e}"))?,
+            });
+            ship(state, &order.to_string())
+        })
+        .await,
+    )
 }
 {%- endcase %}
 {%- when "s3" %}
@@ -259,7 +318,11 @@ fn decode_key(key: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -274,7 +337,11 @@ fn decode_key(key: &str) -> String {
 }
 
 /// Summarizes every object of the event, 8 at a time; one error names every failure.
-pub async fn handle<O: Objects>(state: &State<O>, event: S3Event, _inv: Invocation) -> Result<Vec<Summary>, AggregateError> {
+pub async fn handle<O: Objects>(
+    state: &State<O>,
+    event: S3Event,
+    _inv: Invocation,
+) -> Result<Vec<Summary>, AggregateError> {
     let tasks = event.records.into_iter().map(|record| {
         let bucket = record.s3.bucket.name.unwrap_or_default();
         let key = decode_key(&record.s3.object.key.unwrap_or_default());
@@ -309,12 +376,18 @@ pub struct State {
 impl State {
     /// Reads the configuration; every missing or invalid variable is reported at once.
     pub async fn load() -> Result<Self, lamplight::config::ConfigError> {
-        Ok(Self { config: lamplight::config::from_env()? })
+        Ok(Self {
+            config: lamplight::config::from_env()?,
+        })
     }
 }
 
 /// Runs the job for the schedule that fired.
-pub async fn handle(state: &State, event: EventBridgeEvent, _inv: Invocation) -> Result<Report, std::convert::Infallible> {
+pub async fn handle(
+    state: &State,
+    event: EventBridgeEvent,
+    _inv: Invocation,
+) -> Result<Report, std::convert::Infallible> {
     let scheduled_at = event.time.map(|t| t.to_rfc3339()).unwrap_or_default();
     Ok(worker::run_job(&state.config.job_name, &scheduled_at))
 }

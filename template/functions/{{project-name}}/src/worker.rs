@@ -56,7 +56,12 @@ pub fn greet(greeting: &str, name: &str) -> Result<Greeting, GreetError> {
 
 /// Greets `name` with the greeting stored at `s3://bucket/key`.
 #[tracing::instrument(skip(objects))]
-pub async fn greet_from(objects: &impl Objects, bucket: &str, key: &str, name: &str) -> Result<Greeting, GreetError> {
+pub async fn greet_from(
+    objects: &impl Objects,
+    bucket: &str,
+    key: &str,
+    name: &str,
+) -> Result<Greeting, GreetError> {
     let greeting = objects.get(bucket, key).await.map_err(GreetError::Store)?;
     greet(&String::from_utf8_lossy(&greeting), name)
 }
@@ -68,7 +73,10 @@ mod tests {
 
     #[test]
     fn greets_by_name_and_refuses_what_is_not_a_name() {
-        assert_eq!(greet("Hello", " Ada ").expect("greets").message, "Hello, Ada!");
+        assert_eq!(
+            greet("Hello", " Ada ").expect("greets").message,
+            "Hello, Ada!"
+        );
         assert!(matches!(greet("Hello", ""), Err(GreetError::EmptyName)));
         assert!(matches!(greet("Hello", "R2D2"), Err(GreetError::NotAName(n)) if n == "R2D2"));
     }
@@ -77,8 +85,17 @@ mod tests {
     #[tokio::test]
     async fn the_greeting_comes_from_the_store() {
         let objects = MemoryObjects::default().with("b", "k", "Hi");
-        assert_eq!(greet_from(&objects, "b", "k", "Ada").await.expect("greets").message, "Hi, Ada!");
-        assert!(matches!(greet_from(&objects, "b", "nope", "Ada").await, Err(GreetError::Store(_))));
+        assert_eq!(
+            greet_from(&objects, "b", "k", "Ada")
+                .await
+                .expect("greets")
+                .message,
+            "Hi, Ada!"
+        );
+        assert!(matches!(
+            greet_from(&objects, "b", "nope", "Ada").await,
+            Err(GreetError::Store(_))
+        ));
     }
 {%- endif %}
 }
@@ -132,7 +149,11 @@ const MENU: &[&str] = &["tea", "coffee", "cake"];
 #[tracing::instrument]
 pub fn find(id: u32) -> Result<Order, OrderError> {
     match id {
-        7 => Ok(Order { id, item: "tea".into(), quantity: 2 }),
+        7 => Ok(Order {
+            id,
+            item: "tea".into(),
+            quantity: 2,
+        }),
         _ => Err(OrderError::NotFound(id)),
     }
 }
@@ -144,9 +165,16 @@ pub fn place(order: NewOrder, max_quantity: u32) -> Result<Order, OrderError> {
         return Err(OrderError::UnknownItem(order.item));
     }
     if order.quantity > max_quantity {
-        return Err(OrderError::TooMany { max: max_quantity, asked: order.quantity });
+        return Err(OrderError::TooMany {
+            max: max_quantity,
+            asked: order.quantity,
+        });
     }
-    Ok(Order { id: 8, item: order.item, quantity: order.quantity })
+    Ok(Order {
+        id: 8,
+        item: order.item,
+        quantity: order.quantity,
+    })
 }
 
 #[cfg(test)]
@@ -155,10 +183,19 @@ mod tests {
 
     #[test]
     fn orders_are_checked_before_they_are_placed() {
-        let tea = |quantity| NewOrder { item: "tea".into(), quantity };
+        let tea = |quantity| NewOrder {
+            item: "tea".into(),
+            quantity,
+        };
         assert_eq!(place(tea(2), 10).expect("placed").quantity, 2);
-        assert_eq!(place(tea(11), 10), Err(OrderError::TooMany { max: 10, asked: 11 }));
-        let beer = NewOrder { item: "beer".into(), quantity: 1 };
+        assert_eq!(
+            place(tea(11), 10),
+            Err(OrderError::TooMany { max: 10, asked: 11 })
+        );
+        let beer = NewOrder {
+            item: "beer".into(),
+            quantity: 1,
+        };
         assert_eq!(place(beer, 10), Err(OrderError::UnknownItem("beer".into())));
         assert_eq!(find(1), Err(OrderError::NotFound(1)));
     }
@@ -225,7 +262,11 @@ mod tests {
 
     #[test]
     fn orders_ship_in_parcels_of_five_up_to_the_limit() {
-        let order = |quantity| OrderMessage { order_id: "o-1".into(), item: "tea".into(), quantity };
+        let order = |quantity| OrderMessage {
+            order_id: "o-1".into(),
+            item: "tea".into(),
+            quantity,
+        };
         assert_eq!(ship(&order(7), 10).expect("ships").parcels, 2);
         assert!(ship(&order(11), 10).is_err());
     }
@@ -263,11 +304,21 @@ pub enum SummaryError {
 /// Counts the bytes and lines of an object.
 #[tracing::instrument(skip(body), fields(bytes = body.len()))]
 pub fn summarize(key: &str, body: &[u8], max_lines: usize) -> Result<Summary, SummaryError> {
-    let lines = body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+    let lines = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
     if lines > max_lines {
-        return Err(SummaryError::TooLong { key: key.to_owned(), max: max_lines });
+        return Err(SummaryError::TooLong {
+            key: key.to_owned(),
+            max: max_lines,
+        });
     }
-    Ok(Summary { key: key.to_owned(), bytes: body.len(), lines })
+    Ok(Summary {
+        key: key.to_owned(),
+        bytes: body.len(),
+        lines,
+    })
 }
 
 #[cfg(test)]
@@ -276,7 +327,14 @@ mod tests {
 
     #[test]
     fn objects_are_counted_and_long_ones_refused() {
-        assert_eq!(summarize("k", b"a\nb\n", 10).expect("ok"), Summary { key: "k".into(), bytes: 4, lines: 2 });
+        assert_eq!(
+            summarize("k", b"a\nb\n", 10).expect("ok"),
+            Summary {
+                key: "k".into(),
+                bytes: 4,
+                lines: 2
+            }
+        );
         assert!(summarize("k", b"a\nb\nc", 2).is_err());
     }
 }
@@ -311,7 +369,10 @@ mod tests {
 
     #[test]
     fn a_run_reports_its_schedule() {
-        assert_eq!(run_job("nightly", "2026-01-01T00:00:00Z").scheduled_at, "2026-01-01T00:00:00Z");
+        assert_eq!(
+            run_job("nightly", "2026-01-01T00:00:00Z").scheduled_at,
+            "2026-01-01T00:00:00Z"
+        );
     }
 }
 {%- endcase %}
@@ -326,7 +387,11 @@ mod objects {
     /// A read-only object store.
     pub trait Objects: Send + Sync {
         /// The bytes of `s3://bucket/key`.
-        fn get(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Vec<u8>, lamplight::BoxError>> + Send;
+        fn get(
+            &self,
+            bucket: &str,
+            key: &str,
+        ) -> impl Future<Output = Result<Vec<u8>, lamplight::BoxError>> + Send;
     }
 
     /// Objects kept in memory, for tests and local runs.
@@ -336,7 +401,8 @@ mod objects {
     impl MemoryObjects {
         /// Adds an object.
         pub fn with(mut self, bucket: &str, key: &str, body: impl Into<Vec<u8>>) -> Self {
-            self.0.insert((bucket.to_owned(), key.to_owned()), body.into());
+            self.0
+                .insert((bucket.to_owned(), key.to_owned()), body.into());
             self
         }
     }

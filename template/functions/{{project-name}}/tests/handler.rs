@@ -6,7 +6,9 @@
 use {{crate_name}}::handler::{self, Config, State};
 
 fn state() -> &'static State {
-    Box::leak(Box::new(State { config: Config { max_quantity: 10 } }))
+    Box::leak(Box::new(State {
+        config: Config { max_quantity: 10 },
+    }))
 }
 
 #[tokio::test]
@@ -15,9 +17,13 @@ async fn every_sample_event_gets_its_snapshotted_response() {
     assert!(!names.is_empty(), "no sample events in events/");
     for name in names {
         let event = lamplight_test::event_value(&name);
-        let response = lamplight_http::answer(handler::router(state()), event, &lamplight_test::invocation())
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let response = lamplight_http::answer(
+            handler::router(state()),
+            event,
+            &lamplight_test::invocation(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         lamplight_test::assert_response!(name.as_str(), response);
     }
 }
@@ -33,18 +39,38 @@ fn state() -> &'static {% if use_s3 or event_source == "s3" %}State<MemoryObject
 {%- when "custom" %}
 {%- if use_s3 %}
     let objects = MemoryObjects::default().with("greetings", "hello.txt", "Hello");
-    let config = Config { greeting_bucket: "greetings".into(), greeting_key: "hello.txt".into() };
+    let config = Config {
+        greeting_bucket: "greetings".into(),
+        greeting_key: "hello.txt".into(),
+    };
     Box::leak(Box::new(State { config, objects }))
 {%- else %}
-    Box::leak(Box::new(State { config: Config { greeting: "Hello".into() } }))
+    Box::leak(Box::new(State {
+        config: Config {
+            greeting: "Hello".into(),
+        },
+    }))
 {%- endif %}
 {%- when "s3" %}
-    let objects = MemoryObjects::default().with("reports", "2026/sales report.csv", "day,total\nmon,3\ntue,5\n");
-    Box::leak(Box::new(State { config: Config { max_lines: 1000 }, objects }))
+    let objects = MemoryObjects::default().with(
+        "reports",
+        "2026/sales report.csv",
+        "day,total\nmon,3\ntue,5\n",
+    );
+    Box::leak(Box::new(State {
+        config: Config { max_lines: 1000 },
+        objects,
+    }))
 {%- when "eventbridge" %}
-    Box::leak(Box::new(State { config: Config { job_name: "nightly-report".into() } }))
+    Box::leak(Box::new(State {
+        config: Config {
+            job_name: "nightly-report".into(),
+        },
+    }))
 {%- else %}
-    Box::leak(Box::new(State { config: Config { max_quantity: 10 } }))
+    Box::leak(Box::new(State {
+        config: Config { max_quantity: 10 },
+    }))
 {%- endcase %}
 }
 

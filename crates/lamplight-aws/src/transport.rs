@@ -1,0 +1,598 @@
+//! A Lambda function called as an HTTP service, with no API Gateway in between.
+//!
+//! [`LambdaTransport`] is a `tower::Service<http::Request<B>>`: it turns the request into the
+//! API Gateway proxy event the function's HTTP layer expects (HTTP API payload 2.0 by default,
+//! REST API 1.0 on request), invokes the function through the Lambda API (signed with SigV4
+//! by the SDK: IAM is the authentication), and turns the proxy response back into an
+//! `http::Response`: status, headers, multi-value headers, cookies, base64 bodies.
+//!
+//! The function is the URI's host (`http+lambda://orders/items/7`, any scheme works), or the
+//! one given to [`LambdaTransport::function`]. The transport is cheap to clone and every clone
+//! shares the SDK client's connection pool, so one can serve many requests at once.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use lamplight_aws::{Aws, transport::LambdaTransport};
+//!
+//! let orders = LambdaTransport::new(Aws::shared().await.lambda());
+//! let response = orders
+//!     .send(http::Request::get("http+lambda://orders/items/7").body(String::new())?)
+//!     .await?;
+//! assert_eq!(response.status(), 200);
+//! # Ok(()) }
+//! ```
+//!
+//! A function error (`X-Amz-Function-Error`) is a [`TransportError::Function`] with the
+//! function's `errorType` and `errorMessage`, not the bare 502 API Gateway would answer.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt as _, Full};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::lambda::{InvokeError, invoke};
+
+/// The event shape the function receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PayloadFormat {
+    /// API Gateway HTTP API, payload format 2.0 (also what Function URLs send).
+    #[default]
+    HttpApi,
+    /// API Gateway REST API proxy integration, payload format 1.0.
+    RestApi,
+}
+
+/// Why a request got no HTTP response.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// Neither the URI nor the transport names a function.
+    #[error(
+        "no function to call for `{uri}`: put the function in the host \
+         (`http+lambda://<function>/path`) or set one with `LambdaTransport::function`"
+    )]
+    NoFunction {
+        /// The request URI.
+        uri: String,
+    },
+    /// The request body could not be read.
+    #[error("reading the request body for {function} failed: {source}")]
+    Body {
+        /// The function.
+        function: String,
+        /// The body's error.
+        #[source]
+        source: lamplight::BoxError,
+    },
+    /// The Lambda API refused the call or could not be reached.
+    #[error(transparent)]
+    Invoke(InvokeError),
+    /// The function ran and failed.
+    #[error("{function} failed with {error_type}: {error_message}")]
+    Function {
+        /// The function.
+        function: String,
+        /// The error document's `errorType`.
+        error_type: String,
+        /// The error document's `errorMessage`.
+        error_message: String,
+    },
+    /// The function answered with something that is not a proxy response.
+    #[error("{function} did not answer with an API Gateway proxy response: {reason}")]
+    BadResponse {
+        /// The function.
+        function: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// The service; see the [module](self) docs.
+#[derive(Debug, Clone)]
+pub struct LambdaTransport {
+    client: aws_sdk_lambda::Client,
+    function: Option<String>,
+    qualifier: Option<String>,
+    format: PayloadFormat,
+}
+
+impl LambdaTransport {
+    /// Calls the function named by each request's host.
+    pub fn new(client: aws_sdk_lambda::Client) -> Self {
+        Self {
+            client,
+            function: None,
+            qualifier: None,
+            format: PayloadFormat::default(),
+        }
+    }
+
+    /// Calls `function` (name, partial or full ARN) whatever the request's host.
+    pub fn function(mut self, function: impl Into<String>) -> Self {
+        self.function = Some(function.into());
+        self
+    }
+
+    /// Calls this version or alias of the function.
+    pub fn qualifier(mut self, qualifier: impl Into<String>) -> Self {
+        self.qualifier = Some(qualifier.into());
+        self
+    }
+
+    /// Sends events in `format`.
+    pub fn format(mut self, format: PayloadFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Sends one request (`&self`: no `poll_ready` needed, the transport is always ready).
+    pub async fn send<B>(
+        &self,
+        request: Request<B>,
+    ) -> Result<Response<Full<Bytes>>, TransportError>
+    where
+        B: Body,
+        B::Error: Into<lamplight::BoxError>,
+    {
+        let function = self.function_for(&request)?;
+        let (parts, body) = request.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| TransportError::Body {
+                function: function.clone(),
+                source: e.into(),
+            })?
+            .to_bytes();
+        let event = match self.format {
+            PayloadFormat::HttpApi => http_api_event(&parts, &body),
+            PayloadFormat::RestApi => rest_api_event(&parts, &body),
+        };
+        let payload = Bytes::from(serde_json::to_vec(&event).unwrap_or_default());
+        let target = match &self.qualifier {
+            Some(q) => format!("{function}:{q}"),
+            None => function.clone(),
+        };
+        let answer = match invoke(&self.client, &target, payload).await {
+            Ok(answer) => answer,
+            Err(InvokeError::Function { document, .. }) => {
+                return Err(function_error(function, &document));
+            }
+            Err(e) => return Err(TransportError::Invoke(e)),
+        };
+        proxy_response(&answer, self.format)
+            .map_err(|reason| TransportError::BadResponse { function, reason })
+    }
+
+    fn function_for<B>(&self, request: &Request<B>) -> Result<String, TransportError> {
+        if let Some(f) = &self.function {
+            return Ok(f.clone());
+        }
+        request
+            .uri()
+            .host()
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| TransportError::NoFunction {
+                uri: request.uri().to_string(),
+            })
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for LambdaTransport
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<lamplight::BoxError>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = TransportError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, TransportError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+        // The SDK client queues and pools connections itself.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.send(request).await })
+    }
+}
+
+fn function_error(function: String, document: &str) -> TransportError {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Document {
+        #[serde(default)]
+        error_type: String,
+        #[serde(default)]
+        error_message: String,
+    }
+    let parsed: Option<Document> = serde_json::from_str(document).ok();
+    match parsed {
+        Some(d) if !d.error_type.is_empty() || !d.error_message.is_empty() => {
+            TransportError::Function {
+                function,
+                error_type: d.error_type,
+                error_message: d.error_message,
+            }
+        }
+        _ => TransportError::Function {
+            function,
+            error_type: "Unhandled".to_owned(),
+            error_message: document.to_owned(),
+        },
+    }
+}
+
+/// Text bodies travel as they are; anything that is not UTF-8 is base64.
+fn encode_body(body: &[u8]) -> (Value, bool) {
+    if body.is_empty() {
+        return (Value::Null, false);
+    }
+    match std::str::from_utf8(body) {
+        Ok(text) => (Value::String(text.to_owned()), false),
+        Err(_) => (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            true,
+        ),
+    }
+}
+
+/// Header values joined per name (as API Gateway does with `,`), names lowercase.
+fn joined_headers(headers: &HeaderMap, skip_cookies: bool) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in headers {
+        if skip_cookies && name == http::header::COOKIE {
+            continue;
+        }
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        out.entry(name.as_str().to_owned())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    out
+}
+
+fn multi_headers(headers: &HeaderMap) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in headers {
+        out.entry(name.as_str().to_owned())
+            .or_default()
+            .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    }
+    out
+}
+
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn now() -> (String, i64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let millis = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
+    (
+        humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + now).to_string(),
+        millis,
+    )
+}
+
+fn http_api_event(parts: &http::request::Parts, body: &[u8]) -> Value {
+    let query = parts.uri.query().unwrap_or("");
+    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in query_pairs(query) {
+        params
+            .entry(k)
+            .and_modify(|all| {
+                all.push(',');
+                all.push_str(&v);
+            })
+            .or_insert(v);
+    }
+    let cookies: Vec<String> = parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .collect();
+    let (body, base64) = encode_body(body);
+    let (time, epoch) = now();
+    let host = parts.uri.host().unwrap_or("lambda").to_owned();
+    let user_agent = header_str(&parts.headers, http::header::USER_AGENT);
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": parts.uri.path(),
+        "rawQueryString": query,
+        "headers": joined_headers(&parts.headers, true),
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "lamplight",
+            "domainName": host,
+            "domainPrefix": host,
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": user_agent,
+            },
+            "requestId": request_id(),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time,
+            "timeEpoch": epoch,
+        },
+        "body": body,
+        "isBase64Encoded": base64,
+    });
+    if !params.is_empty() {
+        event["queryStringParameters"] = json!(params);
+    }
+    if !cookies.is_empty() {
+        event["cookies"] = json!(cookies);
+    }
+    event
+}
+
+fn rest_api_event(parts: &http::request::Parts, body: &[u8]) -> Value {
+    let query = parts.uri.query().unwrap_or("");
+    let mut single: BTreeMap<String, String> = BTreeMap::new();
+    let mut multi: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in query_pairs(query) {
+        single.insert(k.clone(), v.clone());
+        multi.entry(k).or_default().push(v);
+    }
+    // REST APIs keep the last value of a repeated header in `headers`.
+    let headers: BTreeMap<String, String> = multi_headers(&parts.headers)
+        .into_iter()
+        .filter_map(|(k, mut v)| v.pop().map(|last| (k, last)))
+        .collect();
+    let (body, base64) = encode_body(body);
+    let (time, epoch) = now();
+    let path = parts.uri.path();
+    let user_agent = header_str(&parts.headers, http::header::USER_AGENT);
+    json!({
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": parts.method.as_str(),
+        "headers": headers,
+        "multiValueHeaders": multi_headers(&parts.headers),
+        "queryStringParameters": if single.is_empty() { Value::Null } else { json!(single) },
+        "multiValueQueryStringParameters": if multi.is_empty() { Value::Null } else { json!(multi) },
+        "pathParameters": { "proxy": path.trim_start_matches('/') },
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "lamplight",
+            "resourcePath": "/{proxy+}",
+            "httpMethod": parts.method.as_str(),
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "requestId": request_id(),
+            "requestTime": time,
+            "requestTimeEpoch": epoch,
+            "stage": "$default",
+            "identity": { "sourceIp": "127.0.0.1", "userAgent": user_agent },
+        },
+        "body": body,
+        "isBase64Encoded": base64,
+    })
+}
+
+fn header_str(headers: &HeaderMap, name: HeaderName) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProxyResponse {
+    status_code: u16,
+    #[serde(default)]
+    headers: BTreeMap<String, Value>,
+    #[serde(default)]
+    multi_value_headers: BTreeMap<String, Vec<Value>>,
+    #[serde(default)]
+    cookies: Vec<String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    is_base64_encoded: bool,
+}
+
+fn header_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The proxy response as an HTTP response; `Err` says what was wrong with it.
+fn proxy_response(payload: &[u8], format: PayloadFormat) -> Result<Response<Full<Bytes>>, String> {
+    let value: Value =
+        serde_json::from_slice(payload).map_err(|e| format!("the payload is not JSON ({e})"))?;
+    let is_proxy = value.get("statusCode").is_some();
+    if !is_proxy {
+        // HTTP APIs answer 200 with the payload as a JSON body when it has no `statusCode`.
+        if format == PayloadFormat::HttpApi {
+            let mut response = Response::new(Full::new(Bytes::copy_from_slice(payload)));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return Ok(response);
+        }
+        return Err("it has no `statusCode`".to_owned());
+    }
+    let proxy: ProxyResponse =
+        serde_json::from_value(value).map_err(|e| format!("its fields do not parse ({e})"))?;
+    let status = StatusCode::from_u16(proxy.status_code)
+        .map_err(|_| format!("{} is not an HTTP status", proxy.status_code))?;
+    let body = match proxy.body {
+        None => Bytes::new(),
+        Some(text) if proxy.is_base64_encoded => Bytes::from(
+            base64::engine::general_purpose::STANDARD
+                .decode(text.as_bytes())
+                .map_err(|e| format!("the body is marked base64 but does not decode ({e})"))?,
+        ),
+        Some(text) => Bytes::from(text),
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    let mut put = |name: &str, value: &str, append: bool| -> Result<(), String> {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("`{name}` is not a header name"))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| format!("the value of `{name}` is not a header value"))?;
+        if append {
+            headers.append(name, value);
+        } else {
+            headers.insert(name, value);
+        }
+        Ok(())
+    };
+    // Multi-value headers win over single ones of the same name, as in API Gateway.
+    for (name, value) in &proxy.headers {
+        if !proxy
+            .multi_value_headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case(name))
+        {
+            put(name, &header_text(value), false)?;
+        }
+    }
+    for (name, values) in &proxy.multi_value_headers {
+        for value in values {
+            put(name, &header_text(value), true)?;
+        }
+    }
+    for cookie in &proxy.cookies {
+        put("set-cookie", cookie, true)?;
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(request: Request<()>) -> http::request::Parts {
+        request.into_parts().0
+    }
+
+    #[test]
+    fn http_api_events_carry_query_cookies_and_joined_headers() {
+        let request = Request::post("http+lambda://orders/items?tag=a&tag=b&q=x%20y")
+            .header("accept", "text/plain")
+            .header("accept", "application/json")
+            .header("cookie", "a=1; b=2")
+            .body(())
+            .expect("request");
+        let event = http_api_event(&parts(request), b"{\"n\":1}");
+        assert_eq!(event["rawPath"], "/items");
+        assert_eq!(event["rawQueryString"], "tag=a&tag=b&q=x%20y");
+        assert_eq!(event["queryStringParameters"]["tag"], "a,b");
+        assert_eq!(event["queryStringParameters"]["q"], "x y");
+        assert_eq!(event["headers"]["accept"], "text/plain,application/json");
+        assert!(event["headers"].get("cookie").is_none());
+        assert_eq!(event["cookies"], json!(["a=1", "b=2"]));
+        assert_eq!(event["requestContext"]["http"]["method"], "POST");
+        assert_eq!(event["body"], "{\"n\":1}");
+        assert_eq!(event["isBase64Encoded"], false);
+    }
+
+    #[test]
+    fn binary_bodies_travel_as_base64() {
+        let request = Request::put("http+lambda://f/blob")
+            .body(())
+            .expect("request");
+        let event = rest_api_event(&parts(request), &[0xff, 0x00, 0x10]);
+        assert_eq!(event["isBase64Encoded"], true);
+        assert_eq!(event["body"], "/wAQ");
+        assert_eq!(event["httpMethod"], "PUT");
+        assert_eq!(event["pathParameters"]["proxy"], "blob");
+    }
+
+    #[test]
+    fn proxy_responses_become_http_responses() {
+        let payload = json!({
+            "statusCode": 201,
+            "headers": {"content-type": "image/png", "x-one": "1"},
+            "multiValueHeaders": {"x-many": ["a", "b"]},
+            "cookies": ["s=1; Secure", "t=2"],
+            "body": "/wAQ",
+            "isBase64Encoded": true
+        });
+        let response = proxy_response(
+            &serde_json::to_vec(&payload).expect("json"),
+            PayloadFormat::HttpApi,
+        )
+        .expect("response");
+        assert_eq!(response.status(), 201);
+        assert_eq!(response.headers()["content-type"], "image/png");
+        let many: Vec<_> = response.headers().get_all("x-many").iter().collect();
+        assert_eq!(many, ["a", "b"]);
+        let cookies: Vec<_> = response.headers().get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["s=1; Secure", "t=2"]);
+    }
+
+    #[test]
+    fn http_apis_treat_plain_json_as_a_200_body() {
+        let response =
+            proxy_response(br#"{"hello":"world"}"#, PayloadFormat::HttpApi).expect("response");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let error = proxy_response(br#"{"hello":"world"}"#, PayloadFormat::RestApi)
+            .expect_err("REST APIs need a statusCode");
+        assert!(error.contains("statusCode"), "{error}");
+    }
+
+    #[test]
+    fn malformed_responses_say_what_is_wrong() {
+        let error = proxy_response(br#"{"statusCode": 1000}"#, PayloadFormat::HttpApi)
+            .expect_err("status out of range");
+        assert!(error.contains("1000 is not an HTTP status"), "{error}");
+        let error = proxy_response(
+            br#"{"statusCode": 200, "body": "%%", "isBase64Encoded": true}"#,
+            PayloadFormat::HttpApi,
+        )
+        .expect_err("bad base64");
+        assert!(error.contains("base64"), "{error}");
+    }
+
+    #[test]
+    fn function_errors_keep_type_and_message() {
+        let e = function_error(
+            "orders".into(),
+            r#"{"errorType":"OrderError","errorMessage":"no stock"}"#,
+        );
+        assert_eq!(e.to_string(), "orders failed with OrderError: no stock");
+    }
+}
