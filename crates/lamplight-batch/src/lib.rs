@@ -8,6 +8,8 @@
 //! | Kinesis | [`kinesis`] | `batchItemFailures` with the failed sequence numbers |
 //! | DynamoDB streams | [`dynamodb`] | `batchItemFailures` with the failed sequence numbers |
 //! | SNS | [`sns`] | an error naming every failed message (SNS retries the whole delivery) |
+//! | Amazon MQ (ActiveMQ) | [`activemq`] | an error naming every failed message (the batch is retried) |
+//! | Amazon MQ (RabbitMQ) | [`rabbitmq`] | an error naming every failed message (the batch is retried) |
 //!
 //! ```
 //! use aws_lambda_events::event::sqs::SqsEvent;
@@ -28,8 +30,10 @@
 
 use std::future::Future;
 
+use aws_lambda_events::event::activemq::{ActiveMqEvent, ActiveMqMessage};
 use aws_lambda_events::event::dynamodb;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use aws_lambda_events::event::rabbitmq::{RabbitMqEvent, RabbitMqMessage};
 use aws_lambda_events::event::sns::{SnsEvent, SnsRecord};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_lambda_events::event::streams::{
@@ -176,10 +180,153 @@ where
     settled.into_result().map(|done| done.len())
 }
 
+/// Processes every ActiveMQ message of an Amazon MQ batch; any failure fails the invocation
+/// with one error naming each failed message (MQ has no partial failures: Lambda retries the
+/// batch, so make the work idempotent).
+pub async fn activemq<F, Fut, E>(
+    event: ActiveMqEvent,
+    limit: usize,
+    f: F,
+) -> Result<usize, AggregateError>
+where
+    F: FnMut(ActiveMqMessage) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: Into<BoxError>,
+{
+    let mut f = f;
+    let tasks: Vec<_> = event
+        .messages
+        .into_iter()
+        .enumerate()
+        .map(|(i, message)| {
+            let id = message
+                .message_id
+                .clone()
+                .unwrap_or_else(|| format!("#{i}"));
+            (format!("ActiveMQ message {id}"), f(message))
+        })
+        .collect();
+    all_settled_bounded(tasks, limit)
+        .await
+        .into_result()
+        .map(|done| done.len())
+}
+
+/// Processes every RabbitMQ message of an Amazon MQ batch, each with its `queue::vhost`; any
+/// failure fails the invocation with one error naming each failed message (the batch is
+/// retried).
+pub async fn rabbitmq<F, Fut, E>(
+    event: RabbitMqEvent,
+    limit: usize,
+    f: F,
+) -> Result<usize, AggregateError>
+where
+    F: FnMut(String, RabbitMqMessage) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: Into<BoxError>,
+{
+    let mut f = f;
+    let mut queues: Vec<_> = event.messages_by_queue.into_iter().collect();
+    // The event's map has no order: process (and name failures) in queue order.
+    queues.sort_by(|a, b| a.0.cmp(&b.0));
+    let tasks: Vec<_> = queues
+        .into_iter()
+        .flat_map(|(queue, messages)| {
+            messages
+                .into_iter()
+                .enumerate()
+                .map(move |(i, m)| (queue.clone(), i, m))
+        })
+        .map(|(queue, i, message)| {
+            let id = message
+                .basic_properties
+                .message_id
+                .clone()
+                .unwrap_or_else(|| format!("#{i}"));
+            (
+                format!("RabbitMQ message {id} of {queue}"),
+                f(queue, message),
+            )
+        })
+        .collect();
+    all_settled_bounded(tasks, limit)
+        .await
+        .into_result()
+        .map(|done| done.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn activemq_failures_are_named_in_one_error() {
+        let event: ActiveMqEvent = serde_json::from_value(json!({
+            "eventSource": "aws:mq",
+            "eventSourceArn": "arn:aws:mq:us-west-2:123456789012:broker:b:b-1",
+            "messages": [
+                {"messageID": "ID:1", "messageType": "jms/text-message", "timestamp": 1, "deliveryMode": 1,
+                 "destination": {"physicalName": "orders"}, "redelivered": false, "expiration": 0,
+                 "priority": 0, "data": "MTI=", "brokerInTime": 1, "brokerOutTime": 2, "properties": {}},
+                {"messageID": "ID:2", "messageType": "jms/text-message", "timestamp": 1, "deliveryMode": 1,
+                 "destination": {"physicalName": "orders"}, "redelivered": false, "expiration": 0,
+                 "priority": 0, "data": "eA==", "brokerInTime": 1, "brokerOutTime": 2, "properties": {}}
+            ]
+        }))
+        .expect("event");
+        let error = activemq(event, 4, |m| async move {
+            if m.data.as_deref() == Some("eA==") {
+                Err("not a number")
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .expect_err("one fails");
+        assert_eq!(error.failures().len(), 1);
+        assert!(
+            error
+                .to_string()
+                .contains("ActiveMQ message ID:2: not a number"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn rabbitmq_messages_carry_their_queue() {
+        let message = |id: &str| {
+            json!({"basicProperties": {"contentType": "text/plain", "headers": {}, "deliveryMode": 1,
+                    "priority": 0, "messageId": id, "bodySize": 2}, "redelivered": false, "data": "MTI="})
+        };
+        let event: RabbitMqEvent = serde_json::from_value(json!({
+            "eventSource": "aws:rmq",
+            "eventSourceArn": "arn:aws:mq:us-west-2:123456789012:broker:b:b-1",
+            "rmqMessagesByQueue": {
+                "orders::/": [message("o-1"), message("o-2")],
+                "audit::/": [message("a-1")]
+            }
+        }))
+        .expect("event");
+        let seen = std::sync::Mutex::new(Vec::new());
+        let error = rabbitmq(event, 2, |queue, m| {
+            let id = m.basic_properties.message_id.unwrap_or_default();
+            seen.lock().expect("lock").push(format!("{queue} {id}"));
+            async move { if id == "o-2" { Err("refused") } else { Ok(()) } }
+        })
+        .await
+        .expect_err("one fails");
+        assert_eq!(
+            seen.into_inner().expect("lock"),
+            ["audit::/ a-1", "orders::/ o-1", "orders::/ o-2"]
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("RabbitMQ message o-2 of orders::/: refused"),
+            "{error}"
+        );
+    }
 
     #[tokio::test]
     async fn only_the_failed_stream_records_are_reported() {
