@@ -220,8 +220,36 @@ async fn fanout(rounds_n: usize) {
         }
     })
     .await;
+    // The wait-bound case: a function that spends 10 ms on its work (a query, a call out).
+    let sleeping = || {
+        (0..INVOCATIONS)
+            .map(|_| {
+                Bytes::from(format!(
+                    r#"{{"action":"sleep","ms":{}}}"#,
+                    LATENCY.as_millis()
+                ))
+            })
+            .collect::<Vec<_>>()
+    };
+    let far_concurrent = rounds(rounds_n, || async {
+        let answers = lamplight_aws::lambda::invoke_all(&lambda, "target", sleeping(), INVOCATIONS)
+            .await
+            .expect("every invocation");
+        assert_eq!(answers.len(), INVOCATIONS);
+    })
+    .await;
+    let far_sequential = rounds(rounds_n.div_ceil(10), || async {
+        for p in sleeping() {
+            lamplight_aws::lambda::invoke(&lambda, "target", p)
+                .await
+                .expect("invocation");
+        }
+    })
+    .await;
     let ours = per_second(INVOCATIONS, concurrent);
     let seq = per_second(INVOCATIONS, sequential);
+    let far_ours = per_second(INVOCATIONS, far_concurrent);
+    let far_seq = per_second(INVOCATIONS, far_sequential);
     println!(
         "## Lambda: {INVOCATIONS} invocations through the local Lambda service (median of {rounds_n} rounds)\n"
     );
@@ -229,6 +257,15 @@ async fn fanout(rounds_n: usize) {
     println!("|---|---|---|");
     println!("| lamplight `lambda::invoke_all` (limit {INVOCATIONS}) | {ours:.0} | |");
     println!("| sequential loop | {seq:.0} | {:.1}x |", ours / seq);
+    println!(
+        "| lamplight `lambda::invoke_all`, functions that work {} ms | {far_ours:.0} | |",
+        LATENCY.as_millis()
+    );
+    println!(
+        "| sequential loop, functions that work {} ms | {far_seq:.0} | {:.1}x |",
+        LATENCY.as_millis(),
+        far_ours / far_seq
+    );
     println!();
 }
 
