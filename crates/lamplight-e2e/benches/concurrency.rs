@@ -88,16 +88,16 @@ fn objects(root: &std::path::Path) -> Vec<String> {
     keys
 }
 
-async fn s3(
+/// Median round times against the S3 server at `addr`: all objects at once, then one after
+/// another (`sequential_rounds` of them: a sequential round against a slow server is long).
+async fn s3_rounds(
     addr: std::net::SocketAddr,
-    far_addr: std::net::SocketAddr,
     keys: &[String],
     rounds_n: usize,
-) {
-    let endpoint = format!("http://{addr}");
+    sequential_rounds: usize,
+) -> (Duration, Duration) {
     let key = lamplight_test::servers::S3_KEY;
-    let s3 = Aws::from_config(sdk_config(&endpoint, key)).s3();
-
+    let s3 = Aws::from_config(sdk_config(&format!("http://{addr}"), key)).s3();
     let concurrent = rounds(rounds_n, || async {
         let fetched = lamplight_aws::s3::get_objects(&s3, "bench", keys, OBJECTS)
             .await
@@ -106,7 +106,7 @@ async fn s3(
         assert_eq!(fetched.len(), OBJECTS);
     })
     .await;
-    let sequential = rounds(rounds_n.div_ceil(3), || async {
+    let sequential = rounds(sequential_rounds, || async {
         for k in keys {
             let object = s3
                 .get_object()
@@ -120,8 +120,20 @@ async fn s3(
         }
     })
     .await;
+    (concurrent, sequential)
+}
+
+async fn s3(
+    addr: std::net::SocketAddr,
+    far_addr: std::net::SocketAddr,
+    keys: &[String],
+    rounds_n: usize,
+) {
+    let endpoint = format!("http://{addr}");
+    let (concurrent, sequential) = s3_rounds(addr, keys, rounds_n, rounds_n.div_ceil(3)).await;
     let pythons = python(&endpoint, rounds_n);
-    let (far_concurrent, far_sequential) = far(far_addr, keys, rounds_n).await;
+    let (far_concurrent, far_sequential) =
+        s3_rounds(far_addr, keys, rounds_n, rounds_n.div_ceil(10)).await;
 
     let ours = per_second(OBJECTS, concurrent);
     println!(
@@ -159,28 +171,31 @@ async fn s3(
 /// The server's latency in the wait-bound rows: about what a GetObject waits on the network.
 const LATENCY: Duration = Duration::from_millis(10);
 
-/// Concurrent and sequential rounds against the server that answers after [`LATENCY`].
-async fn far(addr: std::net::SocketAddr, keys: &[String], rounds_n: usize) -> (Duration, Duration) {
-    let key = lamplight_test::servers::S3_KEY;
-    let s3 = Aws::from_config(sdk_config(&format!("http://{addr}"), key)).s3();
+/// Median round times of [`INVOCATIONS`] invocations of `target` with `payload(i)`: all at
+/// once, then one after another (`sequential_rounds` of them).
+async fn lambda_rounds(
+    lambda: &lamplight_aws::aws_sdk_lambda::Client,
+    payload: impl Fn(usize) -> String,
+    rounds_n: usize,
+    sequential_rounds: usize,
+) -> (Duration, Duration) {
+    let payloads = || {
+        (0..INVOCATIONS)
+            .map(|i| Bytes::from(payload(i)))
+            .collect::<Vec<_>>()
+    };
     let concurrent = rounds(rounds_n, || async {
-        let fetched = lamplight_aws::s3::get_objects(&s3, "bench", keys, OBJECTS)
+        let answers = lamplight_aws::lambda::invoke_all(lambda, "target", payloads(), INVOCATIONS)
             .await
-            .into_result()
-            .expect("every object");
-        assert_eq!(fetched.len(), OBJECTS);
+            .expect("every invocation");
+        assert_eq!(answers.len(), INVOCATIONS);
     })
     .await;
-    let sequential = rounds(rounds_n.div_ceil(10), || async {
-        for k in keys {
-            let object = s3
-                .get_object()
-                .bucket("bench")
-                .key(k)
-                .send()
+    let sequential = rounds(sequential_rounds, || async {
+        for p in payloads() {
+            lamplight_aws::lambda::invoke(lambda, "target", p)
                 .await
-                .expect("object");
-            object.body.collect().await.expect("body");
+                .expect("invocation");
         }
     })
     .await;
@@ -200,51 +215,20 @@ async fn fanout(rounds_n: usize) {
         .await
         .expect("local service");
     let lambda = Aws::from_config(sdk_config(&service.endpoint_url(), "bench")).lambda();
-    let payloads = || {
-        (0..INVOCATIONS)
-            .map(|i| Bytes::from(format!(r#"{{"action":"echo","value":{i}}}"#)))
-            .collect::<Vec<_>>()
-    };
-    let concurrent = rounds(rounds_n, || async {
-        let answers = lamplight_aws::lambda::invoke_all(&lambda, "target", payloads(), INVOCATIONS)
-            .await
-            .expect("every invocation");
-        assert_eq!(answers.len(), INVOCATIONS);
-    })
-    .await;
-    let sequential = rounds(rounds_n.div_ceil(3), || async {
-        for p in payloads() {
-            lamplight_aws::lambda::invoke(&lambda, "target", p)
-                .await
-                .expect("invocation");
-        }
-    })
+    let (concurrent, sequential) = lambda_rounds(
+        &lambda,
+        |i| format!(r#"{{"action":"echo","value":{i}}}"#),
+        rounds_n,
+        rounds_n.div_ceil(3),
+    )
     .await;
     // The wait-bound case: a function that spends 10 ms on its work (a query, a call out).
-    let sleeping = || {
-        (0..INVOCATIONS)
-            .map(|_| {
-                Bytes::from(format!(
-                    r#"{{"action":"sleep","ms":{}}}"#,
-                    LATENCY.as_millis()
-                ))
-            })
-            .collect::<Vec<_>>()
-    };
-    let far_concurrent = rounds(rounds_n, || async {
-        let answers = lamplight_aws::lambda::invoke_all(&lambda, "target", sleeping(), INVOCATIONS)
-            .await
-            .expect("every invocation");
-        assert_eq!(answers.len(), INVOCATIONS);
-    })
-    .await;
-    let far_sequential = rounds(rounds_n.div_ceil(10), || async {
-        for p in sleeping() {
-            lamplight_aws::lambda::invoke(&lambda, "target", p)
-                .await
-                .expect("invocation");
-        }
-    })
+    let (far_concurrent, far_sequential) = lambda_rounds(
+        &lambda,
+        |_| format!(r#"{{"action":"sleep","ms":{}}}"#, LATENCY.as_millis()),
+        rounds_n,
+        rounds_n.div_ceil(10),
+    )
     .await;
     let ours = per_second(INVOCATIONS, concurrent);
     let seq = per_second(INVOCATIONS, sequential);
