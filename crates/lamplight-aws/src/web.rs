@@ -21,11 +21,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt as _, Full};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use lamplight_telemetry::http_client::{HttpTracing, HttpTracingLayer};
+use lamplight_telemetry::http_client::{
+    HttpTracing, HttpTracingLayer, HttpsConnector, https_connector,
+};
 use tower_layer::Layer as _;
 use tower_service::Service as _;
 
@@ -63,7 +63,7 @@ pub enum WebError {
     },
 }
 
-type Inner = HttpTracing<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>;
+type Inner = HttpTracing<Client<HttpsConnector, Full<Bytes>>>;
 
 /// The client; cheap to clone, every clone shares the pool.
 #[derive(Debug, Clone)]
@@ -91,21 +91,7 @@ impl WebClient {
 
     /// A new client (its own pool) with timeouts from the environment.
     pub fn from_env() -> WebClient {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(env_ms("LAMPLIGHT_HTTP_CONNECT_TIMEOUT_MS", 3100)));
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        // Without readable system roots only plain HTTP works; the first HTTPS call says so.
-        let builder = match builder.with_native_roots() {
-            Ok(b) => b,
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                rustls::ClientConfig::builder()
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth(),
-            ),
-        };
-        let https = builder.https_or_http().enable_http1().wrap_connector(http);
+        let https = https_connector(Some(env_ms("LAMPLIGHT_HTTP_CONNECT_TIMEOUT_MS", 3100)));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(https);

@@ -352,39 +352,26 @@ fn otlp_exporter() -> Option<Exporter> {
 
 #[cfg(feature = "otlp")]
 mod otlp {
-    //! The OTLP exporter's HTTP client: hyper over the TLS stack the AWS SDK already brings
-    //! (rustls, system roots), instead of a second one through reqwest.
+    //! The OTLP exporter's HTTP client: hyper over lamplight's shared connector, instead of a
+    //! second TLS stack through reqwest.
 
     use bytes::Bytes;
     use http::{Request, Response};
     use http_body_util::{BodyExt as _, Full};
-    use hyper_rustls::HttpsConnector;
-    use hyper_util::client::legacy::connect::HttpConnector;
     use hyper_util::rt::TokioExecutor;
+
+    use crate::http_client::{HttpsConnector, https_connector};
 
     #[derive(Debug, Clone)]
     pub(super) struct Client {
-        inner: hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+        inner: hyper_util::client::legacy::Client<HttpsConnector, Full<Bytes>>,
     }
 
     impl Client {
         pub(super) fn new() -> Self {
-            let mut http = HttpConnector::new();
-            http.enforce_http(false);
-            http.set_nodelay(true);
-            let builder = hyper_rustls::HttpsConnectorBuilder::new();
-            let builder = match builder.with_native_roots() {
-                Ok(b) => b,
-                Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                    rustls::ClientConfig::builder()
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth(),
-                ),
-            };
-            let https = builder.https_or_http().enable_http1().wrap_connector(http);
             Self {
                 inner: hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-                    .build(https),
+                    .build(https_connector(None)),
             }
         }
     }
