@@ -303,6 +303,11 @@ impl Tracing {
     /// `LAMPLIGHT_OTLP_FLUSH_TIMEOUT_MS` (default 2 s): what lamplight does after each
     /// response and before the next poll, so nothing is queued when Lambda freezes the process.
     pub async fn flush_async(&self) {
+        // The daemon export is done at once: no timer on the hot path for it.
+        if !self.exporter.is_async() {
+            self.flush();
+            return;
+        }
         let batch = self.pending.take();
         if batch.is_empty() {
             return;
