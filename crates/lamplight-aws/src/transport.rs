@@ -595,4 +595,305 @@ mod tests {
         );
         assert_eq!(e.to_string(), "orders failed with OrderError: no stock");
     }
+
+    /// Property tests: the mapping never panics, and a request survives the trip through an
+    /// event, lamplight-http and a proxy response. Cases: `PROPTEST_CASES`, 128 by default.
+    mod properties {
+        use std::collections::BTreeMap;
+        use std::time::Duration;
+
+        use axum::body::Bytes as AxumBytes;
+        use axum::http::{HeaderMap as AxumHeaders, Method as AxumMethod, Uri as AxumUri};
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+        use super::*;
+
+        fn config() -> Config {
+            let cases = std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(128);
+            Config {
+                cases,
+                failure_persistence: None,
+                ..Config::default()
+            }
+        }
+
+        fn fail(e: impl std::fmt::Display) -> TestCaseError {
+            TestCaseError::fail(e.to_string())
+        }
+
+        #[derive(Debug, Clone)]
+        struct Generated {
+            method: &'static str,
+            path: String,
+            query: Vec<(String, String)>,
+            headers: Vec<(String, String)>,
+            body: Vec<u8>,
+        }
+
+        impl Generated {
+            fn request(&self) -> Request<()> {
+                let mut uri = format!("http+lambda://f{}", self.path);
+                if !self.query.is_empty() {
+                    let query = form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(&self.query)
+                        .finish();
+                    uri = format!("{uri}?{query}");
+                }
+                let mut builder = Request::builder().method(self.method).uri(uri);
+                for (name, value) in &self.headers {
+                    builder = builder.header(name, value);
+                }
+                builder.body(()).expect("generated request")
+            }
+        }
+
+        fn generated() -> impl Strategy<Value = Generated> {
+            let segment = prop_oneof![
+                "[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,7}",
+                Just("%20".to_owned()),
+                Just("caf%C3%A9".to_owned()),
+            ];
+            (
+                proptest::sample::select(vec!["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
+                proptest::collection::vec(segment, 0..4),
+                proptest::collection::vec(("[a-z]{1,5}", "[a-zA-Z0-9 &=+%/]{0,6}"), 0..4),
+                proptest::collection::vec(
+                    ("x-t-[a-z0-9-]{1,10}", "[!-~]([ -~]{0,20}[!-~])?"),
+                    0..5,
+                ),
+                proptest::collection::vec(any::<u8>(), 0..200),
+            )
+                .prop_map(|(method, segments, query, headers, body)| Generated {
+                    method,
+                    path: format!("/{}", segments.join("/")),
+                    query,
+                    headers,
+                    body,
+                })
+        }
+
+        /// Answers with the request's body as bytes, and its method, path, query and headers in
+        /// `x-echo-*` headers.
+        async fn echo(
+            method: AxumMethod,
+            uri: AxumUri,
+            headers: AxumHeaders,
+            body: AxumBytes,
+        ) -> axum::response::Response {
+            let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (name, value) in &headers {
+                if name.as_str().starts_with("x-t-") {
+                    seen.entry(name.as_str().to_owned())
+                        .or_default()
+                        .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+                }
+            }
+            let mut response = axum::response::Response::new(axum::body::Body::from(body));
+            let out = response.headers_mut();
+            let text = |s: String| HeaderValue::from_str(&s).expect("echo header");
+            out.insert("content-type", text("application/octet-stream".into()));
+            out.insert("x-echo-method", text(method.to_string()));
+            out.insert("x-echo-path", text(uri.path().to_owned()));
+            out.insert(
+                "x-echo-query",
+                text(uri.query().unwrap_or_default().to_owned()),
+            );
+            out.insert(
+                "x-echo-headers",
+                text(serde_json::to_string(&seen).expect("json")),
+            );
+            response
+        }
+
+        fn decoded(query: &str) -> Vec<(String, String)> {
+            let mut pairs = query_pairs(query);
+            pairs.sort();
+            pairs
+        }
+
+        fn round_trip(
+            rt: &tokio::runtime::Runtime,
+            generated: &Generated,
+            format: PayloadFormat,
+        ) -> Result<(), TestCaseError> {
+            let request = generated.request();
+            let (parts, ()) = request.into_parts();
+            let event = match format {
+                PayloadFormat::HttpApi => http_api_event(&parts, &generated.body),
+                PayloadFormat::RestApi => rest_api_event(&parts, &generated.body),
+            };
+            let app = axum::Router::new().fallback(echo);
+            let inv = lamplight::Invocation::builder()
+                .remaining(Duration::from_secs(10))
+                .build();
+            let answer = rt
+                .block_on(lamplight_http::answer(app, event, &inv))
+                .map_err(fail)?;
+            let payload = serde_json::to_vec(&answer).map_err(fail)?;
+            let response = proxy_response(&payload, format).map_err(fail)?;
+            prop_assert_eq!(response.status(), StatusCode::OK);
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            prop_assert_eq!(header("x-echo-method"), generated.method);
+            prop_assert_eq!(header("x-echo-path"), parts.uri.path());
+            let sent_query = parts.uri.query().unwrap_or_default();
+            prop_assert_eq!(decoded(&header("x-echo-query")), decoded(sent_query));
+            if format == PayloadFormat::HttpApi {
+                // The raw query string travels as it is.
+                prop_assert_eq!(header("x-echo-query"), sent_query);
+            }
+            let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (name, value) in &generated.headers {
+                expected
+                    .entry(name.clone())
+                    .or_default()
+                    .push(value.clone());
+            }
+            if format == PayloadFormat::HttpApi {
+                // HTTP APIs join repeated headers with `,`, as API Gateway does.
+                for values in expected.values_mut() {
+                    *values = vec![values.join(",")];
+                }
+            }
+            let seen: BTreeMap<String, Vec<String>> =
+                serde_json::from_str(&header("x-echo-headers")).map_err(fail)?;
+            prop_assert_eq!(seen, expected);
+            let body = rt
+                .block_on(response.into_body().collect())
+                .map_err(fail)?
+                .to_bytes();
+            prop_assert_eq!(body.as_ref(), generated.body.as_slice());
+            Ok(())
+        }
+
+        fn runtime() -> tokio::runtime::Runtime {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("runtime")
+        }
+
+        #[test]
+        fn requests_survive_the_trip_through_lamplight_http_in_both_formats() {
+            let rt = runtime();
+            TestRunner::new(config())
+                .run(&generated(), |generated| {
+                    round_trip(&rt, &generated, PayloadFormat::HttpApi)?;
+                    round_trip(&rt, &generated, PayloadFormat::RestApi)
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+
+        #[test]
+        fn any_header_bytes_and_body_make_an_event() {
+            let strategy = (
+                proptest::collection::vec(
+                    (
+                        "[a-zA-Z][a-zA-Z0-9-]{0,12}",
+                        proptest::collection::vec(any::<u8>(), 0..24),
+                    ),
+                    0..6,
+                ),
+                proptest::collection::vec(any::<u8>(), 0..300),
+            );
+            TestRunner::new(config())
+                .run(&strategy, |(headers, body)| {
+                    let mut request = Request::post("http+lambda://f/p?a=1&a=2");
+                    for (name, value) in &headers {
+                        // Only what `http` itself accepts can be in a request at all.
+                        if let Ok(value) = HeaderValue::from_bytes(value) {
+                            request = request.header(name.as_str(), value);
+                        }
+                    }
+                    let (parts, ()) = request.body(()).map_err(fail)?.into_parts();
+                    for event in [http_api_event(&parts, &body), rest_api_event(&parts, &body)] {
+                        let text = event["body"].as_str().unwrap_or_default();
+                        let sent = if event["isBase64Encoded"] == true {
+                            base64::engine::general_purpose::STANDARD
+                                .decode(text)
+                                .map_err(fail)?
+                        } else {
+                            text.as_bytes().to_vec()
+                        };
+                        prop_assert_eq!(sent, body.clone());
+                        let headers = event["headers"].as_object().cloned().unwrap_or_default();
+                        prop_assert!(headers.keys().all(|k| k == &k.to_ascii_lowercase()));
+                    }
+                    Ok(())
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                (0u16..1100).prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                "\\PC{0,10}".prop_map(Value::String),
+                Just(Value::String("/wAQ".into())),
+            ];
+            leaf.prop_recursive(3, 24, 5, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::btree_map("\\PC{0,6}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn proxy_json() -> impl Strategy<Value = Value> {
+            let key = proptest::sample::select(vec![
+                "statusCode",
+                "headers",
+                "multiValueHeaders",
+                "cookies",
+                "body",
+                "isBase64Encoded",
+                "other",
+            ]);
+            prop_oneof![
+                json(),
+                proptest::collection::btree_map(key, json(), 0..7).prop_map(|m| Value::Object(
+                    m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
+            ]
+        }
+
+        #[test]
+        fn any_payload_gives_a_response_or_says_what_is_wrong() {
+            TestRunner::new(config())
+                .run(&proxy_json(), |payload| {
+                    let bytes = serde_json::to_vec(&payload).map_err(fail)?;
+                    for format in [PayloadFormat::HttpApi, PayloadFormat::RestApi] {
+                        match proxy_response(&bytes, format) {
+                            Ok(response) => {
+                                let status = response.status().as_u16();
+                                prop_assert!((100..=999).contains(&status));
+                            }
+                            Err(reason) => prop_assert!(!reason.is_empty()),
+                        }
+                    }
+                    // Bytes that are not JSON at all are an error, never a panic.
+                    let mut cut = bytes.clone();
+                    cut.truncate(bytes.len() / 2);
+                    if let Ok(response) = proxy_response(&cut, PayloadFormat::RestApi) {
+                        prop_assert!(response.status().as_u16() >= 100);
+                    }
+                    Ok(())
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
 }

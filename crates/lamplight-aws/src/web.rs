@@ -112,7 +112,7 @@ impl WebClient {
         let request = Request::get(url)
             .body(Full::default())
             .map_err(|e| WebError::Url {
-                url: url.to_owned(),
+                url: lamplight_telemetry::redact::scrub(url).into_owned(),
                 reason: e.to_string(),
             })?;
         self.send(request).await
@@ -122,15 +122,17 @@ impl WebClient {
     pub async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<Bytes>, WebError> {
         let method = request.method().to_string();
         let uri = request.uri();
+        // Host and port only: the authority may carry `user:password@`, which errors must not.
         let url = format!(
-            "{}://{}{}",
+            "{}://{}{}{}",
             uri.scheme_str().unwrap_or("http"),
-            uri.authority().map_or("", |a| a.as_str()),
+            uri.host().unwrap_or(""),
+            uri.port().map_or_else(String::new, |p| format!(":{p}")),
             uri.path()
         );
         if uri.host().is_none() {
             return Err(WebError::Url {
-                url: uri.to_string(),
+                url: lamplight_telemetry::redact::scrub(&uri.to_string()).into_owned(),
                 reason: "it has no host".to_owned(),
             });
         }
@@ -155,5 +157,24 @@ impl WebClient {
                 timeout: self.timeout,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn errors_never_show_the_password_of_a_url() {
+        // Port 1 on loopback refuses the connection: the error names the URL it could not reach.
+        let client = WebClient::from_env().with_timeout(Duration::from_secs(5));
+        let error = client
+            .get("http://ada:hunter2-secret@127.0.0.1:1/orders?id=7")
+            .await
+            .expect_err("nothing listens on port 1");
+        let text = error.to_string();
+        assert!(text.contains("127.0.0.1:1/orders"), "{text}");
+        assert!(!text.contains("hunter2-secret"), "{text}");
+        assert!(!text.contains("ada:"), "{text}");
     }
 }

@@ -62,11 +62,19 @@ impl Aws {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
-        Self::from_config(&config).await
+        Self::from_config_of(&config, connection.profile.as_deref()).await
     }
 
     /// Clients of an already loaded configuration (tests, custom credential chains).
     pub async fn from_config(config: &aws_types::SdkConfig) -> Result<Self, DeployError> {
+        Self::from_config_of(config, None).await
+    }
+
+    /// [`Aws::from_config`], naming `profile` (else `AWS_PROFILE`) in advice about credentials.
+    async fn from_config_of(
+        config: &aws_types::SdkConfig,
+        profile: Option<&str>,
+    ) -> Result<Self, DeployError> {
         let region = config
             .region()
             .map(|r| r.to_string())
@@ -78,8 +86,11 @@ impl Aws {
             return Err(DeployError::NoCredentials);
         };
         use aws_credential_types::provider::ProvideCredentials as _;
-        if provider.provide_credentials().await.is_err() {
-            return Err(DeployError::NoCredentials);
+        if let Err(error) = provider.provide_credentials().await {
+            return Err(DeployError::from_credentials(
+                &error,
+                &crate::error::profile_in_use(profile),
+            ));
         }
         Ok(Self {
             lambda: aws_sdk_lambda::Client::new(config),

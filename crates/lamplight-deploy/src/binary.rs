@@ -84,9 +84,9 @@ pub struct BinaryInfo {
 /// Reads what `path` is.
 pub fn inspect(path: &Path) -> Result<BinaryInfo, DeployError> {
     let shown = path.display().to_string();
-    let data = std::fs::read(path).map_err(|source| DeployError::Io {
+    let data = std::fs::read(path).map_err(|error| DeployError::Io {
         path: shown.clone(),
-        source,
+        error,
     })?;
     let not_exe = |reason: String| DeployError::NotExecutable {
         path: shown.clone(),

@@ -11,6 +11,8 @@ use aws_sdk_lambda::types::{
     Architecture, Environment, FunctionConfiguration, Runtime, TracingConfig, TracingMode,
 };
 
+use sha2::{Digest as _, Sha256};
+
 use crate::aws::{Aws, retrying};
 use crate::error::DeployError;
 use crate::package::Package;
@@ -24,9 +26,100 @@ pub const XRAY_WRITE: &str = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess";
 
 const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
-/// The role lamplight creates for `function`.
+/// IAM's longest role name.
+pub const MAX_ROLE_NAME: usize = 64;
+
+const ROLE_SUFFIX: &str = "-lamplight";
+/// Hex digits of the name's SHA-256 kept in a shortened role name: 48 bits, so distinct long
+/// names sharing a prefix collide about once in 2^24 pairs.
+const ROLE_HASH_DIGITS: usize = 12;
+
+fn iam_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
+}
+
+/// The role lamplight creates for `function`: `{function}-lamplight` while that fits IAM's 64
+/// characters, else the name cut short, `.`, a hash of the whole name and `-lamplight`. The `.`
+/// cannot occur in a Lambda function name, so a shortened name never equals another function's
+/// plain one; the hash keeps it the same on every deploy, so the role is found again.
 pub fn role_name(function: &str) -> String {
-    format!("{function}-lamplight")
+    let plain = format!("{function}{ROLE_SUFFIX}");
+    if plain.len() <= MAX_ROLE_NAME && plain.chars().all(iam_name_char) {
+        return plain;
+    }
+    let hash: String = Sha256::digest(function.as_bytes())
+        .iter()
+        .take(ROLE_HASH_DIGITS / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let keep = MAX_ROLE_NAME - ROLE_SUFFIX.len() - 1 - ROLE_HASH_DIGITS;
+    let prefix: String = function
+        .chars()
+        .filter(|c| iam_name_char(*c))
+        .take(keep)
+        .collect();
+    format!("{prefix}.{hash}{ROLE_SUFFIX}")
+}
+
+/// Percent-decodes `text` (IAM returns policy documents URL-encoded); `None` when an escape is
+/// malformed or the bytes are not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A role's trust policy as readable JSON: decoded when URL-encoded (as IAM returns it), else
+/// as given.
+pub fn decode_trust_policy(document: &str) -> String {
+    if serde_json::from_str::<serde_json::Value>(document).is_ok() {
+        return document.to_owned();
+    }
+    percent_decode(document).unwrap_or_else(|| document.to_owned())
+}
+
+fn one_or_many(value: Option<&serde_json::Value>) -> Vec<&serde_json::Value> {
+    match value {
+        Some(serde_json::Value::Array(items)) => items.iter().collect(),
+        Some(item) => vec![item],
+        None => Vec::new(),
+    }
+}
+
+/// Whether a trust policy (JSON, or URL-encoded JSON) lets Lambda assume the role: a statement
+/// that allows `sts:AssumeRole` to the service principal `lambda.amazonaws.com`.
+pub fn trusts_lambda(document: &str) -> bool {
+    let Ok(policy) = serde_json::from_str::<serde_json::Value>(&decode_trust_policy(document))
+    else {
+        return false;
+    };
+    one_or_many(policy.get("Statement")).into_iter().any(|st| {
+        let allows = st.get("Effect").and_then(|e| e.as_str()) == Some("Allow");
+        let assumes = one_or_many(st.get("Action")).into_iter().any(|a| {
+            a.as_str().is_some_and(|a| {
+                let a = a.to_ascii_lowercase();
+                a == "sts:assumerole" || a == "sts:*" || a == "*"
+            })
+        });
+        let lambda = one_or_many(st.get("Principal").and_then(|p| p.get("Service")))
+            .into_iter()
+            .any(|s| s.as_str() == Some("lambda.amazonaws.com"));
+        allows && assumes && lambda
+    })
 }
 
 /// One thing a deploy does.
@@ -234,6 +327,22 @@ pub async fn plan(aws: &Aws, s: &DeploySettings, package: &Package) -> Result<Pl
             match aws.iam.get_role().role_name(&name).send().await {
                 Ok(found) => {
                     let arn = found.role().map(|r| r.arn().to_owned()).unwrap_or_default();
+                    // A role of this name that Lambda may not assume is someone else's: it is
+                    // refused, not rewritten.
+                    let document = found
+                        .role()
+                        .and_then(|r| r.assume_role_policy_document())
+                        .unwrap_or_default();
+                    if !trusts_lambda(document) {
+                        return Err(DeployError::UntrustedRole {
+                            role: name,
+                            trust_policy: if document.is_empty() {
+                                "(none)".to_owned()
+                            } else {
+                                decode_trust_policy(document)
+                            },
+                        });
+                    }
                     let attached: Vec<String> = aws
                         .iam
                         .list_attached_role_policies()
@@ -353,18 +462,21 @@ pub async fn apply(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Deployed, DeployError> {
     let mut done: Vec<Step> = Vec::new();
-    let result = apply_steps(aws, s, package, &plan, progress, &mut done).await;
+    let mut half_done: Option<String> = None;
+    let result = apply_steps(aws, s, package, &plan, progress, &mut done, &mut half_done).await;
     match result {
         Ok(mut deployed) => {
             deployed.done = done;
             Ok(deployed)
         }
-        Err(cause) if done.is_empty() => Err(cause),
+        Err(cause) if done.is_empty() && half_done.is_none() => Err(cause),
         Err(cause) => Err(DeployError::Partial {
             cause: Box::new(cause),
             done: done
                 .iter()
-                .map(|s| format!("  - {s}"))
+                .map(ToString::to_string)
+                .chain(half_done)
+                .map(|line| format!("  - {line}"))
                 .collect::<Vec<_>>()
                 .join("\n"),
         }),
@@ -378,6 +490,9 @@ async fn apply_steps(
     plan: &Plan,
     progress: &mut dyn FnMut(&str),
     done: &mut Vec<Step>,
+    // What a step that failed part way had already changed, for the failure report: the user
+    // has to clean it up or retry.
+    half_done: &mut Option<String>,
 ) -> Result<Deployed, DeployError> {
     let lambda = &aws.lambda;
     let mut role_arn = match &plan.role {
@@ -422,27 +537,47 @@ async fn apply_steps(
                     .role()
                     .map(|r| r.arn().to_owned())
                     .unwrap_or_default();
+                let mut attached = Vec::new();
                 for policy in policies {
-                    retrying("iam:AttachRolePolicy", progress, || {
+                    let result = retrying("iam:AttachRolePolicy", progress, || {
                         aws.iam
                             .attach_role_policy()
                             .role_name(name)
                             .policy_arn(policy)
                             .send()
                     })
-                    .await?;
+                    .await;
+                    if let Err(e) = result {
+                        *half_done = Some(format!(
+                            "created role {name} ({}attaching {policy} failed)",
+                            attached_so_far(&attached)
+                        ));
+                        return Err(e);
+                    }
+                    attached.push(policy.as_str());
                 }
             }
             Step::AttachPolicies { name, policies } => {
+                let mut attached = Vec::new();
                 for policy in policies {
-                    retrying("iam:AttachRolePolicy", progress, || {
+                    let result = retrying("iam:AttachRolePolicy", progress, || {
                         aws.iam
                             .attach_role_policy()
                             .role_name(name)
                             .policy_arn(policy)
                             .send()
                     })
-                    .await?;
+                    .await;
+                    if let Err(e) = result {
+                        if !attached.is_empty() {
+                            *half_done = Some(format!(
+                                "attached {} to role {name} (attaching {policy} failed)",
+                                attached.join(", ")
+                            ));
+                        }
+                        return Err(e);
+                    }
+                    attached.push(policy.as_str());
                 }
             }
             Step::CreateFunction => {
@@ -470,7 +605,13 @@ async fn apply_steps(
                 })
                 .await?;
                 code_uploaded = true;
-                wait_active(aws, &s.name).await?;
+                if let Err(e) = wait_active(aws, &s.name).await {
+                    *half_done = Some(format!(
+                        "created the function {} (it did not become Active: check it in the console, or delete it and deploy again)",
+                        s.name
+                    ));
+                    return Err(e);
+                }
             }
             Step::UpdateCode { .. } => {
                 retrying("lambda:UpdateFunctionCode", progress, || {
@@ -483,7 +624,13 @@ async fn apply_steps(
                 })
                 .await?;
                 code_uploaded = true;
-                wait_updated(aws, &s.name).await?;
+                if let Err(e) = wait_updated(aws, &s.name).await {
+                    *half_done = Some(format!(
+                        "uploaded code {} (the update did not finish: deploy again)",
+                        package.sha256_base64
+                    ));
+                    return Err(e);
+                }
             }
             Step::SkipCode(_) => {}
             Step::UpdateConfiguration(_) => {
@@ -502,7 +649,13 @@ async fn apply_steps(
                         .send()
                 })
                 .await?;
-                wait_updated(aws, &s.name).await?;
+                if let Err(e) = wait_updated(aws, &s.name).await {
+                    *half_done = Some(
+                        "updated the configuration (the update did not finish: deploy again)"
+                            .to_owned(),
+                    );
+                    return Err(e);
+                }
             }
             Step::PublishVersion => {
                 let published = retrying("lambda:PublishVersion", progress, || {
@@ -552,14 +705,20 @@ async fn apply_steps(
                 {
                     return Err(DeployError::from_sdk("logs:CreateLogGroup", e));
                 }
-                retrying("logs:PutRetentionPolicy", progress, || {
+                let result = retrying("logs:PutRetentionPolicy", progress, || {
                     aws.logs
                         .put_retention_policy()
                         .log_group_name(&group)
                         .retention_in_days(*days)
                         .send()
                 })
-                .await?;
+                .await;
+                if let Err(e) = result {
+                    *half_done = Some(format!(
+                        "log group {group} exists (setting its retention failed)"
+                    ));
+                    return Err(e);
+                }
             }
         }
         done.push(step.clone());
@@ -582,6 +741,14 @@ async fn apply_steps(
         code_uploaded,
         done: Vec::new(),
     })
+}
+
+fn attached_so_far(attached: &[&str]) -> String {
+    if attached.is_empty() {
+        "no policy attached: ".to_owned()
+    } else {
+        format!("attached {}; ", attached.join(", "))
+    }
 }
 
 const WAIT: Duration = Duration::from_secs(300);
@@ -636,4 +803,63 @@ pub fn console_links(region: &str, name: &str) -> Vec<(String, String)> {
             format!("{base}/cloudwatch/home?region={region}#xray:traces/query"),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_fit_iam_for_every_lambda_name_length() {
+        assert_eq!(role_name("greeter"), "greeter-lamplight");
+        let longest_plain = "a".repeat(54);
+        assert_eq!(
+            role_name(&longest_plain),
+            format!("{longest_plain}-lamplight")
+        );
+        for len in [55, 60, 64] {
+            let name = "f".repeat(len);
+            let role = role_name(&name);
+            assert!(role.len() <= MAX_ROLE_NAME, "{role} ({} chars)", role.len());
+            assert!(role.starts_with(&"f".repeat(41)) && role.ends_with("-lamplight"));
+            assert_eq!(role, role_name(&name), "stable across deploys");
+        }
+        let a = format!("{}-a", "x".repeat(60));
+        let b = format!("{}-b", "x".repeat(60));
+        assert_ne!(
+            role_name(&a),
+            role_name(&b),
+            "a shared prefix is not enough"
+        );
+    }
+
+    #[test]
+    fn trust_policies_are_read_url_encoded_with_one_or_many_services() {
+        assert!(trusts_lambda(TRUST_POLICY));
+        let encoded: String = TRUST_POLICY
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        assert!(trusts_lambda(&encoded));
+        assert_eq!(decode_trust_policy(&encoded), TRUST_POLICY);
+        let many = r#"{"Statement":{"Effect":"Allow","Principal":{"Service":["edgelambda.amazonaws.com","lambda.amazonaws.com"]},"Action":["sts:AssumeRole","sts:TagSession"]}}"#;
+        assert!(trusts_lambda(many));
+        for refused in [
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+            r#"{"Statement":[{"Effect":"Deny","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"sts:AssumeRole"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:TagSession"}]}"#,
+            "",
+            "%7B%ZZ",
+            "not json",
+        ] {
+            assert!(!trusts_lambda(refused), "{refused}");
+        }
+    }
 }

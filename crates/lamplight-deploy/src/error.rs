@@ -1,5 +1,7 @@
 //! What can go wrong, each with what to do about it.
 
+use aws_credential_types::provider::error::CredentialsError;
+
 /// A deploy-side failure.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -8,6 +10,14 @@ pub enum DeployError {
         "no AWS credentials found: set AWS_PROFILE (after `aws sso login` or `aws configure`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
     )]
     NoCredentials,
+    /// The credential chain looked everywhere and found nothing; what it looked at is kept.
+    #[error(
+        "no AWS credentials found: set AWS_PROFILE (after `aws sso login` or `aws configure`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\nthe credential chain said: {detail}"
+    )]
+    CredentialsNotFound {
+        /// What the chain said, with its causes.
+        detail: String,
+    },
     /// No region configured.
     #[error(
         "no AWS region: pass --region, set AWS_REGION, or set `region` in [package.metadata.lamplight]"
@@ -63,7 +73,7 @@ pub enum DeployError {
     },
     /// Over Lambda's direct upload limit.
     #[error(
-        "the package is {size} bytes, over Lambda's 50 MB limit for direct uploads: upload it to S3 and deploy with --s3-bucket, or trim it (strip symbols, drop --include files)"
+        "the package is {size} bytes, over Lambda's 50 MB limit for direct uploads: upload it to S3 and point the function at it (`aws lambda update-function-code --s3-bucket B --s3-key K`), or trim it (strip symbols, drop --include files)"
     )]
     PackageTooLarge {
         /// Its size.
@@ -73,13 +83,54 @@ pub enum DeployError {
     #[error("{0}")]
     Build(String),
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    // The cause is printed by `Display` and deliberately not returned from `source()`: anyhow
+    // chains would print it twice.
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
         /// The cause.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    /// The package would unzip to more than Lambda accepts.
+    #[error(
+        "the package unzips to {size} bytes, over Lambda's 250 MB limit for unzipped code (layers included): trim it (strip symbols, drop --include files) or ship it as a container image"
+    )]
+    PackageUnzippedTooLarge {
+        /// The total size of its files.
+        size: u64,
+    },
+    /// A symbolic link in an `--include` directory that cannot be shipped.
+    #[error(
+        "{link} is a symbolic link to {target}, which is {why}: only links to files or directories inside the included directory are packaged; replace it with the file itself or remove it"
+    )]
+    UnsafeSymlink {
+        /// The link.
+        link: String,
+        /// Where it points.
+        target: String,
+        /// What is wrong with its target.
+        why: String,
+    },
+    /// The role named for the function exists but Lambda may not assume it.
+    #[error(
+        "the IAM role {role} exists but its trust policy does not let Lambda (lambda.amazonaws.com) assume it: {trust_policy}\nlamplight does not change roles it cannot vouch for: pass a Lambda execution role with --role <arn>, or delete or rename {role} so that lamplight creates its own"
+    )]
+    UntrustedRole {
+        /// The role's name.
+        role: String,
+        /// Its trust policy, decoded.
+        trust_policy: String,
+    },
+    /// The credential chain found a source but could not get credentials from it.
+    #[error("could not load AWS credentials ({kind}): {detail}\n{advice}")]
+    Credentials {
+        /// Which kind of failure: not loaded, timed out, invalid configuration, provider error.
+        kind: String,
+        /// What the provider said, with its causes.
+        detail: String,
+        /// What to do.
+        advice: String,
     },
     /// An AWS call failed.
     #[error("{operation} failed: {message}")]
@@ -99,7 +150,71 @@ pub enum DeployError {
     },
 }
 
+/// An error and its causes on one line: `outer: inner: innermost`, each said once.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string().trim().to_owned();
+        // Some errors repeat their source in their own message: keep each text once.
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The profile the standard chain reads: `--profile`, else `AWS_PROFILE`, else `default`.
+pub fn profile_in_use(profile: Option<&str>) -> String {
+    profile
+        .map(str::to_owned)
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| "default".to_owned())
+}
+
 impl DeployError {
+    /// A credential provider's failure, kept and explained: what went wrong, in which profile,
+    /// and what to run about it.
+    pub fn from_credentials(error: &CredentialsError, profile: &str) -> Self {
+        let detail = chain(error);
+        let lower = detail.to_ascii_lowercase();
+        let kind = match error {
+            CredentialsError::CredentialsNotLoaded(_) => {
+                return Self::CredentialsNotFound { detail };
+            }
+            CredentialsError::ProviderTimedOut(_) => "provider timed out",
+            CredentialsError::InvalidConfiguration(_) => "invalid configuration",
+            CredentialsError::ProviderError(_) => "provider error",
+            _ => "unexpected provider error",
+        };
+        let advice = if matches!(error, CredentialsError::ProviderTimedOut(_)) {
+            "the provider did not answer in time: check the network (and any proxy), that the SSO, STS or instance metadata endpoint is reachable, then retry".to_owned()
+        } else if lower.contains("external process") || lower.contains("credential_process") {
+            // Before SSO: the process's stderr may well mention tokens.
+            format!(
+                "the `credential_process` of profile `{profile}` failed: run that command yourself to see why and fix it, or pick another profile with --profile or AWS_PROFILE"
+            )
+        } else if lower.contains("sso") || lower.contains("token") || lower.contains("expired") {
+            format!(
+                "the SSO session of profile `{profile}` is missing or expired: run `aws sso login --profile {profile}` and retry"
+            )
+        } else if matches!(error, CredentialsError::InvalidConfiguration(_)) {
+            format!(
+                "fix profile `{profile}` in the AWS config file (AWS_CONFIG_FILE, else ~/.aws/config), or pick another profile with --profile or AWS_PROFILE"
+            )
+        } else {
+            format!(
+                "check profile `{profile}` (AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/config and ~/.aws/credentials), or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            )
+        };
+        Self::Credentials {
+            kind: kind.to_owned(),
+            detail,
+            advice,
+        }
+    }
+
     /// Classifies an SDK error: credentials, access denied, or a plain failure.
     pub fn from_sdk<E, R>(operation: &str, error: aws_sdk_lambda::error::SdkError<E, R>) -> Self
     where
@@ -121,6 +236,14 @@ impl DeployError {
                 message: format!("{code}: {message}"),
             };
         }
+        // A call that could not sign: say what the credential provider said, not a guess.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(e) = cause {
+            if let Some(credentials) = e.downcast_ref::<CredentialsError>() {
+                return Self::from_credentials(credentials, &profile_in_use(None));
+            }
+            cause = e.source();
+        }
         if text.contains("no credentials")
             || text.contains("credentials provider")
             || text.contains("NoCredentials")
@@ -137,5 +260,83 @@ impl DeployError {
             operation: operation.to_owned(),
             message: text,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn each_credentials_failure_keeps_its_kind_and_gets_its_advice() {
+        let timed_out = DeployError::from_credentials(
+            &CredentialsError::provider_timed_out(Duration::from_secs(5)),
+            "dev",
+        )
+        .to_string();
+        assert!(
+            timed_out.starts_with("could not load AWS credentials (provider timed out): credentials provider timed out after 5 seconds"),
+            "{timed_out}"
+        );
+        assert!(timed_out.contains("did not answer in time"), "{timed_out}");
+
+        let invalid = DeployError::from_credentials(
+            &CredentialsError::invalid_configuration("role_arn without source_profile"),
+            "dev",
+        )
+        .to_string();
+        assert!(invalid.contains("(invalid configuration)"), "{invalid}");
+        assert!(
+            invalid.contains("role_arn without source_profile"),
+            "{invalid}"
+        );
+        assert!(invalid.contains("fix profile `dev`"), "{invalid}");
+
+        let expired = DeployError::from_credentials(
+            &CredentialsError::provider_error("the SSO token has expired and cannot be refreshed"),
+            "prod",
+        )
+        .to_string();
+        assert!(
+            expired.contains("(provider error)") && expired.contains("has expired"),
+            "{expired}"
+        );
+        assert!(
+            expired.contains("run `aws sso login --profile prod`"),
+            "{expired}"
+        );
+
+        let other =
+            DeployError::from_credentials(&CredentialsError::provider_error("503 from STS"), "ci")
+                .to_string();
+        assert!(
+            other.contains("503 from STS") && other.contains("check profile `ci`"),
+            "{other}"
+        );
+
+        let none =
+            DeployError::from_credentials(&CredentialsError::not_loaded("nothing set"), "ci");
+        assert!(
+            matches!(&none, DeployError::CredentialsNotFound { detail } if detail.contains("nothing set")),
+            "{none}"
+        );
+    }
+
+    #[test]
+    fn a_cause_shown_in_the_message_is_not_also_the_source() {
+        let err = DeployError::Io {
+            path: "assets/a.txt".into(),
+            error: std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
+        };
+        assert_eq!(err.to_string(), "assets/a.txt: gone");
+        assert!(err.source().is_none(), "anyhow would print `gone` twice");
+        let partial = DeployError::Partial {
+            cause: Box::new(DeployError::NoRegion),
+            done: "  - x".into(),
+        };
+        assert!(partial.source().is_none());
     }
 }

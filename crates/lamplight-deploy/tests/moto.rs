@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use lamplight_deploy::aws::Aws;
 use lamplight_deploy::deploy::{self, BASIC_EXECUTION, Step, XRAY_WRITE};
+use lamplight_deploy::error::DeployError;
 use lamplight_deploy::package::{Package, package};
 use lamplight_deploy::settings::DeploySettings;
 use lamplight_deploy::{logs, ops};
@@ -43,6 +44,12 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> Option<String> {
 
 impl Moto {
     fn start() -> Moto {
+        Self::start_with(true)
+    }
+
+    /// `managed_policies: false` leaves out AWS's managed policies, so attaching one fails like
+    /// it does in a partition or account where it does not exist.
+    fn start_with(managed_policies: bool) -> Moto {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -56,7 +63,10 @@ impl Moto {
                 "-p",
                 &port.to_string(),
             ])
-            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .env(
+                "MOTO_IAM_LOAD_MANAGED_POLICIES",
+                if managed_policies { "true" } else { "false" },
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -621,4 +631,157 @@ async fn bad_input_is_refused_with_what_to_do() {
         err.contains("over Lambda's 50 MB limit for direct uploads: upload it to S3"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_64_character_name_gets_a_valid_role_that_the_next_deploy_finds() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let name = format!("orders-{}", "x".repeat(57));
+    assert_eq!(name.len(), 64);
+    let mut s = settings(&name);
+    s.log_retention_days = None;
+    let v1 = package(&bootstrap(dir.path(), b"one"), &[]).expect("zip");
+    let (plan, _) = deploy(&aws, &s, &v1).await;
+    let Some(Step::CreateRole { name: role, .. }) = plan.steps.first() else {
+        panic!("a role is created first: {plan}");
+    };
+    assert!(role.len() <= 64, "{role} has {} characters", role.len());
+    assert_eq!(role, &deploy::role_name(&name));
+    let created = aws
+        .iam
+        .get_role()
+        .role_name(role)
+        .send()
+        .await
+        .expect("role created");
+    let arn = created.role().map(|r| r.arn().to_owned()).expect("arn");
+
+    let again = deploy::plan(&aws, &s, &v1).await.expect("plan");
+    assert_eq!(again.steps.first(), Some(&Step::UseRole(arn)), "{again}");
+}
+
+#[tokio::test]
+async fn a_role_lambda_cannot_assume_is_refused_and_left_alone() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let ec2_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    aws.iam
+        .create_role()
+        .role_name("taken-lamplight")
+        .assume_role_policy_document(ec2_trust)
+        .send()
+        .await
+        .expect("someone else's role");
+    let s = settings("taken");
+    let v1 = package(&bootstrap(dir.path(), b"one"), &[]).expect("zip");
+    let err = deploy::plan(&aws, &s, &v1)
+        .await
+        .expect_err("untrusted role");
+    assert!(
+        matches!(&err, DeployError::UntrustedRole { role, trust_policy }
+            if role == "taken-lamplight" && trust_policy == ec2_trust),
+        "{err}"
+    );
+    let shown = err.to_string();
+    assert!(
+        shown.contains("the IAM role taken-lamplight exists")
+            && shown.contains("ec2.amazonaws.com")
+            && shown.contains("--role <arn>")
+            && shown.contains("delete or rename taken-lamplight"),
+        "{shown}"
+    );
+    let attached = aws
+        .iam
+        .list_attached_role_policies()
+        .role_name("taken-lamplight")
+        .send()
+        .await
+        .expect("policies");
+    assert!(attached.attached_policies().is_empty(), "nothing attached");
+}
+
+#[tokio::test]
+async fn a_role_created_before_its_policy_failed_is_reported() {
+    // No managed policies: CreateRole succeeds, AttachRolePolicy is refused.
+    let moto = Moto::start_with(false);
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let s = settings("halfrole");
+    let v1 = package(&bootstrap(dir.path(), b"one"), &[]).expect("zip");
+    let plan = deploy::plan(&aws, &s, &v1).await.expect("plan");
+    let err = deploy::apply(&aws, &s, &v1, plan, &mut |_| {})
+        .await
+        .expect_err("attach fails");
+    let DeployError::Partial { cause, done } = &err else {
+        panic!("a partial failure, not: {err}");
+    };
+    assert!(
+        cause.to_string().contains("iam:AttachRolePolicy failed"),
+        "{cause}"
+    );
+    assert_eq!(
+        done,
+        &format!(
+            "  - created role halfrole-lamplight (no policy attached: attaching {BASIC_EXECUTION} failed)"
+        )
+    );
+    aws.iam
+        .get_role()
+        .role_name("halfrole-lamplight")
+        .send()
+        .await
+        .expect("the reported role is really there");
+}
+
+#[tokio::test]
+async fn a_function_created_that_never_became_active_is_reported() {
+    let moto = Moto::start();
+    let direct = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut s = settings("stuck");
+    s.log_retention_days = None;
+    let v1 = package(&bootstrap(dir.path(), b"one"), &[]).expect("zip");
+    let plan = deploy::plan(&direct, &s, &v1).await.expect("plan");
+    // Every GetFunction of the waiter fails: the function is created but never seen Active.
+    let (proxy, seen) = flaky_proxy(
+        moto.endpoint.clone(),
+        "/functions/stuck",
+        usize::MAX,
+        404,
+        "ResourceNotFoundException",
+    )
+    .await;
+    let through_proxy = Moto {
+        child: Command::new("true").spawn().expect("placeholder"),
+        endpoint: proxy,
+    };
+    let aws = through_proxy.aws().await;
+    let err = deploy::apply(&aws, &s, &v1, plan, &mut |_| {})
+        .await
+        .expect_err("the wait fails");
+    assert!(seen.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    let DeployError::Partial { cause, done } = &err else {
+        panic!("a partial failure, not: {err}");
+    };
+    assert!(cause.to_string().contains("to become Active"), "{cause}");
+    let lines: Vec<&str> = done.lines().collect();
+    assert_eq!(lines.len(), 2, "{done}");
+    assert!(
+        lines[0].starts_with("  - create role stuck-lamplight with"),
+        "{done}"
+    );
+    assert!(
+        lines[1].starts_with("  - created the function stuck (it did not become Active"),
+        "{done}"
+    );
+    direct
+        .lambda
+        .get_function()
+        .function_name("stuck")
+        .send()
+        .await
+        .expect("the reported function is really there");
 }

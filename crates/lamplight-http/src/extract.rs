@@ -50,9 +50,14 @@ where
                 "send the body as JSON with `Content-Type: application/json`",
             ));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| HttpError::bad_request(e.body_text()))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            // A route's own, lower `DefaultBodyLimit` is met here rather than in the middleware.
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                HttpError::new(e.status(), "payload_too_large", e.body_text())
+            } else {
+                HttpError::bad_request(e.body_text())
+            }
+        })?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize::<_, T>(&mut de) {
             Ok(value) => Ok(Json(value)),

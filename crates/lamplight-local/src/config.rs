@@ -4,6 +4,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How many invocations of one function may wait for a busy environment by default. Lambda
+/// throttles at its concurrency limit rather than queueing; locally a short queue smooths bursts
+/// above `max_environments` while keeping a runaway caller from holding unbounded payloads.
+pub const DEFAULT_MAX_QUEUED: usize = 100;
+
 /// Where a function's code comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Code {
@@ -70,6 +75,9 @@ pub struct FunctionConfig {
     pub tracing: TracingMode,
     /// The most execution environments the function may have at once.
     pub max_environments: usize,
+    /// The most invocations that may wait for a busy environment; more are throttled with
+    /// `TooManyRequestsException` (429) instead of piling up in memory.
+    pub max_queued: usize,
     /// Free text.
     pub description: String,
     /// The execution role's ARN (recorded only).
@@ -80,7 +88,8 @@ pub struct FunctionConfig {
 
 impl FunctionConfig {
     /// A function named `name` running `code`, with Lambda's defaults: 128 MB, 3 s timeout,
-    /// `provided.al2023`, tracing Active, at most 10 environments.
+    /// `provided.al2023`, tracing Active, at most 10 environments and
+    /// [`DEFAULT_MAX_QUEUED`] waiting invocations.
     pub fn new(name: impl Into<String>, code: Code) -> Self {
         Self {
             name: name.into(),
@@ -94,6 +103,7 @@ impl FunctionConfig {
             architecture: std::env::consts::ARCH.replace("aarch64", "arm64"),
             tracing: TracingMode::Active,
             max_environments: 10,
+            max_queued: DEFAULT_MAX_QUEUED,
             description: String::new(),
             role: "arn:aws:iam::123456789012:role/lamplight-local".into(),
             log_format: "Text".into(),
@@ -127,6 +137,13 @@ impl FunctionConfig {
     /// Sets the most environments the function may have at once.
     pub fn max_environments(mut self, max: usize) -> Self {
         self.max_environments = max.max(1);
+        self
+    }
+
+    /// Sets how many invocations may wait while every environment is busy (at least 1); the
+    /// next one is answered 429 `TooManyRequestsException`. Default [`DEFAULT_MAX_QUEUED`].
+    pub fn max_queued(mut self, max: usize) -> Self {
+        self.max_queued = max.max(1);
         self
     }
 

@@ -3,9 +3,10 @@
 //! and invocations queue when every environment is busy.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::config::{Code, FunctionConfig};
 use crate::environment::Environment;
@@ -13,12 +14,103 @@ use crate::invocation::Pending;
 use crate::logs::LogSink;
 use crate::service::ServiceContext;
 
+/// A deployment package the service unpacked into its work directory. Every deployment running
+/// it (`$LATEST`, the versions published from it) holds it; the directory goes when the last of
+/// them is dropped, which is after their environments' processes have exited (an environment
+/// holds its deployment until then), or sooner through [`CodePackage::remove_now`] once a deleted
+/// function's environments are gone. Without this every UpdateFunctionCode would leave its
+/// predecessor on disk for the life of the service.
+#[derive(Debug)]
+pub(crate) struct CodePackage {
+    dir: PathBuf,
+    removed: AtomicBool,
+}
+
+impl CodePackage {
+    /// Takes charge of `dir` (which need not exist yet): it is removed when this is dropped.
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            removed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Removes the directory now, on this thread (callers are on a blocking thread, or know
+    /// the package is small); later calls and the drop do nothing.
+    pub fn remove_now(&self) {
+        if !self.removed.swap(true, Ordering::AcqRel) {
+            remove_tree(&self.dir);
+        }
+    }
+}
+
+impl Drop for CodePackage {
+    fn drop(&mut self) {
+        if self.removed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let dir = std::mem::take(&mut self.dir);
+        // Removing up to 250 MB of files must not stall an async worker.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || remove_tree(&dir));
+            }
+            Err(_) => remove_tree(&dir),
+        }
+    }
+}
+
+fn remove_tree(dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!("could not remove the unpacked code {}: {e}", dir.display());
+    }
+}
+
+/// Waits (bounded) until none of `deployments` has an environment left, then removes their
+/// unpacked code: for a deleted function, whose processes [`Deployment::stop_all`] has killed.
+pub(crate) async fn remove_code_when_stopped(deployments: Vec<Arc<Deployment>>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while deployments.iter().any(|d| d.environments() > 0) {
+        if tokio::time::Instant::now() >= deadline {
+            // A process outlived SIGKILL's delivery: leave the directory to the last drop.
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let packages: Vec<Arc<CodePackage>> = deployments
+        .iter()
+        .filter_map(|d| d.package.clone())
+        .collect();
+    let _ = tokio::task::spawn_blocking(move || {
+        for package in packages {
+            package.remove_now();
+        }
+    })
+    .await;
+}
+
+/// Why an invocation was not admitted.
+#[derive(Debug)]
+pub(crate) struct QueueFull {
+    pub max_environments: usize,
+    pub max_queued: usize,
+}
+
 pub(crate) struct Deployment {
     pub config: FunctionConfig,
     pub arn: String,
     pub version: String,
     /// `LAMBDA_TASK_ROOT`: where the code lives.
     pub task_root: Option<PathBuf>,
+    /// The unpacked package at `task_root`, when the service unpacked it (not for a bootstrap
+    /// path the user gave, which is theirs).
+    pub package: Option<Arc<CodePackage>>,
     pub logs: LogSink,
     pub ctx: Arc<ServiceContext>,
     pool: Mutex<Pool>,
@@ -49,6 +141,7 @@ impl Deployment {
         config: FunctionConfig,
         arn: String,
         task_root: Option<PathBuf>,
+        package: Option<Arc<CodePackage>>,
         logs: LogSink,
         ctx: Arc<ServiceContext>,
     ) -> Arc<Self> {
@@ -57,6 +150,7 @@ impl Deployment {
             arn,
             version: "$LATEST".into(),
             task_root,
+            package,
             logs,
             ctx,
             pool: Mutex::default(),
@@ -76,6 +170,7 @@ impl Deployment {
             arn: self.arn.clone(),
             version: version.to_string(),
             task_root: self.task_root.clone(),
+            package: self.package.clone(),
             logs: self.logs.clone(),
             ctx: self.ctx.clone(),
             pool: Mutex::default(),
@@ -105,35 +200,73 @@ impl Deployment {
         pool.all.push(env);
     }
 
-    /// Hands `pending` to a warm environment, starts a new one, or queues it.
-    pub async fn dispatch(self: &Arc<Self>, mut pending: Pending) {
-        let start_new = {
-            let mut pool = self.pool();
-            loop {
-                let Some(env) = pool.idle.pop() else { break };
-                match env.assign(pending) {
-                    Ok(()) => return,
-                    Err(back) => pending = back,
-                }
-            }
-            let external = self.config.code == Code::External;
-            let returning_soon = pool.returning > pool.waiting.len();
-            if !external
-                && !returning_soon
-                && pool.size() < self.config.max_environments
-                && !self.is_retired()
-            {
-                // Reserve the place now so concurrent dispatches count it.
-                pool.starting += 1;
-                Some(pending)
-            } else {
-                pool.waiting.push_back(pending);
-                None
-            }
-        };
-        if let Some(first) = start_new {
-            self.spawn_environment(first).await;
+    /// Hands `pending` to a warm environment, starts a new one, or queues it (without a bound:
+    /// for invocations already admitted, moving between environments or deployments).
+    pub async fn dispatch(self: &Arc<Self>, pending: Pending) {
+        match self.place(pending, false) {
+            Ok(Some(first)) => self.start_environment(first).await,
+            Ok(None) => {}
+            // Unbounded placement always finds a place.
+            Err((pending, _)) => self.pool().waiting.push_back(pending),
         }
+    }
+
+    /// Admits a new invocation: hands it to a warm environment or queues it, and returns it
+    /// when a new environment must be started for it ([`Self::start_environment`]). Refuses
+    /// it when `max_queued` invocations already wait, as Lambda throttles at its limit.
+    // The error hands the caller's own value back, not a new allocation worth boxing.
+    #[allow(clippy::result_large_err)]
+    pub fn admit(
+        self: &Arc<Self>,
+        pending: Pending,
+    ) -> Result<Option<Pending>, (Pending, QueueFull)> {
+        self.place(pending, true)
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn place(
+        &self,
+        mut pending: Pending,
+        bounded: bool,
+    ) -> Result<Option<Pending>, (Pending, QueueFull)> {
+        let mut pool = self.pool();
+        loop {
+            let Some(env) = pool.idle.pop() else { break };
+            match env.assign(pending) {
+                Ok(()) => return Ok(None),
+                Err(back) => pending = back,
+            }
+        }
+        let external = self.config.code == Code::External;
+        let returning_soon = pool.returning > pool.waiting.len();
+        if !external
+            && !returning_soon
+            && pool.size() < self.config.max_environments
+            && !self.is_retired()
+        {
+            // Reserve the place now so concurrent dispatches count it.
+            pool.starting += 1;
+            return Ok(Some(pending));
+        }
+        if bounded && pool.waiting.len() >= self.config.max_queued {
+            return Err((
+                pending,
+                QueueFull {
+                    max_environments: self.config.max_environments,
+                    max_queued: self.config.max_queued,
+                },
+            ));
+        }
+        pool.waiting.push_back(pending);
+        Ok(None)
+    }
+
+    /// Starts an environment for `first`, whose place [`Self::admit`] reserved.
+    pub fn start_environment(
+        self: &Arc<Self>,
+        first: Pending,
+    ) -> futures_util::future::BoxFuture<'static, ()> {
+        self.spawn_environment(first)
     }
 
     /// Boxed with an explicit `Send`: starting an environment can, through its exit, start
@@ -198,6 +331,9 @@ impl Deployment {
             let mut pool = self.pool();
             pool.idle.retain(|e| e.id() != env_id);
             pool.all.retain(|e| e.id() != env_id);
+            if self.is_retired() && pool.size() == 0 {
+                self.remove_code_if_unshared();
+            }
             if pool.size() < self.config.max_environments && !self.is_retired() {
                 let next = pool.waiting.pop_front();
                 if next.is_some() && self.config.code != Code::External {
@@ -215,6 +351,22 @@ impl Deployment {
             } else {
                 self.spawn_environment(next).await;
             }
+        }
+    }
+
+    /// The last process of a retired deployment is gone: its code can go now, unless a
+    /// deployment still in use shares it (a version published from it, or the successor of a
+    /// configuration-only update). Waiting for the drop instead would keep it for as long as
+    /// anything still holds a finished environment.
+    fn remove_code_if_unshared(&self) {
+        let Some(package) = &self.package else {
+            return;
+        };
+        // Deployments are the only holders, and no new one can share a retired deployment's
+        // package: a count of one is this deployment alone.
+        if Arc::strong_count(package) == 1 {
+            let package = package.clone();
+            tokio::task::spawn_blocking(move || package.remove_now());
         }
     }
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use rustix::process::{Pid, Signal};
 use serde_json::json;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpListener;
@@ -18,7 +19,7 @@ use tokio::task::AbortHandle;
 use crate::config::Code;
 use crate::deployment::Deployment;
 use crate::invocation::{FunctionResult, Outcome, Pending, error_body};
-use crate::logs::{Report, now_ms, peak_memory_mb};
+use crate::logs::{InvocationLog, LineSplitter, MAX_LINE, Report, now_ms, peak_memory_mb};
 
 /// The most bytes of one response the Runtime API takes, as Lambda (6 MB plus framing).
 pub(crate) const MAX_RESPONSE: usize = 6_291_556;
@@ -34,6 +35,9 @@ pub(crate) struct Environment {
     started: Instant,
     started_at: SystemTime,
     pid: Mutex<Option<u32>>,
+    /// The runtime's process group while it may have members: the `bootstrap` leads it, and
+    /// whatever it starts (a shell script's children) joins it, so one signal ends them all.
+    group: Mutex<Option<Pid>>,
     stop: Notify,
     server: Mutex<Option<AbortHandle>>,
     outputs: Mutex<Vec<Output>>,
@@ -56,7 +60,7 @@ struct State {
     /// Answered an invocation and has not polled again yet.
     returning: bool,
     /// Lines since the last invocation ended (init output, then the current invocation's).
-    log: String,
+    log: InvocationLog,
     dead: bool,
 }
 
@@ -113,6 +117,7 @@ impl Environment {
             started: Instant::now(),
             started_at: SystemTime::now(),
             pid: Mutex::new(None),
+            group: Mutex::new(None),
             stop: Notify::new(),
             server: Mutex::new(None),
             outputs: Mutex::new(Vec::new()),
@@ -143,6 +148,9 @@ impl Environment {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group, so that stopping the environment can end everything the
+            // runtime started, not only the runtime.
+            .process_group(0)
             .kill_on_drop(true);
         if let Some(root) = &d.task_root {
             command.current_dir(root);
@@ -177,6 +185,12 @@ impl Environment {
             }
         };
         *self.pid.lock().unwrap_or_else(|e| e.into_inner()) = child.id();
+        // With `process_group(0)` the group id is the child's pid.
+        let group = child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .and_then(Pid::from_raw);
+        *self.group.lock().unwrap_or_else(|e| e.into_inner()) = group;
         if let Some(stdout) = child.stdout.take() {
             self.watch_output(stdout);
         }
@@ -185,6 +199,8 @@ impl Environment {
         }
         let watcher = self.clone();
         tokio::spawn(async move {
+            // Ends the group if this task is dropped unfinished (the runtime shutting down).
+            let guard = GroupGuard(group);
             let status = tokio::select! {
                 status = child.wait() => status.ok(),
                 () = watcher.stop.notified() => {
@@ -192,6 +208,15 @@ impl Environment {
                     child.wait().await.ok()
                 }
             };
+            // The runtime is gone: so is its environment, with whatever it left running.
+            // Forget the group first so no later `stop` signals a group id the kernel may
+            // have handed out again once every member is gone.
+            watcher
+                .group
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            drop(guard);
             watcher.exited(status).await;
         });
         if has_first {
@@ -231,18 +256,38 @@ impl Environment {
         self.slot_tx.try_send(pending).map_err(|e| e.into_inner())
     }
 
-    /// Stops the environment: kills its process, fails or requeues what it held.
+    /// Stops the environment: kills its process group now (callers include `Drop`, when no
+    /// task may run again), then lets the watcher fail or requeue what it held.
     pub fn stop(&self) {
+        self.kill_group();
         self.stop.notify_one();
+    }
+
+    /// Sends SIGKILL to the runtime's process group, if it still has one.
+    fn kill_group(&self) {
+        if let Some(group) = *self.group.lock().unwrap_or_else(|e| e.into_inner()) {
+            kill_group(group);
+        }
+    }
+
+    /// When the running invocation `request_id` times out, if it is running here.
+    pub fn deadline(&self, request_id: &str) -> Option<Instant> {
+        let timeout = self.deployment.config.timeout;
+        self.state()
+            .in_flight
+            .as_ref()
+            .filter(|f| f.pending.request_id == request_id)
+            .map(|f| f.started + timeout)
+    }
+
+    /// When the runtime has to be done initialising.
+    pub fn init_deadline(&self) -> Instant {
+        self.started + self.deployment.config.init_timeout
     }
 
     /// One line of the environment's output (or of the service about it).
     pub fn log_line(&self, line: String) {
-        {
-            let mut state = self.state();
-            state.log.push_str(&line);
-            state.log.push('\n');
-        }
+        self.state().log.push_line(&line);
         self.deployment.logs.push(&self.stream, line);
     }
 
@@ -387,7 +432,7 @@ impl Environment {
                 state.returning = true;
                 self.deployment.returning();
             }
-            std::mem::take(&mut state.log)
+            state.log.take()
         };
         if trace.sampled {
             self.record_segments(&flight, init_duration, &result);
@@ -539,7 +584,7 @@ impl Environment {
             "INIT_REPORT Init Duration: {elapsed:.2} ms\tPhase: init\tStatus: {}\tError Type: {error_type}",
             if timed_out { "timeout" } else { "error" }
         ));
-        let logs = std::mem::take(&mut self.state().log);
+        let logs = self.state().log.take();
         let outcome = Outcome {
             request_id: request_id.clone(),
             result: FunctionResult::Error { error_type, body },
@@ -695,7 +740,7 @@ async fn read_lines<R: AsyncRead + Unpin>(
     mut pipe: R,
     gate: Arc<Mutex<()>>,
 ) {
-    let mut partial: Vec<u8> = Vec::new();
+    let mut lines = LineSplitter::new(MAX_LINE);
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let read = std::future::poll_fn(|cx| {
@@ -704,7 +749,7 @@ async fn read_lines<R: AsyncRead + Unpin>(
             match Pin::new(&mut pipe).poll_read(cx, &mut filled) {
                 std::task::Poll::Ready(Ok(())) => {
                     let n = filled.filled().len();
-                    emit(&env, &mut partial, &buf[..n]);
+                    lines.push(&buf[..n], |line| env.log_line(line));
                     std::task::Poll::Ready(n)
                 }
                 std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(0),
@@ -716,16 +761,26 @@ async fn read_lines<R: AsyncRead + Unpin>(
             break;
         }
     }
-    if !partial.is_empty() {
-        env.log_line(String::from_utf8_lossy(&partial).into_owned());
+    if let Some(line) = lines.finish() {
+        env.log_line(line);
     }
 }
 
-fn emit(env: &Environment, partial: &mut Vec<u8>, data: &[u8]) {
-    partial.extend_from_slice(data);
-    while let Some(newline) = partial.iter().position(|b| *b == b'\n') {
-        let line: Vec<u8> = partial.drain(..=newline).collect();
-        let text = String::from_utf8_lossy(&line[..line.len() - 1]);
-        env.log_line(text.trim_end_matches('\r').to_owned());
+/// Sends SIGKILL to every process in `group`. A group with no members left is not an error.
+fn kill_group(group: Pid) {
+    match rustix::process::kill_process_group(group, Signal::KILL) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+        Err(e) => tracing::warn!("could not kill process group {group:?}: {e}"),
+    }
+}
+
+/// Kills a runtime's process group when dropped: when its watcher task ends, however it ends.
+struct GroupGuard(Option<Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(group) = self.0 {
+            kill_group(group);
+        }
     }
 }

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub error_type: &'static str,
     /// What went wrong.
     pub message: String,
+    /// Lambda's `Reason` field (throttling errors carry one; the SDKs parse it).
+    pub reason: Option<&'static str>,
 }
 
 impl ApiError {
@@ -22,6 +24,26 @@ impl ApiError {
             status,
             error_type,
             message: message.into(),
+            reason: None,
+        }
+    }
+
+    /// 403 AccessDeniedException: the request came from somewhere the service does not serve
+    /// (a foreign `Host` or `Origin`).
+    pub fn forbidden(message: String) -> Self {
+        Self::new(403, "AccessDeniedException", message)
+    }
+
+    /// 415 UnsupportedMediaTypeException.
+    pub fn unsupported_media_type(message: String) -> Self {
+        Self::new(415, "UnsupportedMediaTypeException", message)
+    }
+
+    /// 429 TooManyRequestsException with Lambda's `Reason`.
+    pub fn throttled(message: String, reason: &'static str) -> Self {
+        Self {
+            reason: Some(reason),
+            ..Self::new(429, "TooManyRequestsException", message)
         }
     }
 
@@ -68,6 +90,19 @@ impl ApiError {
         Self::new(500, "ServiceException", message)
     }
 
+    /// An answer axum or the router made itself (a path or query it could not read, a method
+    /// a route does not have), put in the API's shape.
+    pub(crate) fn from_rejection(status: u16, message: String) -> Self {
+        let error_type = match status {
+            404 | 405 => "UnknownOperationException",
+            413 => "RequestTooLargeException",
+            415 => "UnsupportedMediaTypeException",
+            500.. => "ServiceException",
+            _ => "InvalidRequestContentException",
+        };
+        Self::new(status, error_type, message)
+    }
+
     /// 404 for an operation this service does not implement.
     pub fn unknown_operation(method: &str, path: &str) -> Self {
         Self::new(
@@ -86,10 +121,14 @@ impl IntoResponse for ApiError {
         } else {
             "User"
         };
+        let mut body = serde_json::json!({"Type": kind, "message": self.message});
+        if let Some(reason) = self.reason {
+            body["Reason"] = reason.into();
+        }
         (
             status,
             [("x-amzn-ErrorType", self.error_type)],
-            axum::Json(serde_json::json!({"Type": kind, "message": self.message})),
+            axum::Json(body),
         )
             .into_response()
     }

@@ -26,10 +26,19 @@
 //!
 //! What matches Lambda: the Runtime API and its headers, the reserved environment, warm
 //! environments reused between invocations, new ones for concurrent invocations up to a limit
-//! (then invocations queue instead of being throttled), timeouts that stop the environment
+//! (then up to [`FunctionConfig::max_queued`] invocations wait for one, and the next are throttled
+//! with `TooManyRequestsException`), timeouts that stop the environment
 //! (`Sandbox.Timedout`), crashes (`Runtime.ExitError`) and init errors reported to the caller,
 //! `START`/`END`/`REPORT` lines with billed duration and peak memory, the payload limits, and
 //! the service's own `AWS::Lambda` and `AWS::Lambda::Function` segments in every sampled trace.
+//!
+//! The service runs code with your AWS credentials, so its API answers only local callers: a
+//! request must be addressed to a loopback `Host` (or the bound address, or one allowed with
+//! [`LocalLambdaBuilder::allow_host`]), come from no web page or a loopback one (others with
+//! [`LocalLambdaBuilder::allow_origin`]), and not change anything with a content type a page can
+//! send cross-site unasked (`text/plain`, forms). Uploaded packages are unpacked within Lambda's
+//! limits (250 MB unzipped), never outside [`LocalLambda::work_dir`], and removed with the
+//! function or once replaced code has stopped running.
 
 mod api;
 pub mod config;

@@ -1,14 +1,21 @@
 //! The Runtime API (2018-06-01) one execution environment's runtime talks to.
+//!
+//! A runtime is arbitrary code, so nothing it sends is trusted: bodies are read against a size
+//! limit (the declared `Content-Length` first, then the bytes as they arrive) and a deadline
+//! (the invocation's timeout), so a runtime that sends too much, too slowly, or stops half-way
+//! costs a bounded amount of memory and never holds an invocation past its timeout.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header::CONTENT_LENGTH};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
+use futures_util::StreamExt as _;
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -16,6 +23,10 @@ use crate::environment::{Environment, MAX_RESPONSE};
 use crate::invocation::{FunctionResult, error_body};
 
 const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+
+/// How long past an invocation's deadline a body may still be arriving: by then the timeout has
+/// failed the invocation, and the read only keeps a connection open.
+const DEADLINE_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves the Runtime API for `env` until the task is aborted.
 pub(crate) async fn serve(listener: TcpListener, env: Arc<Environment>) {
@@ -70,34 +81,21 @@ async fn next(State(env): State<Arc<Environment>>) -> Response {
 async fn response(
     State(env): State<Arc<Environment>>,
     Path(id): Path<String>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Response {
-    if !env.is_running(&id) {
+    let Some(deadline) = env.deadline(&id) else {
         return invalid_request_id();
-    }
-    if body.len() > MAX_RESPONSE {
-        let message = format!(
-            "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE} bytes)."
-        );
-        env.finish(
-            &id,
-            FunctionResult::Error {
-                error_type: "Function.ResponseSizeTooLarge".into(),
-                body: error_body("Function.ResponseSizeTooLarge", &message),
-            },
-            Some("error"),
-        )
-        .await;
-        return runtime_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes)."),
-        );
-    }
-    if env.finish(&id, FunctionResult::Response(body), None).await {
-        accepted()
-    } else {
-        invalid_request_id()
+    };
+    match read_body(&headers, body, deadline + DEADLINE_GRACE).await {
+        Ok(body) => {
+            if env.finish(&id, FunctionResult::Response(body), None).await {
+                accepted()
+            } else {
+                invalid_request_id()
+            }
+        }
+        Err(e) => refuse_invocation_body(&env, &id, e).await,
     }
 }
 
@@ -105,8 +103,15 @@ async fn error(
     State(env): State<Arc<Environment>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let Some(deadline) = env.deadline(&id) else {
+        return invalid_request_id();
+    };
+    let body = match read_body(&headers, body, deadline + DEADLINE_GRACE).await {
+        Ok(body) => body,
+        Err(e) => return refuse_invocation_body(&env, &id, e).await,
+    };
     let error_type = header(&headers, ERROR_TYPE).unwrap_or_else(|| "Unhandled".into());
     let body = if body.is_empty() {
         error_body(&error_type, "")
@@ -126,16 +131,105 @@ async fn error(
 async fn init_error(
     State(env): State<Arc<Environment>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let error_type = header(&headers, ERROR_TYPE).unwrap_or_else(|| "Runtime.Unknown".into());
-    let body = if body.is_empty() {
-        error_body(&error_type, "")
-    } else {
-        body
+    match read_body(&headers, body, env.init_deadline() + DEADLINE_GRACE).await {
+        Ok(body) => {
+            let body = if body.is_empty() {
+                error_body(&error_type, "")
+            } else {
+                body
+            };
+            env.init_failed(error_type, body);
+            accepted()
+        }
+        Err(BodyError::TooLarge) => {
+            let message = format!(
+                "RequestId: {{id}} Error: the init error document exceeded the maximum allowed size ({MAX_RESPONSE} bytes)"
+            );
+            let body = error_body(&error_type, &message);
+            env.init_failed(error_type, body);
+            too_large()
+        }
+        Err(e) => e.response(),
+    }
+}
+
+/// Why a runtime's body was not taken.
+#[derive(Debug)]
+enum BodyError {
+    /// Over [`MAX_RESPONSE`], declared or sent.
+    TooLarge,
+    /// The connection failed or closed before the body was complete.
+    Broken(axum::Error),
+    /// Still arriving when its invocation (or init) had to be over.
+    TooSlow,
+}
+
+impl BodyError {
+    fn response(&self) -> Response {
+        match self {
+            Self::TooLarge => too_large(),
+            Self::Broken(e) => runtime_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                &format!("could not read the request body: {e}"),
+            ),
+            Self::TooSlow => runtime_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                "the request body did not arrive before the invocation's deadline",
+            ),
+        }
+    }
+}
+
+/// Reads at most [`MAX_RESPONSE`] bytes of `body` before `deadline`, refusing a larger declared
+/// `Content-Length` without reading anything.
+async fn read_body(headers: &HeaderMap, body: Body, deadline: Instant) -> Result<Bytes, BodyError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_RESPONSE as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut collected = bytes::BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(BodyError::Broken)?;
+            if collected.len() + chunk.len() > MAX_RESPONSE {
+                return Err(BodyError::TooLarge);
+            }
+            collected.extend_from_slice(&chunk);
+        }
+        Ok(collected.freeze())
     };
-    env.init_failed(error_type, body);
-    accepted()
+    tokio::time::timeout_at(deadline.into(), read)
+        .await
+        .unwrap_or(Err(BodyError::TooSlow))
+}
+
+/// Answers a response or error body that was not taken; one too large fails the invocation, as
+/// Lambda does.
+async fn refuse_invocation_body(env: &Environment, id: &str, e: BodyError) -> Response {
+    if matches!(e, BodyError::TooLarge) {
+        let message = format!(
+            "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE} bytes)."
+        );
+        env.finish(
+            id,
+            FunctionResult::Error {
+                error_type: "Function.ResponseSizeTooLarge".into(),
+                body: error_body("Function.ResponseSizeTooLarge", &message),
+            },
+            Some("error"),
+        )
+        .await;
+    }
+    e.response()
 }
 
 async fn not_found() -> Response {
@@ -152,6 +246,14 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
+}
+
+fn too_large() -> Response {
+    runtime_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes)."),
+    )
 }
 
 fn accepted() -> Response {

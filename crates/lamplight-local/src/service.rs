@@ -1,6 +1,6 @@
 //! The running service: functions, the Invoke and control-plane API, the X-Ray sink.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use crate::config::{Code, FunctionConfig};
-use crate::deployment::Deployment;
+use crate::deployment::{CodePackage, Deployment};
 use crate::error::ApiError;
 use crate::invocation::{FunctionResult, Outcome, Pending, TraceContext};
 use crate::logs::LogSink;
@@ -200,6 +200,15 @@ impl Function {
             .clone()
     }
 
+    /// Stops the environments of `$LATEST` and of every published version, busy ones included.
+    pub fn stop_every_version(&self) {
+        self.deployment().stop_all();
+        let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        for (deployment, _) in versions.published.values() {
+            deployment.stop_all();
+        }
+    }
+
     /// Replaces the deployment (new code or configuration): new invocations go to the new one.
     pub async fn redeploy(&self, next: Arc<Deployment>) {
         let previous = std::mem::replace(
@@ -220,6 +229,9 @@ pub struct LocalLambdaBuilder {
     observer: Option<Observer>,
     daemon_for_functions: Option<SocketAddr>,
     functions: Vec<FunctionConfig>,
+    allowed_origins: Vec<String>,
+    allowed_hosts: Vec<String>,
+    work_parent: Option<PathBuf>,
 }
 
 impl Default for LocalLambdaBuilder {
@@ -233,6 +245,9 @@ impl Default for LocalLambdaBuilder {
             observer: None,
             daemon_for_functions: None,
             functions: Vec::new(),
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            work_parent: None,
         }
     }
 }
@@ -281,6 +296,29 @@ impl LocalLambdaBuilder {
         self
     }
 
+    /// Serves browser requests from `origin` (`https://app.example`, scheme and host and port
+    /// as the browser sends them in `Origin`), answering them with CORS headers. Without it only
+    /// loopback origins are served: any web page could otherwise drive the service, which runs
+    /// code with your AWS credentials.
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.allowed_origins.push(origin.into());
+        self
+    }
+
+    /// Serves requests whose `Host` is `host` (a name, `name:port`, or an IP address), besides
+    /// loopback and the address the service is bound to: for a proxy or a container name.
+    pub fn allow_host(mut self, host: impl Into<String>) -> Self {
+        self.allowed_hosts.push(host.into());
+        self
+    }
+
+    /// Creates the work directory (unpacked deployment packages) inside `dir` instead of the
+    /// system's temporary directory.
+    pub fn work_dir_in(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.work_parent = Some(dir.into());
+        self
+    }
+
     /// Starts the service.
     pub async fn start(self) -> Result<LocalLambda, ApiError> {
         let io = |what: &str, e: std::io::Error| ApiError::service(format!("{what}: {e}"));
@@ -290,10 +328,15 @@ impl LocalLambdaBuilder {
                 e,
             )
         })?;
-        let workdir = tempfile::Builder::new()
-            .prefix("lamplight-local-")
-            .tempdir()
-            .map_err(|e| io("could not create a work directory", e))?;
+        let workdir = match &self.work_parent {
+            Some(parent) => tempfile::Builder::new()
+                .prefix("lamplight-local-")
+                .tempdir_in(parent),
+            None => tempfile::Builder::new()
+                .prefix("lamplight-local-")
+                .tempdir(),
+        }
+        .map_err(|e| io("could not create a work directory", e))?;
         let host_env = INHERITED
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
@@ -316,11 +359,13 @@ impl LocalLambdaBuilder {
         let inner = Arc::new(ServiceInner {
             ctx,
             functions: RwLock::default(),
+            reserved: Mutex::default(),
             workdir: workdir.path().to_owned(),
             echo: self.echo,
             observer: self.observer,
         });
-        let server = tokio::spawn(crate::api::serve(listener, inner.clone()));
+        let access = crate::api::Access::new(api_addr, self.allowed_origins, self.allowed_hosts);
+        let server = tokio::spawn(crate::api::serve(listener, inner.clone(), access));
         let service = LocalLambda {
             inner,
             api_addr,
@@ -338,6 +383,9 @@ impl LocalLambdaBuilder {
 pub(crate) struct ServiceInner {
     pub ctx: Arc<ServiceContext>,
     pub functions: RwLock<BTreeMap<String, Arc<Function>>>,
+    /// Names a CreateFunction is unpacking code for: taken under the registry lock, so a
+    /// second CreateFunction of the name is refused instead of silently replacing the first.
+    reserved: Mutex<BTreeSet<String>>,
     pub workdir: PathBuf,
     echo: Option<Echo>,
     observer: Option<Observer>,
@@ -367,7 +415,7 @@ impl Drop for LocalLambda {
         self.server.abort();
         if let Ok(functions) = self.inner.functions.read() {
             for f in functions.values() {
-                f.deployment().stop_all();
+                f.stop_every_version();
             }
         }
     }
@@ -432,6 +480,12 @@ impl LocalLambda {
         self.api_addr
     }
 
+    /// The work directory: deployment packages uploaded through the API are unpacked below it,
+    /// and it is removed when the service is dropped.
+    pub fn work_dir(&self) -> &Path {
+        self._workdir.path()
+    }
+
     /// The X-Ray sink's address (`AWS_XRAY_DAEMON_ADDRESS` of every function).
     pub fn xray_addr(&self) -> SocketAddr {
         self.xray.addr()
@@ -458,7 +512,7 @@ impl LocalLambda {
             Code::External => None,
         };
         self.inner
-            .register(config, Meta::new(&code), task_root)
+            .register(config, Meta::new(&code), task_root, None, true)
             .await
     }
 
@@ -552,12 +606,50 @@ pub struct InvokeResponse {
     pub outcome: Option<Outcome>,
 }
 
+/// A function name held by one CreateFunction while it unpacks; released when dropped.
+pub(crate) struct Reservation {
+    inner: Arc<ServiceInner>,
+    name: String,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.inner
+            .reserved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.name);
+    }
+}
+
 impl ServiceInner {
+    /// Holds `name` for a CreateFunction: refused (409) when a function or another
+    /// CreateFunction has it.
+    pub(crate) fn reserve(self: &Arc<Self>, name: &str) -> Result<Reservation, ApiError> {
+        let functions = self
+            .functions
+            .read()
+            .map_err(|_| ApiError::service("function registry poisoned"))?;
+        let mut reserved = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
+        if functions.contains_key(name) || !reserved.insert(name.to_owned()) {
+            return Err(ApiError::conflict(format!(
+                "Function already exist: {name}"
+            )));
+        }
+        Ok(Reservation {
+            inner: self.clone(),
+            name: name.to_owned(),
+        })
+    }
+
+    /// Registers a function; with `replace` false, refuses (409) a name already registered.
     pub(crate) async fn register(
         self: &Arc<Self>,
         config: FunctionConfig,
         meta: Meta,
         task_root: Option<PathBuf>,
+        package: Option<Arc<CodePackage>>,
+        replace: bool,
     ) -> Result<FunctionHandle, ApiError> {
         validate_name(&config.name)?;
         let arn = format!(
@@ -579,6 +671,7 @@ impl ServiceInner {
             config.clone(),
             arn.clone(),
             task_root,
+            package,
             logs.clone(),
             self.ctx.clone(),
         );
@@ -600,15 +693,24 @@ impl ServiceInner {
             meta: Mutex::new(meta),
             versions: Mutex::default(),
         });
-        let previous = self
-            .functions
-            .write()
-            .map_err(|_| ApiError::service("function registry poisoned"))?
-            .insert(config.name.clone(), function.clone());
+        let previous = {
+            let mut functions = self
+                .functions
+                .write()
+                .map_err(|_| ApiError::service("function registry poisoned"))?;
+            if !replace && functions.contains_key(&config.name) {
+                drop(functions);
+                function.deployment().stop_all();
+                return Err(ApiError::conflict(format!(
+                    "Function already exist: {}",
+                    config.name
+                )));
+            }
+            functions.insert(config.name.clone(), function.clone())
+        };
         if let Some(previous) = previous {
-            let old = previous.deployment();
-            old.retire(None).await;
-            old.stop_all();
+            previous.deployment().retire(None).await;
+            previous.stop_every_version();
         }
         Ok(FunctionHandle {
             function,
@@ -751,8 +853,20 @@ impl ServiceInner {
             received_at: SystemTime::now(),
             reply: (request.invocation_type == InvocationType::RequestResponse).then_some(reply),
         };
+        let start = deployment.admit(pending).map_err(|(_, full)| {
+            ApiError::throttled(
+                format!(
+                    "Rate Exceeded. Function {} has {} busy execution environment(s) and {} invocation(s) waiting for them; \
+                     lamplight-local throttles the rest. Raise FunctionConfig::max_queued or max_environments to let more wait or run.",
+                    function.name, full.max_environments, full.max_queued
+                ),
+                "ReservedFunctionConcurrentInvocationLimitExceeded",
+            )
+        })?;
         if request.invocation_type == InvocationType::Event {
-            tokio::spawn(async move { deployment.dispatch(pending).await });
+            if let Some(first) = start {
+                tokio::spawn(deployment.start_environment(first));
+            }
             return Ok(InvokeResponse {
                 status: 202,
                 payload: Bytes::new(),
@@ -764,7 +878,9 @@ impl ServiceInner {
                 outcome: None,
             });
         }
-        deployment.dispatch(pending).await;
+        if let Some(first) = start {
+            deployment.start_environment(first).await;
+        }
         let outcome = outcome.await.map_err(|_| {
             ApiError::service("the execution environment went away without an answer")
         })?;
@@ -832,7 +948,8 @@ fn parse_reference(reference: &str) -> Result<(String, Option<String>), ApiError
     Ok((name.to_owned(), qualifier.map(str::to_owned)))
 }
 
-fn validate_name(name: &str) -> Result<(), ApiError> {
+/// A function name as Lambda accepts it: the only names that may become a path.
+pub(crate) fn validate_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name

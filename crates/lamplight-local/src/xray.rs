@@ -4,19 +4,32 @@
 //! Bad datagrams are counted and kept (the last [`MAX_REJECTIONS`], with the reason and the
 //! first bytes) so a test or a user can see why a segment never showed up; they never stop
 //! the listener.
+//!
+//! What is kept is bounded: [`MAX_TRACES`] traces, [`MAX_SEGMENTS_PER_TRACE`] segments in one
+//! trace, [`MAX_SEGMENTS`] and [`MAX_BYTES`] in all. The oldest traces are evicted first;
+//! segments over a trace's cap are refused. Both are counted in [`SinkStats`], so a trace that
+//! looks short says why.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lamplight_xray::{Segment, Trace, TraceId, daemon, document};
+use lamplight_xray::{Segment, SegmentId, Trace, TraceId, daemon, document};
 use serde::Serialize;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 /// The most traces kept; the oldest is dropped first.
 pub const MAX_TRACES: usize = 2_000;
+/// The most segments (subsegments included) kept in one trace; later new ones are refused.
+pub const MAX_SEGMENTS_PER_TRACE: usize = 10_000;
+/// The most segments kept in all traces; the oldest traces are evicted to stay under it.
+pub const MAX_SEGMENTS: usize = 100_000;
+/// About the most bytes of segment documents kept in all traces (measured as received).
+pub const MAX_BYTES: usize = 256 * 1024 * 1024;
+/// What a segment the service records itself is counted as, in bytes.
+const RECORDED_SEGMENT_BYTES: usize = 1024;
 /// The most rejected datagrams kept for inspection.
 pub const MAX_REJECTIONS: usize = 100;
 
@@ -31,6 +44,13 @@ pub struct SinkStats {
     pub malformed: u64,
     /// Documents that broke a segment rule (ids, times, parent links).
     pub invalid: u64,
+    /// Valid segments refused because their trace already held [`MAX_SEGMENTS_PER_TRACE`].
+    pub dropped_segments: u64,
+    /// Traces evicted, oldest first, to stay within [`MAX_TRACES`], [`MAX_SEGMENTS`] and
+    /// [`MAX_BYTES`].
+    pub evicted_traces: u64,
+    /// Segments the evicted traces held.
+    pub evicted_segments: u64,
 }
 
 /// A datagram the sink refused, and why.
@@ -45,9 +65,88 @@ pub struct Rejection {
 #[derive(Default)]
 struct Inner {
     order: VecDeque<TraceId>,
-    traces: HashMap<TraceId, Trace>,
+    traces: HashMap<TraceId, Kept>,
     stats: SinkStats,
     rejections: VecDeque<Rejection>,
+    /// Segments in all kept traces.
+    segments: usize,
+    /// Bytes of the segments in all kept traces.
+    bytes: usize,
+}
+
+/// One kept trace, with where each of its segments is, so a segment sent again (in progress,
+/// then complete) replaces its earlier form in constant time.
+struct Kept {
+    trace: Trace,
+    index: HashMap<SegmentId, Slot>,
+    bytes: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    position: usize,
+    bytes: usize,
+}
+
+impl Inner {
+    /// Adds one segment that takes about `bytes` bytes.
+    fn add(&mut self, segment: Segment, bytes: usize) {
+        let id = segment.trace_id.clone();
+        if !self.traces.contains_key(&id) {
+            while self.order.len() >= MAX_TRACES {
+                self.evict_oldest();
+            }
+            self.order.push_back(id.clone());
+            self.traces.insert(
+                id.clone(),
+                Kept {
+                    trace: Trace::new(id.clone()),
+                    index: HashMap::new(),
+                    bytes: 0,
+                },
+            );
+        }
+        let Some(kept) = self.traces.get_mut(&id) else {
+            return;
+        };
+        match kept.index.get_mut(&segment.id) {
+            Some(slot) => {
+                kept.bytes = kept.bytes - slot.bytes + bytes;
+                self.bytes = self.bytes - slot.bytes + bytes;
+                slot.bytes = bytes;
+                kept.trace.segments[slot.position] = segment;
+            }
+            None if kept.trace.segments.len() >= MAX_SEGMENTS_PER_TRACE => {
+                self.stats.dropped_segments += 1;
+                return;
+            }
+            None => {
+                let position = kept.trace.segments.len();
+                kept.index.insert(segment.id, Slot { position, bytes });
+                kept.trace.segments.push(segment);
+                kept.bytes += bytes;
+                self.bytes += bytes;
+                self.segments += 1;
+            }
+        }
+        self.stats.segments += 1;
+        while (self.segments > MAX_SEGMENTS || self.bytes > MAX_BYTES) && !self.order.is_empty() {
+            self.evict_oldest();
+        }
+    }
+
+    fn evict_oldest(&mut self) {
+        let Some(oldest) = self.order.pop_front() else {
+            return;
+        };
+        if let Some(kept) = self.traces.remove(&oldest) {
+            let count = kept.trace.segments.len();
+            self.segments -= count;
+            self.bytes -= kept.bytes;
+            self.stats.evicted_traces += 1;
+            self.stats.evicted_segments += count as u64;
+        }
+    }
 }
 
 /// Received traces, shared by the UDP listener, the service's own facade segments, and readers.
@@ -90,8 +189,13 @@ impl TraceStore {
         inner.stats.datagrams += 1;
         match result {
             Ok(segments) => {
+                // Share the datagram's size among what it held, to bound memory in bytes.
+                let bytes = datagram.len() / segments.len().max(1);
+                for segment in segments {
+                    inner.add(segment, bytes);
+                }
                 drop(inner);
-                self.record(segments);
+                self.changed.send_modify(|n| *n += 1);
             }
             Err((malformed, reason)) => {
                 if malformed {
@@ -115,21 +219,7 @@ impl TraceStore {
     pub fn record(&self, segments: Vec<Segment>) {
         let mut inner = self.lock();
         for segment in segments {
-            inner.stats.segments += 1;
-            let id = segment.trace_id.clone();
-            if !inner.traces.contains_key(&id) {
-                if inner.order.len() == MAX_TRACES
-                    && let Some(oldest) = inner.order.pop_front()
-                {
-                    inner.traces.remove(&oldest);
-                }
-                inner.order.push_back(id.clone());
-            }
-            inner
-                .traces
-                .entry(id.clone())
-                .or_insert_with(|| Trace::new(id))
-                .add(segment);
+            inner.add(segment, RECORDED_SEGMENT_BYTES);
         }
         drop(inner);
         self.changed.send_modify(|n| *n += 1);
@@ -137,7 +227,7 @@ impl TraceStore {
 
     /// The trace with `id`.
     pub fn trace(&self, id: &TraceId) -> Option<Trace> {
-        self.lock().traces.get(id).cloned()
+        self.lock().traces.get(id).map(|k| k.trace.clone())
     }
 
     /// Every trace kept, oldest first.
@@ -146,7 +236,7 @@ impl TraceStore {
         inner
             .order
             .iter()
-            .filter_map(|id| inner.traces.get(id).cloned())
+            .filter_map(|id| inner.traces.get(id).map(|k| k.trace.clone()))
             .collect()
     }
 
@@ -235,7 +325,185 @@ async fn listen(socket: UdpSocket, store: Arc<TraceStore>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    /// Proptest's configuration: a bounded number of cases unless `PROPTEST_CASES` says.
+    fn cases() -> ProptestConfig {
+        let mut config = ProptestConfig::default();
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = 64;
+        }
+        config
+    }
+
+    fn segment(trace: &str, id: u64, start: f64) -> serde_json::Value {
+        json!({"name": "f", "id": format!("{id:016x}"), "trace_id": trace,
+               "start_time": start, "end_time": start + 0.5})
+    }
+
+    fn trace_id(n: u64) -> String {
+        format!("1-581cf771-{n:024x}")
+    }
+
+    prop_compose! {
+        fn valid_document()(
+            name in "[a-zA-Z0-9 _.-]{1,40}",
+            id in 1u64..,
+            trace in 1u64..,
+            start in 1.0f64..2.0e9,
+            length in 0.0f64..1.0e4,
+        ) -> (serde_json::Value, TraceId, SegmentId) {
+            let trace = trace_id(trace);
+            let doc = json!({"name": name, "id": format!("{id:016x}"), "trace_id": trace,
+                             "start_time": start, "end_time": start + length});
+            let trace: TraceId = trace.parse().unwrap_or_else(|e| panic!("{trace}: {e}"));
+            let id: SegmentId = format!("{id:016x}").parse().unwrap_or_else(|e| panic!("{id}: {e:?}"));
+            (doc, trace, id)
+        }
+    }
+
+    proptest! {
+        #![proptest_config(cases())]
+
+        /// Any bytes, with or without the daemon header: never a panic, always counted once.
+        #[test]
+        fn random_datagrams_are_counted_never_fatal(
+            datagrams in proptest::collection::vec(
+                prop_oneof![
+                    proptest::collection::vec(any::<u8>(), 0..300),
+                    proptest::collection::vec(any::<u8>(), 0..300).prop_map(|body| {
+                        let mut d = b"{\"format\":\"json\",\"version\":1}\n".to_vec();
+                        d.extend(body);
+                        d
+                    }),
+                    "[{}\\[\\]\":,a-z0-9. -]{0,200}".prop_map(|s| daemon::encode(s.as_bytes())),
+                ],
+                1..20,
+            ),
+        ) {
+            let store = TraceStore::default();
+            for d in &datagrams {
+                store.receive_datagram(d);
+            }
+            let stats = store.stats();
+            prop_assert_eq!(stats.datagrams, datagrams.len() as u64);
+            prop_assert!(stats.malformed + stats.invalid <= stats.datagrams);
+            prop_assert!(store.rejections().len() <= MAX_REJECTIONS);
+        }
+
+        /// Valid documents, in daemon framing, are all kept under their trace.
+        #[test]
+        fn valid_datagrams_are_recorded(docs in proptest::collection::vec(valid_document(), 1..20)) {
+            let store = TraceStore::default();
+            for (doc, _, _) in &docs {
+                let bytes = serde_json::to_vec(doc).unwrap_or_default();
+                store.receive_datagram(&daemon::encode(&bytes));
+            }
+            let stats = store.stats();
+            prop_assert_eq!(stats.malformed + stats.invalid, 0, "{:?}", store.rejections());
+            for (_, trace, id) in &docs {
+                let kept = store.trace(trace);
+                prop_assert!(kept.is_some_and(|t| t.get(*id).is_some()));
+            }
+        }
+    }
+
+    #[test]
+    fn one_huge_trace_is_capped_quickly_and_counted() {
+        let trace = trace_id(7);
+        let total = 15_000u64;
+        let docs: Vec<Vec<u8>> = (1..=total)
+            .map(|i| {
+                daemon::encode(&serde_json::to_vec(&segment(&trace, i, 1.0)).unwrap_or_default())
+            })
+            .collect();
+
+        // What `Trace::add` (a linear search per segment) costs for the same segments.
+        let parsed: Vec<Segment> = docs
+            .iter()
+            .flat_map(|d| {
+                document::parse(daemon::decode(d).unwrap_or_default()).unwrap_or_default()
+            })
+            .collect();
+        let indexed = TraceStore::default();
+        let insert = std::time::Instant::now();
+        indexed.record(parsed.clone());
+        let insert = insert.elapsed();
+        let linear = std::time::Instant::now();
+        let mut plain = Trace::new(trace.parse().unwrap_or_else(|e| panic!("{e}")));
+        for s in parsed {
+            plain.add(s);
+        }
+        let linear = linear.elapsed();
+
+        let store = TraceStore::default();
+        let started = std::time::Instant::now();
+        for d in &docs {
+            store.receive_datagram(d);
+        }
+        // Sent again (in progress, then complete): replaced, not added.
+        for d in docs.iter().take(100) {
+            store.receive_datagram(d);
+        }
+        let elapsed = started.elapsed();
+        eprintln!(
+            "15k segments in one trace: inserting with Trace::add {linear:?}, with the index {insert:?}; receiving 15.1k datagrams (parse + insert) {elapsed:?}"
+        );
+        let kept = store
+            .trace(&trace.parse().unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|| panic!("kept"));
+        assert_eq!(kept.segments.len(), MAX_SEGMENTS_PER_TRACE);
+        let stats = store.stats();
+        assert_eq!(
+            stats.dropped_segments,
+            total - MAX_SEGMENTS_PER_TRACE as u64
+        );
+        assert_eq!(stats.segments, MAX_SEGMENTS_PER_TRACE as u64 + 100);
+        assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+    }
+
+    #[test]
+    fn the_oldest_traces_are_evicted_and_counted() {
+        let store = TraceStore::default();
+        let extra = 5u64;
+        for t in 0..(MAX_TRACES as u64 + extra) {
+            let doc = serde_json::to_vec(&segment(&trace_id(t + 1), 1, 1.0)).unwrap_or_default();
+            store.receive_datagram(&daemon::encode(&doc));
+        }
+        let stats = store.stats();
+        assert_eq!(stats.evicted_traces, extra);
+        assert_eq!(stats.evicted_segments, extra);
+        let kept = store.traces();
+        assert_eq!(kept.len(), MAX_TRACES);
+        assert_eq!(
+            kept[0].id.as_str(),
+            trace_id(extra + 1),
+            "the oldest went first"
+        );
+        assert!(
+            store
+                .trace(&trace_id(1).parse().unwrap_or_else(|e| panic!("{e}")))
+                .is_none()
+        );
+
+        // Segments in all traces are bounded too: big traces push out old ones.
+        let store = TraceStore::default();
+        let per_trace = MAX_SEGMENTS_PER_TRACE as u64;
+        let traces = (MAX_SEGMENTS as u64 / per_trace) + 2;
+        for t in 0..traces {
+            let segments = (1..=per_trace)
+                .flat_map(|i| {
+                    document::parse_value(&segment(&trace_id(t + 1), i, 1.0)).unwrap_or_default()
+                })
+                .collect();
+            store.record(segments);
+        }
+        let stats = store.stats();
+        assert_eq!(stats.evicted_traces, 2, "{stats:?}");
+        assert_eq!(stats.evicted_segments, 2 * per_trace);
+        assert_eq!(store.traces().len() as u64, traces - 2);
+    }
 
     #[tokio::test]
     async fn real_datagrams_are_assembled_and_bad_ones_counted() {
@@ -276,7 +544,8 @@ mod tests {
                 datagrams: 3,
                 segments: 2,
                 malformed: 1,
-                invalid: 1
+                invalid: 1,
+                ..SinkStats::default()
             }
         );
         let reasons: Vec<_> = sink

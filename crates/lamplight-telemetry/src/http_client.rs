@@ -131,11 +131,7 @@ where
 fn request_span<B>(request: &Request<B>) -> tracing::Span {
     let uri = request.uri();
     let host = uri.host().unwrap_or("http");
-    // The query string can hold tokens and signatures: the subsegment keeps the path only.
-    let url = match (uri.scheme_str(), uri.authority()) {
-        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}{}", uri.path()),
-        _ => uri.path().to_owned(),
-    };
+    let url = traced_url(uri);
     tracing::info_span!(
         "http",
         otel.name = host,
@@ -145,6 +141,26 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
         server.address = host,
         http.response.status_code = tracing::field::Empty,
     )
+}
+
+/// The URL a subsegment shows: the query string can hold tokens and signatures, so only the
+/// path is kept; `user:password@` becomes `[redacted]@`; the rest is scrubbed like any text
+/// (a path can carry `token=` too).
+fn traced_url(uri: &http::Uri) -> String {
+    let url = match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(authority)) => {
+            let host = match authority.as_str().rsplit_once('@') {
+                Some((_, host)) => format!("{}@{host}", crate::redact::REDACTED),
+                None => authority.as_str().to_owned(),
+            };
+            format!("{scheme}://{host}{}", uri.path())
+        }
+        _ => uri.path().to_owned(),
+    };
+    match crate::redact::scrub(&url) {
+        std::borrow::Cow::Borrowed(_) => url,
+        std::borrow::Cow::Owned(clean) => clean,
+    }
 }
 
 fn record_status(span: &tracing::Span, status: http::StatusCode) {
@@ -221,6 +237,21 @@ mod tests {
             .expect("request");
         let response = traced.call(request).await.expect("answer");
         assert_eq!(response.status(), 503);
+    }
+
+    #[test]
+    fn traced_urls_keep_no_credentials_and_no_query() {
+        let url = |u: &str| traced_url(&u.parse().expect("uri"));
+        assert_eq!(
+            url("https://ada:hunter2@api.example.com:8443/v1/x?token=abc"),
+            "https://[redacted]@api.example.com:8443/v1/x"
+        );
+        assert_eq!(url("http://example.test/a?b=c"), "http://example.test/a");
+        assert_eq!(
+            url("http://example.test/reset/password=p4ss"),
+            "http://example.test/reset/password=[redacted]"
+        );
+        assert_eq!(url("/relative/path"), "/relative/path");
     }
 
     #[test]

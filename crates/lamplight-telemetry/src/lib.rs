@@ -7,7 +7,7 @@
 //! | [`traces`] | X-Ray through OpenTelemetry: spans kept per invocation, sent after the response |
 //! | [`metrics`] | CloudWatch EMF metrics, one log line per invocation, `ColdStart` included |
 //! | [`http_client`] | outgoing HTTP calls as `remote` subsegments, the trace header carried on |
-//! | [`redact`] | secret detection for names of variables, fields and headers |
+//! | [`redact`] | secret detection in names ([`redact::looks_secret`]) and free text ([`redact::scrub`]) |
 //!
 //! `#[tracing::instrument]` spans inside a handler become X-Ray subsegments of the invocation;
 //! [`annotate`] adds an indexed (searchable) annotation to the current span, [`metadata`] a
@@ -162,7 +162,8 @@ impl Telemetry {
     }
 }
 
-/// Marks `span` failed: X-Ray shows it as a fault with a cause of `error_type` and `message`.
+/// Marks `span` failed: X-Ray shows it as a fault with a cause of `error_type` and `message`
+/// (scrubbed of secrets, like everything a span carries when it leaves).
 pub fn record_failure(span: &tracing::Span, error_type: &str, message: &str) {
     #[cfg(not(feature = "xray"))]
     let _ = (span, error_type, message);

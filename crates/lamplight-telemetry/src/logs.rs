@@ -4,7 +4,9 @@
 //! Levels come from `RUST_LOG` when set, else from `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced
 //! logging controls), else `INFO`. The format comes from `AWS_LAMBDA_LOG_FORMAT` (`JSON` or
 //! `Text`). Fields whose names look secret ([`crate::redact::looks_secret`]) are logged as
-//! `[redacted]`.
+//! `[redacted]`; messages and text fields are scrubbed of the secrets they carry
+//! ([`crate::redact::scrub`]: URL credentials, `password=…` pairs, bearer tokens, this
+//! process's own secret values).
 
 use std::fmt::{self, Write as _};
 use std::time::SystemTime;
@@ -154,6 +156,16 @@ struct JsonVisitor {
 }
 
 impl JsonVisitor {
+    /// Records a text value, scrubbed; the clean case (nearly every line) neither copies nor
+    /// allocates beyond the `String` the value already needed.
+    fn insert_text(&mut self, field: &Field, text: String) {
+        let text = match redact::scrub(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(clean) => clean,
+        };
+        self.insert(field, Value::String(text));
+    }
+
     fn insert(&mut self, field: &Field, value: Value) {
         let name = field.name();
         if name == "message" {
@@ -172,10 +184,10 @@ impl JsonVisitor {
 
 impl Visit for JsonVisitor {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.insert(field, Value::from(format!("{value:?}")));
+        self.insert_text(field, format!("{value:?}"));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.insert(field, Value::from(value));
+        self.insert_text(field, value.to_owned());
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.insert(field, Value::from(value));
@@ -196,7 +208,7 @@ impl Visit for JsonVisitor {
             let _ = write!(text, ": {cause}");
             source = cause.source();
         }
-        self.insert(field, Value::from(text));
+        self.insert_text(field, text);
     }
 }
 
@@ -376,6 +388,32 @@ mod tests {
         assert_eq!(line["attempts"], 3);
         assert_eq!(line["password"], "[redacted]");
         assert!(line["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+
+    #[test]
+    fn messages_and_text_fields_are_scrubbed() {
+        let lines = capture(true, || {
+            let err = std::io::Error::other("login to https://ada:hunter2@api.example failed");
+            tracing::error!(
+                url = "postgres://app:s3cret@db/app",
+                error = &err as &(dyn std::error::Error + 'static),
+                "retrying with token=abc123 and {}",
+                "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9"
+            );
+        });
+        let line: Value = serde_json::from_str(&lines[0]).expect("json line");
+        assert_eq!(
+            line["message"],
+            "retrying with token=[redacted] and Authorization: [redacted]"
+        );
+        assert_eq!(line["url"], "postgres://[redacted]@db/app");
+        assert_eq!(
+            line["error"],
+            "login to https://[redacted]@api.example failed"
+        );
+        let text = capture(false, || tracing::info!("DB_PASS=hunter2 set")).join("\n");
+        assert!(text.contains("DB_PASS=[redacted] set"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
     }
 
     #[test]

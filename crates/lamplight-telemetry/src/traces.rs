@@ -3,31 +3,38 @@
 //!
 //! The pieces are opentelemetry-aws's: [`XrayIdGenerator`] for ids X-Ray accepts,
 //! [`XrayPropagator`] to read the invocation's trace header, the Lambda resource detector, and
-//! the X-Ray exporter with its UDP daemon client. What lamplight adds is *when* spans leave:
+//! the X-Ray segment translator. What lamplight adds is *when* spans leave:
 //! [`InvocationSpans`] keeps the spans an invocation ends and sends them in one burst after the
 //! response is posted and before the next poll ([`Tracing::flush`]). The response never waits
 //! for the daemon, and nothing is left in a queue when Lambda freezes the process
 //! (aws-lambda-rust-runtime#618).
 //!
+//! And *how*: before anything leaves, span names, attributes, events and statuses are scrubbed
+//! of secrets ([`crate::redact`]); each segment document then goes to the daemon in its own
+//! datagram, cut to fit one when it would not ([`lamplight_xray::shrink`]: a 70 KB error message
+//! arrives truncated and marked, not dropped with its children orphaned). A document that still
+//! cannot be sent costs only itself: it is counted in [`TraceStats::dropped`] and said on stderr.
+//!
 //! With the `otlp` feature, setting `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-only
 //! variable) sends the same spans over OTLP/HTTP instead, to a collector extension or a vendor;
 //! that export is awaited after the response, bounded by `LAMPLIGHT_OTLP_FLUSH_TIMEOUT_MS`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
-use opentelemetry::Context;
 use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::Status;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 use opentelemetry_aws::detector::LambdaResourceDetector;
 use opentelemetry_aws::trace::{XrayIdGenerator, XrayPropagator};
-use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
 use opentelemetry_aws::xray_exporter::stdout_client::StdoutClient;
-use opentelemetry_aws::xray_exporter::{SegmentTranslator, XrayExporter};
+use opentelemetry_aws::xray_exporter::{SegmentDocument, SegmentTranslator, XrayExporter};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
@@ -102,9 +109,11 @@ impl TraceExport {
 pub struct TraceStats {
     /// Spans sent to the exporter.
     pub exported: AtomicU64,
-    /// Spans dropped: over the per-invocation bound, refused by the exporter, or not sent in
-    /// time.
+    /// Spans dropped: over the per-invocation bound, refused by the exporter, not sent in
+    /// time, or (X-Ray daemon) a document that could not be translated, cut to fit, or sent.
     pub dropped: AtomicU64,
+    /// Segment documents sent cut to fit a daemon datagram (and marked so).
+    pub truncated: AtomicU64,
 }
 
 /// Ended spans waiting for the flush after the invocation.
@@ -173,9 +182,127 @@ fn translator() -> SegmentTranslator {
     SegmentTranslator::new().with_metadata_attrs(METADATA.iter().map(|a| (*a).to_owned()))
 }
 
+/// Why one segment document did not reach the daemon.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error("the segment document could not be encoded as JSON: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error(transparent)]
+    TooBig(#[from] lamplight_xray::shrink::ShrinkError),
+    #[error("the UDP send failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The X-Ray daemon over UDP: one datagram per document, each cut to fit.
+///
+/// opentelemetry-aws's own daemon client sends documents as they are (one over 64 KB fails
+/// with `EMSGSIZE`) and stops the batch at the first failure, so one oversized subsegment
+/// took every later one with it.
+#[derive(Debug)]
+struct Daemon {
+    translator: SegmentTranslator,
+    socket: UdpSocket,
+    addr: SocketAddr,
+    started: std::time::Instant,
+    /// When a drop was last said on stderr, in seconds since `started` plus one (0: never).
+    last_said: AtomicU64,
+}
+
+/// How often dropped documents are said on stderr, at most.
+const REPORT_EVERY: Duration = Duration::from_secs(60);
+
+impl Daemon {
+    fn new(addr: SocketAddr) -> std::io::Result<Self> {
+        let bind: SocketAddr = if addr.is_ipv4() {
+            (Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = UdpSocket::bind(bind)?;
+        // A full socket buffer drops a document (counted) rather than holding the next poll.
+        socket.set_nonblocking(true)?;
+        socket.connect(addr)?;
+        Ok(Self {
+            translator: translator(),
+            socket,
+            addr,
+            started: std::time::Instant::now(),
+            last_said: AtomicU64::new(0),
+        })
+    }
+
+    /// Sends `batch`, each document on its own; counts into `stats`.
+    fn send_batch(&self, batch: &[SpanData], stats: &TraceStats) {
+        let documents = self.translator.translate_spans(batch);
+        let mut dropped = (batch.len() - documents.len().min(batch.len())) as u64;
+        let mut first_error = (dropped > 0).then(|| {
+            format!(
+                "{dropped} span{} could not be translated into segment documents",
+                if dropped == 1 { "" } else { "s" }
+            )
+        });
+        let (mut sent, mut truncated) = (0, 0);
+        let mut buf = Vec::with_capacity(4096);
+        for document in &documents {
+            match self.send(document, &mut buf) {
+                Ok(cut) => {
+                    sent += 1;
+                    truncated += u64::from(cut);
+                }
+                Err(e) => {
+                    dropped += 1;
+                    first_error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+        stats.exported.fetch_add(sent, Ordering::Relaxed);
+        stats.truncated.fetch_add(truncated, Ordering::Relaxed);
+        if dropped > 0 {
+            let total = stats.dropped.fetch_add(dropped, Ordering::Relaxed) + dropped;
+            // One line, not one per invocation: a daemon that stays unreachable would
+            // otherwise fill the logs. The first drop is always said.
+            let now = self.started.elapsed().as_secs() + 1;
+            let last = self.last_said.load(Ordering::Relaxed);
+            if (last == 0 || now >= last + REPORT_EVERY.as_secs())
+                && self
+                    .last_said
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                eprintln!(
+                    "lamplight: {dropped} of {} X-Ray segment{} not sent to the daemon at {} \
+                     ({total} so far; said at most once a minute): {}",
+                    batch.len(),
+                    if batch.len() == 1 { " was" } else { "s were" },
+                    self.addr,
+                    first_error.unwrap_or_default()
+                );
+            }
+        }
+    }
+
+    /// Sends one document, framed in `buf`; `true` when it had to be cut to fit.
+    fn send(&self, document: &SegmentDocument<'_>, buf: &mut Vec<u8>) -> Result<bool, SendError> {
+        use lamplight_xray::daemon;
+        buf.clear();
+        buf.extend_from_slice(daemon::HEADER.as_bytes());
+        buf.push(b'\n');
+        serde_json::to_writer(&mut *buf, document)?;
+        if buf.len() <= daemon::MAX_UDP_PAYLOAD {
+            self.socket.send(buf)?;
+            return Ok(false);
+        }
+        // Rare: only an oversized document pays for the JSON tree the shrinker works on.
+        let mut value = serde_json::to_value(document)?;
+        let (datagram, shrunk) = daemon::encode_fitting(&mut value)?;
+        self.socket.send(&datagram)?;
+        Ok(shrunk.truncated)
+    }
+}
+
 #[derive(Debug)]
 enum Exporter {
-    Xray(XrayExporter<XrayDaemonClient>),
+    Daemon(Daemon),
     Stdout(XrayExporter<StdoutClient>),
     #[cfg(feature = "otlp")]
     Otlp(opentelemetry_otlp::SpanExporter),
@@ -184,7 +311,7 @@ enum Exporter {
 impl Exporter {
     fn set_resource(&mut self, resource: &Resource) {
         match self {
-            Exporter::Xray(e) => e.set_resource(resource),
+            Exporter::Daemon(d) => d.translator.set_resource(resource),
             Exporter::Stdout(e) => e.set_resource(resource),
             #[cfg(feature = "otlp")]
             Exporter::Otlp(e) => e.set_resource(resource),
@@ -202,7 +329,8 @@ impl Exporter {
 
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         match self {
-            Exporter::Xray(e) => e.export(batch).await,
+            // Sent by `Tracing::flush` directly: it counts per document.
+            Exporter::Daemon(_) => Ok(()),
             Exporter::Stdout(e) => e.export(batch).await,
             #[cfg(feature = "otlp")]
             Exporter::Otlp(e) => e.export(batch).await,
@@ -230,10 +358,8 @@ impl Tracing {
             .build();
         let mut exporter = match export {
             TraceExport::Off => return None,
-            TraceExport::XrayDaemon(addr) => match XrayDaemonClient::new(*addr) {
-                Ok(client) => {
-                    Exporter::Xray(XrayExporter::new(client).with_translator(translator()))
-                }
+            TraceExport::XrayDaemon(addr) => match Daemon::new(*addr) {
+                Ok(daemon) => Exporter::Daemon(daemon),
                 Err(e) => {
                     eprintln!(
                         "lamplight: traces are off: no UDP socket for the X-Ray daemon at {addr}: {e}"
@@ -289,8 +415,13 @@ impl Tracing {
         if self.exporter.is_async() {
             return;
         }
-        let batch = self.pending.take();
+        let mut batch = self.pending.take();
         if batch.is_empty() {
+            return;
+        }
+        batch.iter_mut().for_each(scrub_span);
+        if let Exporter::Daemon(daemon) = &*self.exporter {
+            daemon.send_batch(&batch, &self.pending.stats);
             return;
         }
         let n = batch.len();
@@ -308,10 +439,11 @@ impl Tracing {
             self.flush();
             return;
         }
-        let batch = self.pending.take();
+        let mut batch = self.pending.take();
         if batch.is_empty() {
             return;
         }
+        batch.iter_mut().for_each(scrub_span);
         let n = batch.len();
         let result = tokio::time::timeout(self.flush_timeout, self.exporter.export(batch))
             .await
@@ -327,6 +459,60 @@ impl Tracing {
     /// The tracer provider (to shut it down, or to make more tracers).
     pub fn provider(&self) -> &SdkTracerProvider {
         &self.provider
+    }
+}
+
+/// Removes secrets from what a span carries before it leaves the process: its name, string
+/// attributes (whole values under secret-looking user keys), event attributes (the exception
+/// message of a failure) and error status. Done at flush time, after the response.
+fn scrub_span(span: &mut SpanData) {
+    if let Cow::Owned(clean) = crate::redact::scrub(&span.name) {
+        span.name = Cow::Owned(clean);
+    }
+    span.attributes.iter_mut().for_each(scrub_attribute);
+    for event in span.events.events.iter_mut() {
+        event.attributes.iter_mut().for_each(scrub_attribute);
+    }
+    if let Status::Error { description } = &mut span.status
+        && let Cow::Owned(clean) = crate::redact::scrub(description)
+    {
+        *description = Cow::Owned(clean);
+    }
+}
+
+/// Whether an attribute is named by the user (`#[instrument]` fields, annotations, metadata,
+/// request headers) rather than by a semantic convention whose last word merely looks secret
+/// (`aws.s3.key`).
+fn user_named(key: &str) -> Option<&str> {
+    ["annotation.", "metadata.", "http.request.header."]
+        .iter()
+        .find_map(|p| key.strip_prefix(p))
+        .or_else(|| (!key.contains('.')).then_some(key))
+}
+
+fn scrub_attribute(kv: &mut KeyValue) {
+    if user_named(kv.key.as_str()).is_some_and(crate::redact::looks_secret) {
+        kv.value = Value::from(crate::redact::REDACTED);
+        return;
+    }
+    let scrub = |s: &StringValue| match crate::redact::scrub(s.as_str()) {
+        Cow::Owned(clean) => Some(StringValue::from(clean)),
+        Cow::Borrowed(_) => None,
+    };
+    match &mut kv.value {
+        Value::String(s) => {
+            if let Some(clean) = scrub(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(Array::String(items)) => {
+            for s in items {
+                if let Some(clean) = scrub(s) {
+                    *s = clean;
+                }
+            }
+        }
+        _ => {}
     }
 }
 

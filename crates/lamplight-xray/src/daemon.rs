@@ -7,6 +7,13 @@ pub const HEADER: &str = "{\"format\": \"json\", \"version\": 1}";
 /// The largest datagram the daemon accepts.
 pub const MAX_DATAGRAM: usize = 64 * 1024;
 
+/// The largest UDP payload over IPv4 (65,535 less the IP and UDP headers): a bigger datagram
+/// cannot be sent at all, so this, not [`MAX_DATAGRAM`], bounds what a client sends.
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
+/// The largest segment document that fits one datagram with its header line.
+pub const MAX_DOCUMENT: usize = MAX_UDP_PAYLOAD - HEADER.len() - 1;
+
 /// The X-Ray daemon's address inside Lambda.
 pub const LAMBDA_DAEMON_ADDRESS: &str = "169.254.79.129:2000";
 
@@ -31,6 +38,20 @@ pub fn encode(document: &[u8]) -> Vec<u8> {
     datagram.push(b'\n');
     datagram.extend_from_slice(document);
     datagram
+}
+
+/// Frames a segment document as one datagram no bigger than [`MAX_UDP_PAYLOAD`], cutting the
+/// document first when it would not fit ([`shrink`](crate::shrink::shrink)).
+pub fn encode_fitting(
+    document: &mut serde_json::Value,
+) -> Result<(Vec<u8>, crate::shrink::Shrunk), crate::shrink::ShrinkError> {
+    let shrunk = crate::shrink::shrink(document, MAX_DOCUMENT)?;
+    let mut datagram = Vec::with_capacity(HEADER.len() + 1 + shrunk.bytes);
+    datagram.extend_from_slice(HEADER.as_bytes());
+    datagram.push(b'\n');
+    // Writing a `Value` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut datagram, document);
+    Ok((datagram, shrunk))
 }
 
 /// The segment document inside a datagram, after checking its header.

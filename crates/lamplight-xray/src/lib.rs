@@ -6,12 +6,14 @@
 //! | [`header`] | [`TraceHeader`], the `X-Amzn-Trace-Id` / `Lambda-Runtime-Trace-Id` value |
 //! | [`document`] | segment documents: validation and flattening into [`Segment`]s |
 //! | [`daemon`] | the daemon's UDP framing: header line + document |
+//! | [`shrink`] | fitting a segment document into a byte budget, marked as truncated |
 //! | [`trace`] | [`Trace`]: segments assembled by parent links, rendered as a waterfall or JSON |
 
 pub mod daemon;
 pub mod document;
 pub mod header;
 pub mod ids;
+pub mod shrink;
 pub mod trace;
 
 pub use document::{DocumentError, Kind, Segment};

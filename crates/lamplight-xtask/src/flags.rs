@@ -153,6 +153,10 @@ pub struct Local {
     /// Do not print each invocation's trace.
     #[arg(long)]
     pub no_traces: bool,
+    /// Also serve browser requests from ORIGIN (`https://app.example`: scheme, host, port),
+    /// with CORS headers; only loopback origins are served otherwise. Repeatable.
+    #[arg(long, value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
     /// Function settings.
     #[command(flatten)]
     pub settings: FunctionSettings,

@@ -12,9 +12,10 @@
 //! | `deploy` | create or update functions idempotently (`--dry-run` prints the plan) |
 //! | `invoke`, `get`, `list`, `delete`, `logs`, `traces` | the deployed functions |
 //! | `new` | a function workspace from the template, or another function in one |
-//! | `template-check` | every template variant rendered, built, linted and tested |
+//! | `template-check` | every template variant rendered, built, linted and tested; HTTP ones called through lambda-httpx |
 
 pub mod bench;
+pub mod callers;
 pub mod demo;
 pub mod flags;
 pub mod http;
@@ -99,7 +100,7 @@ fn run(cli: flags::Cli) -> Result<()> {
             flags::Command::Bench(flags) => bench::run(&sh, flags).await,
             flags::Command::New(flags) => template::new(&sh, &flags),
             flags::Command::Demo => demo::run(&sh).await,
-            flags::Command::TemplateCheck(flags) => template::check(&sh, &flags.only),
+            flags::Command::TemplateCheck(flags) => template::check(&sh, &flags.only).await,
         }
     })
 }

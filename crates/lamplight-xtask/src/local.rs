@@ -134,9 +134,14 @@ pub async fn serve(sh: &Shell, flags: flags::Local) -> Result<()> {
     for config in configs {
         builder = builder.function(config);
     }
+    for origin in &flags.allow_origin {
+        builder = builder.allow_origin(origin.clone());
+    }
     let service = builder.start().await.map_err(|e| {
         anyhow::anyhow!("{e}\n(is another `cargo xtask local` running? pick other ports with --port and --xray-port)")
     })?;
+    // Before anything is printed: a signal from now on stops the service cleanly.
+    let signals = StopSignals::install()?;
     let _ = store_slot.set(service.traces().clone());
     let endpoint = service.endpoint_url();
     println!("lamplight local Lambda service");
@@ -146,10 +151,96 @@ pub async fn serve(sh: &Shell, flags: flags::Local) -> Result<()> {
         println!("  function     {name}:  cargo xtask invoke {name} --local --payload '{{}}'");
     }
     println!("Ctrl-C stops it.");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    Ok(())
+    let signal = stop_on_signal(service, signals).await;
+    eprintln!("{}: stopped the local Lambda service", signal.name());
+    let _ = std::io::stdout().flush();
+    // As a process killed by the signal would, for the shell and for whoever supervises us.
+    std::process::exit(signal.exit_code());
+}
+
+/// A signal that stops `cargo xtask local`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// SIGHUP (the terminal went away).
+    HangUp,
+}
+
+impl StopSignal {
+    /// The signal's number.
+    pub fn number(self) -> i32 {
+        match self {
+            Self::HangUp => 1,
+            Self::Interrupt => 2,
+            Self::Terminate => 15,
+        }
+    }
+
+    /// The exit status a shell reports for a process the signal ended: 128 plus its number.
+    pub fn exit_code(self) -> i32 {
+        128 + self.number()
+    }
+
+    /// `SIGINT`, `SIGTERM` or `SIGHUP`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::HangUp => "SIGHUP",
+            Self::Interrupt => "SIGINT",
+            Self::Terminate => "SIGTERM",
+        }
+    }
+}
+
+/// Handlers for the signals that stop the service. Once installed, those signals no longer end
+/// the process: [`StopSignals::recv`] reports them instead.
+#[derive(Debug)]
+pub struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hang_up: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Installs handlers for SIGINT, SIGTERM and SIGHUP.
+    pub fn install() -> Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind: SignalKind, name: &str| {
+            signal(kind).with_context(|| format!("cannot handle {name}"))
+        };
+        Ok(Self {
+            interrupt: install(SignalKind::interrupt(), "SIGINT")?,
+            terminate: install(SignalKind::terminate(), "SIGTERM")?,
+            hang_up: install(SignalKind::hangup(), "SIGHUP")?,
+        })
+    }
+
+    /// The next stop signal.
+    pub async fn recv(&mut self) -> StopSignal {
+        tokio::select! {
+            _ = self.interrupt.recv() => StopSignal::Interrupt,
+            _ = self.terminate.recv() => StopSignal::Terminate,
+            _ = self.hang_up.recv() => StopSignal::HangUp,
+        }
+    }
+}
+
+/// Runs until a stop signal arrives, then shuts `service` down; returns the signal.
+pub async fn stop_on_signal(service: LocalLambda, mut signals: StopSignals) -> StopSignal {
+    let signal = signals.recv().await;
+    shutdown(service);
+    signal
+}
+
+/// Stops the service now: every execution environment stops and its process group (the
+/// `bootstrap` and whatever it started) is killed, and the service's work directory is removed.
+/// All of it happens before this returns, so the process may exit right after.
+pub fn shutdown(service: LocalLambda) {
+    // `LocalLambda`'s `Drop` stops every environment, killing their process groups
+    // synchronously, and its temporary work directory is removed as it is dropped.
+    drop(service);
 }
 
 fn service_function_names(

@@ -208,6 +208,12 @@ fn package_of(
         zip.size(),
         zip.sha256_hex
     );
+    if !zip.skipped.is_empty() {
+        eprintln!(
+            "left out hidden files (name them with --include to ship them): {}",
+            zip.skipped.join(", ")
+        );
+    }
     Ok((out, zip))
 }
 

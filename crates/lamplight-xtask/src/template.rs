@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use cargo_generate::{GenerateArgs, TemplatePath, Vcs};
+use lamplight_local::FunctionResult;
 use xshell::{Shell, cmd};
 
 /// The event sources the template knows.
@@ -249,7 +250,7 @@ pub fn variants(checkout: &Path) -> Vec<(String, Choices)> {
 /// `cargo xtask template-check`: renders every variant under `target/template-check/` and runs
 /// `cargo build`, `cargo clippy -D warnings` and `cargo test` in each, offline, with this
 /// checkout's target directory (dependencies compile once) and lock file.
-pub fn check(sh: &Shell, only: &[String]) -> Result<()> {
+pub async fn check(sh: &Shell, only: &[String]) -> Result<()> {
     let ws = crate::workspace::Workspace::load(sh)?;
     let template = template_dir(Some(&ws.root))?;
     let checkout = template
@@ -277,6 +278,11 @@ pub fn check(sh: &Shell, only: &[String]) -> Result<()> {
         if let Err(e) = check_project(sh, &dir, &ws.target_dir, with_xtask) {
             eprintln!("{name}: {e:#}");
             failures.push(name);
+        } else if let Err(e) =
+            answers_from_outside(sh, &dir, &ws.target_dir, &name, &choices, &checkout).await
+        {
+            eprintln!("{name}: {e:#}");
+            failures.push(format!("{name} (called from outside)"));
         }
     }
     if only.is_empty()
@@ -291,6 +297,172 @@ pub fn check(sh: &Shell, only: &[String]) -> Result<()> {
     } else {
         bail!("variants that failed: {}", failures.join(", "))
     }
+}
+
+/// The sample events a variant must accept, as AWS's tools and other clients send them: the
+/// corpora of lamplight-http (API Gateway, ALB, Function URLs; minimal and full; lambda-httpx,
+/// Mangum, Zappa) and lamplight-batch (`sam local generate-event` shapes).
+fn sample_events(checkout: &Path, event_source: &str) -> Vec<PathBuf> {
+    let names: &[&str] = match event_source {
+        "rest-api" | "http-api" => &[
+            "rest-api-full",
+            "rest-api-minimal",
+            "http-api-full",
+            "http-api-minimal",
+            "lambda-httpx",
+            "mangum-minimal",
+            "zappa-minimal",
+            "lenient-forms",
+        ],
+        "alb" => &["alb-full", "alb-minimal"],
+        "function-url" => &["function-url-full", "function-url-minimal"],
+        "sqs" => &["sqs"],
+        "sns" => &["sns"],
+        "dynamodb" => &["dynamodb"],
+        "s3" => &["s3"],
+        "eventbridge" => &["eventbridge-schedule"],
+        _ => &[],
+    };
+    let dir = if is_http(event_source) {
+        checkout.join("crates/lamplight-http/tests/events/corpus")
+    } else {
+        checkout.join("crates/lamplight-batch/tests/events")
+    };
+    names
+        .iter()
+        .map(|n| dir.join(format!("{n}.json")))
+        .collect()
+}
+
+fn is_http(event_source: &str) -> bool {
+    ["rest-api", "http-api", "alb", "function-url"].contains(&event_source)
+}
+
+/// Runs a built variant under the local Lambda service, as its users reach it: every sample
+/// event of its source must be accepted (decoded; answered below 500 by HTTP variants), and
+/// the API Gateway variants must answer lambda-httpx.
+async fn answers_from_outside(
+    sh: &Shell,
+    dir: &Path,
+    target: &Path,
+    name: &str,
+    choices: &Choices,
+    checkout: &Path,
+) -> Result<()> {
+    let workspace = {
+        let _cwd = sh.push_dir(dir);
+        crate::workspace::Workspace::load(sh)?
+    };
+    let config = crate::local::function_config(
+        name,
+        target.join("debug").join(name),
+        Some(workspace.function(name)?),
+        &crate::flags::FunctionSettings::default(),
+    )?;
+    let service = lamplight_local::LocalLambda::builder()
+        .function(config)
+        .start()
+        .await
+        .context("starting the local Lambda service")?;
+    let http = is_http(&choices.event_source);
+    let events = sample_events(checkout, &choices.event_source);
+    for event in &events {
+        let file = event
+            .file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+        let payload =
+            std::fs::read(event).with_context(|| format!("reading {}", event.display()))?;
+        let outcome = service.invoke(name, payload).await?;
+        match &outcome.result {
+            // A worker may refuse what a sample says (a message that is not an order, an
+            // object it cannot fetch here); the event itself must decode.
+            FunctionResult::Error { error_type, body } if http || error_type.contains("Event") => {
+                bail!("{file} was refused: {}", String::from_utf8_lossy(body));
+            }
+            FunctionResult::Response(body) if http => {
+                let response: serde_json::Value = serde_json::from_slice(body)
+                    .with_context(|| format!("{file}: the answer is not JSON"))?;
+                let status = response["statusCode"].as_u64().unwrap_or(0);
+                if !(200..500).contains(&status) {
+                    bail!("{file} was answered with status {status}: {response}");
+                }
+            }
+            _ => {}
+        }
+    }
+    if !events.is_empty() {
+        println!("== {name}: accepts {} sample events", events.len());
+    }
+    if ["rest-api", "http-api"].contains(&choices.event_source.as_str()) {
+        answers_lambda_httpx(&service, name).await?;
+    }
+    Ok(())
+}
+
+/// Calls an API Gateway variant through lambda-httpx, the Python seed's client: its minimal
+/// REST proxy events must get the answers API Gateway would give (200, 201, 422, 409, 404),
+/// ten reads at once included. Skipped, saying so, when lambda-httpx is not installed, except
+/// on CI.
+async fn answers_lambda_httpx(service: &lamplight_local::LocalLambda, name: &str) -> Result<()> {
+    use crate::callers;
+    if !callers::lambda_httpx_installed() {
+        if std::env::var_os("CI").is_some() {
+            bail!(
+                "lambda-httpx is not installed: {}",
+                callers::LAMBDA_HTTPX_INSTALL
+            );
+        }
+        println!(
+            "== {name}: lambda-httpx not installed ({}): the client check is skipped",
+            callers::LAMBDA_HTTPX_INSTALL
+        );
+        return Ok(());
+    }
+    let plan = serde_json::json!({
+        "requests": [
+            {"name": "read", "method": "GET", "path": "/orders/7"},
+            {"name": "create", "method": "POST", "path": "/orders",
+             "json": {"item": "tea", "quantity": 2}},
+            {"name": "invalid", "method": "POST", "path": "/orders",
+             "json": {"item": "tea", "quantity": "two"}},
+            {"name": "refused", "method": "POST", "path": "/orders",
+             "json": {"item": "tea", "quantity": 11}},
+            {"name": "missing", "method": "GET", "path": "/orders/9"},
+            {"name": "unknown", "method": "GET", "path": "/no/such/route"},
+        ],
+        "concurrent": vec!["/orders/7"; 10],
+    });
+    let seen = callers::lambda_httpx(&service.endpoint_url(), name, &plan).await?;
+    let expected = [
+        ("read", 200),
+        ("create", 201),
+        ("invalid", 422),
+        ("refused", 409),
+        ("missing", 404),
+        ("unknown", 404),
+    ];
+    let mut wrong: Vec<String> = expected
+        .iter()
+        .filter(|(request, status)| seen[request]["status"] != *status)
+        .map(|(request, status)| format!("{request}: expected {status}, got {}", seen[request]))
+        .collect();
+    if seen["read"]["body"] != serde_json::json!({"id": 7, "item": "tea", "quantity": 2}) {
+        wrong.push(format!("read: wrong order {}", seen["read"]["body"]));
+    }
+    if seen["create"]["content_type"] != "application/json" {
+        wrong.push(format!("create: no JSON content type {}", seen["create"]));
+    }
+    let reads = seen["concurrent"]
+        .as_array()
+        .map_or(0, |r| r.iter().filter(|o| o["status"] == 200).count());
+    if reads != 10 {
+        wrong.push(format!("{reads} of 10 concurrent reads answered 200"));
+    }
+    if !wrong.is_empty() {
+        bail!("lambda-httpx got wrong answers:\n  {}", wrong.join("\n  "));
+    }
+    println!("== {name}: lambda-httpx gets 200, 201, 422, 409, 404, 404 and 10 concurrent reads");
+    Ok(())
 }
 
 /// Renders every variant with the `cargo generate` CLI too, when it is installed, and checks

@@ -29,7 +29,14 @@
 //! picks another name. Values parse by the field's type: numbers, `true`/`false` (also `1`/`0`,
 //! `yes`/`no`), unit enum variants by name, `Option` (unset is `None`), sequences as
 //! comma-separated lists or JSON arrays, and nested structs or maps as JSON objects. An empty
-//! variable counts as unset. Values of variables whose names look secret never appear in errors.
+//! variable counts as unset.
+//!
+//! Values of variables whose names look secret ([`looks_secret`]: `DB_PASS`, `API_KEY`,
+//! `DATABASE_URL`, …) never appear in errors: such a variable's own value is shown as
+//! `[redacted]` and cut out of its reason (a custom `Deserialize` may quote it), and every
+//! message is scrubbed of the values of all secret-looking variables given (8 bytes or
+//! longer: shorter ones would cut ordinary words out of messages) and of what
+//! [`scrub`](lamplight_telemetry::redact::scrub) removes (URL credentials, `password=…` pairs).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -39,7 +46,7 @@ use serde::de::{
     VariantAccess, Visitor,
 };
 
-use lamplight_telemetry::redact::looks_secret;
+use lamplight_telemetry::redact::{REDACTED, Scrubber, looks_secret, scrub};
 
 /// What is wrong with one configuration variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,8 +188,32 @@ where
         ));
     }
     problems.sort_by_key(|(order, _)| *order);
+    let secrets = Scrubber::new(
+        loader
+            .vars
+            .iter()
+            .filter(|(name, _)| looks_secret(name))
+            .map(|(_, value)| value.clone()),
+    );
+    let clean = |text: String| -> String {
+        let once = secrets.scrub(&text).into_owned();
+        scrub(&once).into_owned()
+    };
     Err(ConfigError {
-        problems: problems.into_iter().map(|(_, p)| p).collect(),
+        problems: problems
+            .into_iter()
+            .map(|(_, mut p)| {
+                p.problem = match p.problem {
+                    Problem::Missing => Problem::Missing,
+                    Problem::Invalid { value, reason } => Problem::Invalid {
+                        value: clean(value),
+                        reason: clean(reason),
+                    },
+                    Problem::Other(reason) => Problem::Other(clean(reason)),
+                };
+                p
+            })
+            .collect(),
     })
 }
 
@@ -323,14 +354,25 @@ where
                 other => other.to_string(),
             };
             let var = self.loader.var_name(field);
-            DeError::Invalid {
-                field,
-                value: if looks_secret(&var) {
-                    "[redacted]".into()
-                } else {
-                    text.to_owned()
-                },
-                reason,
+            if looks_secret(&var) {
+                // A custom `Deserialize` may quote the value it refused.
+                let mut reason = reason;
+                for own in [text, text.trim()] {
+                    if !own.is_empty() {
+                        reason = reason.replace(own, REDACTED);
+                    }
+                }
+                DeError::Invalid {
+                    field,
+                    value: REDACTED.into(),
+                    reason,
+                }
+            } else {
+                DeError::Invalid {
+                    field,
+                    value: text.to_owned(),
+                    reason,
+                }
             }
         })
     }
@@ -793,5 +835,129 @@ mod tests {
         let text = err.to_string();
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("`[redacted]` is not valid"), "{text}");
+    }
+
+    /// Parses like `url::Url` does: a refused value is quoted in the error.
+    #[derive(Debug)]
+    struct Quoting;
+
+    impl<'de> Deserialize<'de> for Quoting {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let text = String::deserialize(d)?;
+            if text.starts_with("ok") {
+                Ok(Quoting)
+            } else {
+                Err(de::Error::invalid_value(
+                    de::Unexpected::Str(&text),
+                    &"a value starting with ok",
+                ))
+            }
+        }
+    }
+
+    #[test]
+    fn secret_values_are_not_echoed_by_reasons_or_other_variables() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Urls {
+            // Optional, so that the loader can look past the first refusal.
+            database_url: Option<Quoting>,
+            db_pass: Option<Quoting>,
+            extra: u8,
+        }
+        let err = from_vars::<Urls, _, _, _>(
+            [
+                ("DATABASE_URL", "postgres://app:hunter2@db/app"),
+                ("DB_PASS", "correct-horse-battery"),
+                // A non-secret variable that happens to hold a secret's value.
+                ("EXTRA", "correct-horse-battery"),
+            ],
+            "",
+        )
+        .expect_err("invalid");
+        let text = err.to_string();
+        for secret in ["hunter2", "correct-horse-battery", "postgres://app"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(
+            text.contains(
+                "DATABASE_URL: `[redacted]` is not valid: invalid value: string \"[redacted]\""
+            ),
+            "{text}"
+        );
+        assert!(text.contains("EXTRA: `[redacted]` is not valid"), "{text}");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Props {
+        db_pass: u16,
+        database_url: Option<Quoting>,
+        api_key: Option<Quoting>,
+        client_secret: Mode,
+        name: String,
+        count: Option<u32>,
+        nested: Option<Nested>,
+        tags: Vec<u8>,
+    }
+
+    const PROP_VARS: &[&str] = &[
+        "DB_PASS",
+        "DATABASE_URL",
+        "API_KEY",
+        "CLIENT_SECRET",
+        "NAME",
+        "COUNT",
+        "NESTED",
+        "TAGS",
+    ];
+
+    fn prop_config() -> proptest::test_runner::Config {
+        proptest::test_runner::Config {
+            cases: std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(128),
+            ..Default::default()
+        }
+    }
+
+    use proptest::prelude::*;
+
+    proptest::proptest! {
+        #![proptest_config(prop_config())]
+
+        #[test]
+        fn random_environments_never_panic_nor_leak_secret_values(
+            vars in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        proptest::sample::select(PROP_VARS).prop_map(str::to_owned),
+                        "[A-Z_]{1,12}",
+                    ],
+                    proptest::prop_oneof![
+                        "[A-Za-z0-9_!@#%]{8,24}",
+                        "\\PC{0,12}",
+                        "[0-9]{1,6}",
+                        "ok[a-z]{0,4}",
+                    ],
+                ),
+                0..12,
+            )
+        ) {
+            match from_vars::<Props, _, _, _>(vars.clone(), "") {
+                Ok(_) => {}
+                Err(err) => {
+                    let text = err.to_string();
+                    let map: HashMap<String, String> = vars.into_iter().collect();
+                    for (name, value) in &map {
+                        let value = value.trim();
+                        if looks_secret(name) && value.len() >= 8 {
+                            prop_assert!(!text.contains(value), "{name}={value} leaked: {text}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -38,7 +38,8 @@ pub mod vars {
     pub const AWS_LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
     /// Concurrent invocations per execution environment (Lambda Managed Instances).
     pub const AWS_LAMBDA_MAX_CONCURRENCY: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
-    /// `host:port` of the Runtime API.
+    /// Where the Runtime API listens: `host:port` in Lambda and AWS's emulator, a URL such as
+    /// `http://127.0.0.1:9000/.rt` under cargo-lambda (see [`RuntimeApi`](super::RuntimeApi)).
     pub const AWS_LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
     /// Access key of the function's execution role.
     pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
@@ -262,6 +263,14 @@ impl Env {
                 })
                 .ok()
         });
+        if let Some(v) = get(vars::AWS_LAMBDA_RUNTIME_API)
+            && let Err(e) = RuntimeApi::parse(&v)
+        {
+            problems.push(EnvProblem {
+                name: vars::AWS_LAMBDA_RUNTIME_API,
+                problem: e.to_string(),
+            });
+        }
         let log_format = match get(vars::AWS_LAMBDA_LOG_FORMAT) {
             Some(v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
             Some(v) if v.eq_ignore_ascii_case("text") => LogFormat::Text,
@@ -301,6 +310,22 @@ impl Env {
         })
     }
 
+    /// The Runtime API endpoint from `AWS_LAMBDA_RUNTIME_API`, in any form [`RuntimeApi::parse`]
+    /// accepts.
+    pub fn runtime_endpoint(&self) -> Result<RuntimeApi, EnvError> {
+        let problem = |problem: String| EnvError {
+            problems: vec![EnvProblem {
+                name: vars::AWS_LAMBDA_RUNTIME_API,
+                problem,
+            }],
+        };
+        let value = self
+            .runtime_api
+            .as_deref()
+            .ok_or_else(|| problem("not set".into()))?;
+        RuntimeApi::parse(value).map_err(|e| problem(e.to_string()))
+    }
+
     /// An environment like the one Lambda gives `function_name` in `us-east-1` with 128 MB,
     /// for tests and local runs.
     pub fn local(function_name: &str) -> Self {
@@ -323,6 +348,130 @@ impl Env {
             task_root: None,
             tz: Some(":UTC".into()),
         }
+    }
+}
+
+/// Where the Runtime API listens, from any form of `AWS_LAMBDA_RUNTIME_API` in use:
+///
+/// | value | who sets it |
+/// |---|---|
+/// | `127.0.0.1:9001` (`host:port`) | Lambda, AWS's Runtime Interface Emulator, the local service |
+/// | `http://127.0.0.1:9001` | some emulators and test harnesses |
+/// | `http://127.0.0.1:9000/.rt` (a path prefix) | `cargo lambda watch` |
+///
+/// Requests go to the base URL followed by `/2018-06-01/runtime/...`. Only plain HTTP is
+/// supported: the Runtime API is a loopback service, and the client has no TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeApi {
+    base: http::Uri,
+}
+
+/// Why a value of `AWS_LAMBDA_RUNTIME_API` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{value}` is not a usable Runtime API address: {reason}; expected `host:port`, \
+     `http://host:port` or `http://host:port/prefix`"
+)]
+pub struct RuntimeApiAddressError {
+    /// The value as given.
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl RuntimeApi {
+    /// Parses `host:port`, `http://host:port` or `http://host:port/prefix`.
+    pub fn parse(value: &str) -> Result<Self, RuntimeApiAddressError> {
+        let err = |reason: &str| RuntimeApiAddressError {
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if value.is_empty() {
+            return Err(err("it is empty"));
+        }
+        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(err("it contains whitespace or control characters"));
+        }
+        let rest = match value.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+            Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
+                return Err(err(
+                    "https is not supported: the Runtime API is plain HTTP on the loopback \
+                     interface and lamplight's client has no TLS",
+                ));
+            }
+            Some((scheme, _)) => {
+                return Err(err(&format!("the scheme `{scheme}` is not http")));
+            }
+            None => value,
+        };
+        let (authority, path) = match rest.find(['/', '?', '#']) {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        if authority.is_empty() {
+            return Err(err("there is no host"));
+        }
+        if authority.contains('@') {
+            return Err(err("user credentials (`user@`) are not supported"));
+        }
+        if path.contains(['?', '#']) {
+            return Err(err("a query or fragment is not supported"));
+        }
+        // `Authority` drops a port it cannot read; say which problem it is.
+        let port = match authority.rsplit_once(':') {
+            Some((_, port)) if !port.contains(']') => port,
+            _ => "",
+        };
+        match port.parse::<u16>() {
+            _ if port.is_empty() => return Err(err("there is no port")),
+            Ok(0) => return Err(err("port 0 cannot be connected to")),
+            Ok(_) => {}
+            Err(_) => return Err(err("the port is not a number from 1 to 65535")),
+        }
+        let parsed: http::uri::Authority = authority
+            .parse()
+            .map_err(|e| err(&format!("`{authority}` is not host:port ({e})")))?;
+        if parsed.host().is_empty() || parsed.host() == "[]" {
+            return Err(err("there is no host"));
+        }
+        let prefix = path.trim_end_matches('/');
+        let base: http::Uri = format!("http://{authority}{prefix}")
+            .parse()
+            .map_err(|e| err(&format!("the path `{path}` is not a valid URL path ({e})")))?;
+        Ok(Self { base })
+    }
+
+    /// The base URL requests are made under: `http://host:port` and the prefix, if any.
+    pub fn base_uri(&self) -> &http::Uri {
+        &self.base
+    }
+
+    /// `host:port`.
+    pub fn authority(&self) -> &str {
+        self.base.authority().map_or("", |a| a.as_str())
+    }
+
+    /// The path prefix (`/.rt` under cargo-lambda), empty for `host:port`.
+    pub fn prefix(&self) -> &str {
+        match self.base.path() {
+            "/" => "",
+            path => path,
+        }
+    }
+}
+
+impl std::str::FromStr for RuntimeApi {
+    type Err = RuntimeApiAddressError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::parse(value)
+    }
+}
+
+impl fmt::Display for RuntimeApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http://{}{}", self.authority(), self.prefix())
     }
 }
 
@@ -405,5 +554,120 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("cargo xtask local"), "{text}");
+    }
+    #[test]
+    fn every_form_of_the_runtime_api_address_gives_one_base_url() {
+        for (value, base, prefix) in [
+            ("127.0.0.1:9001", "http://127.0.0.1:9001/", ""),
+            ("localhost:9001", "http://localhost:9001/", ""),
+            ("[::1]:9001", "http://[::1]:9001/", ""),
+            ("http://127.0.0.1:9001", "http://127.0.0.1:9001/", ""),
+            ("HTTP://127.0.0.1:9001/", "http://127.0.0.1:9001/", ""),
+            (
+                "http://127.0.0.1:9000/.rt",
+                "http://127.0.0.1:9000/.rt",
+                "/.rt",
+            ),
+            (
+                "http://127.0.0.1:9000/a/b/",
+                "http://127.0.0.1:9000/a/b",
+                "/a/b",
+            ),
+        ] {
+            let api = RuntimeApi::parse(value).unwrap_or_else(|e| panic!("{value}: {e}"));
+            assert_eq!(api.base_uri().to_string(), base, "{value}");
+            assert_eq!(api.prefix(), prefix, "{value}");
+            // The display form is itself accepted, and means the same endpoint.
+            assert_eq!(
+                RuntimeApi::parse(&api.to_string()),
+                Ok(api.clone()),
+                "{value}"
+            );
+        }
+        let cargo_lambda: RuntimeApi = "http://127.0.0.1:9000/.rt".parse().expect("valid");
+        assert_eq!(cargo_lambda.authority(), "127.0.0.1:9000");
+        assert_eq!(cargo_lambda.to_string(), "http://127.0.0.1:9000/.rt");
+    }
+
+    #[test]
+    fn unusable_runtime_api_addresses_say_what_is_wrong_and_what_is_expected() {
+        for (value, reason) in [
+            ("", "empty"),
+            ("   ", "whitespace"),
+            ("127.0.0.1: 9001", "whitespace"),
+            ("ftp://127.0.0.1:21", "scheme `ftp` is not http"),
+            ("https://127.0.0.1:9001", "https is not supported"),
+            ("127.0.0.1", "no port"),
+            ("http://127.0.0.1", "no port"),
+            ("http://127.0.0.1:0", "port 0"),
+            ("127.0.0.1:99999", "not a number from 1 to 65535"),
+            ("127.0.0.1:", "no port"),
+            ("a:b:c", "not a number from 1 to 65535"),
+            ("a:b:1", "is not host:port"),
+            ("http://:9001", "no host"),
+            ("http:///.rt", "no host"),
+            ("http://user@127.0.0.1:9001", "user credentials"),
+            ("http://127.0.0.1:9001/x?y=1", "query"),
+        ] {
+            let err = RuntimeApi::parse(value).expect_err(value);
+            let text = err.to_string();
+            assert!(text.contains(reason), "{value:?}: {text}");
+            assert!(text.contains(&format!("`{value}`")), "{value:?}: {text}");
+            assert!(
+                text.contains(
+                    "expected `host:port`, `http://host:port` or `http://host:port/prefix`"
+                ),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_runtime_api_address_is_an_env_problem_and_a_good_one_an_endpoint() {
+        let mut vars = lambda_vars();
+        vars.push((vars::AWS_LAMBDA_RUNTIME_API, "ftp://x:1"));
+        let err = Env::from_vars(vars).expect_err("bad address");
+        assert_eq!(err.problems.len(), 1);
+        assert_eq!(err.problems[0].name, vars::AWS_LAMBDA_RUNTIME_API);
+        assert!(err.problems[0].problem.contains("`ftp://x:1`"), "{err}");
+
+        let mut vars = lambda_vars();
+        vars.push((vars::AWS_LAMBDA_RUNTIME_API, "http://127.0.0.1:9000/.rt"));
+        let env = Env::from_vars(vars).expect("complete");
+        let endpoint = env.runtime_endpoint().expect("usable");
+        assert_eq!(endpoint.prefix(), "/.rt");
+
+        let missing = Env::local("f").runtime_endpoint().expect_err("not set");
+        assert_eq!(missing.problems[0].problem, "not set");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_parses_or_explains_without_panicking(value in "\\PC{0,40}") {
+            match RuntimeApi::parse(&value) {
+                Ok(api) => {
+                    proptest::prop_assert!(api.base_uri().port_u16().is_some());
+                    proptest::prop_assert_eq!(RuntimeApi::parse(&api.to_string()), Ok(api));
+                }
+                Err(e) => proptest::prop_assert!(e.to_string().contains("expected `host:port`")),
+            }
+        }
+
+        #[test]
+        fn url_shaped_strings_parse_or_explain_without_panicking(
+            scheme in "(http|https|HTTP|ftp|)(://)?",
+            host in "[a-z0-9.:\\[\\]@-]{0,20}",
+            port in proptest::option::of(0u32..70000),
+            path in "(/[a-zA-Z0-9._~%?#-]{0,8}){0,3}",
+        ) {
+            let value = match port {
+                Some(p) => format!("{scheme}{host}:{p}{path}"),
+                None => format!("{scheme}{host}{path}"),
+            };
+            if let Ok(api) = RuntimeApi::parse(&value) {
+                proptest::prop_assert_eq!(api.base_uri().scheme_str(), Some("http"));
+                proptest::prop_assert!(!api.authority().is_empty());
+            }
+        }
     }
 }

@@ -8,6 +8,11 @@
 //! - `errorMessage` is the error and its `source()` chain, joined with `: `;
 //! - `stackTrace` is set for panics (their location, plus the backtrace when `RUST_BACKTRACE`
 //!   is set) and when a [`FunctionError`] carries one.
+//!
+//! All three are scrubbed of secrets ([`lamplight_telemetry::redact::scrub`]: URL credentials,
+//! `password=…` pairs, bearer tokens, this process's own secret values) when the document is
+//! built and again when it is serialized, so a struct literal cannot slip one through. A panic
+//! whose message carries a secret is printed scrubbed too (instead of by the previous hook).
 
 use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
@@ -16,7 +21,8 @@ use std::fmt;
 use std::panic::PanicHookInfo;
 use std::sync::Once;
 
-use serde::{Deserialize, Serialize};
+use lamplight_telemetry::redact::scrub;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A boxed error, what every handler error converts into.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -26,33 +32,80 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[serde(rename_all = "camelCase")]
 pub struct FunctionError {
     /// A short, stable name for the kind of failure.
+    #[serde(serialize_with = "scrubbed")]
     pub error_type: String,
     /// What went wrong, with its causes.
+    #[serde(serialize_with = "scrubbed")]
     pub error_message: String,
     /// Where it went wrong, outermost frame first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "scrubbed_frames"
+    )]
     pub stack_trace: Option<Vec<String>>,
+}
+
+fn scrubbed<S: Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&scrub(text))
+}
+
+fn scrubbed_frames<S: Serializer>(
+    frames: &Option<Vec<String>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq as _;
+    match frames {
+        None => serializer.serialize_none(),
+        Some(frames) => {
+            let mut seq = serializer.serialize_seq(Some(frames.len()))?;
+            for frame in frames {
+                seq.serialize_element(&*scrub(frame))?;
+            }
+            seq.end()
+        }
+    }
+}
+
+/// `text` scrubbed, reusing it when there was nothing to remove.
+fn clean(text: String) -> String {
+    match scrub(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(scrubbed) => scrubbed,
+    }
 }
 
 impl FunctionError {
     /// An error of the given type and message.
+    /// Both are scrubbed of secrets.
     pub fn new(error_type: impl Into<String>, error_message: impl Into<String>) -> Self {
         Self {
-            error_type: error_type.into(),
-            error_message: error_message.into(),
+            error_type: clean(error_type.into()),
+            error_message: clean(error_message.into()),
             stack_trace: None,
         }
     }
 
-    /// Attaches stack frames.
+    /// Attaches stack frames (scrubbed of secrets).
     pub fn with_stack_trace(mut self, frames: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.stack_trace = Some(frames.into_iter().map(Into::into).collect());
+        self.stack_trace = Some(frames.into_iter().map(|f| clean(f.into())).collect());
         self
+    }
+
+    /// The same document with every field scrubbed (for one built as a struct literal).
+    fn scrubbed(self) -> Self {
+        Self {
+            error_type: clean(self.error_type),
+            error_message: clean(self.error_message),
+            stack_trace: self
+                .stack_trace
+                .map(|frames| frames.into_iter().map(clean).collect()),
+        }
     }
 
     /// The document for `error`, whose static type is `E`.
     ///
-    /// A [`FunctionError`] passes through unchanged. For type-erased errors (`Box<dyn Error>`,
+    /// A [`FunctionError`] passes through (scrubbed). For type-erased errors (`Box<dyn Error>`,
     /// `anyhow::Error`, strings) the type is `Error`.
     pub fn from_handler_error<E>(error: E) -> Self
     where
@@ -61,7 +114,7 @@ impl FunctionError {
         let type_name = std::any::type_name::<E>();
         let boxed: BoxError = error.into();
         match boxed.downcast::<FunctionError>() {
-            Ok(doc) => *doc,
+            Ok(doc) => doc.scrubbed(),
             Err(boxed) => Self::new(short_type_name(type_name), chain(boxed.as_ref())),
         }
     }
@@ -86,7 +139,7 @@ impl FunctionError {
                 doc.stack_trace = Some(frames);
             }
         }
-        doc
+        doc.scrubbed()
     }
 }
 
@@ -159,6 +212,7 @@ pub(crate) fn install_panic_hook() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
+            let message = info.payload_as_str().unwrap_or("Box<dyn Any>");
             let backtrace = Backtrace::capture();
             let frames = if backtrace.status() == BacktraceStatus::Captured {
                 backtrace
@@ -173,9 +227,26 @@ pub(crate) fn install_panic_hook() {
             LAST_PANIC.with(|p| {
                 *p.borrow_mut() = Some(PanicReport {
                     location: info.location().map(|l| l.to_string()),
-                    backtrace: frames,
+                    backtrace: frames.clone(),
                 })
             });
+            // The previous hook (the default one prints to stderr) would show the secret:
+            // print the panic the same way, scrubbed.
+            if let std::borrow::Cow::Owned(scrubbed) = scrub(message) {
+                let thread = std::thread::current();
+                let location = info.location().map(|l| l.to_string()).unwrap_or_default();
+                let mut text = format!(
+                    "\nthread '{}' panicked at {location}:\n{scrubbed}\n",
+                    thread.name().unwrap_or("<unnamed>")
+                );
+                for frame in &frames {
+                    text.push_str(&scrub(frame));
+                    text.push('\n');
+                }
+                use std::io::Write as _;
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                return;
+            }
             previous(info);
         }));
     });
@@ -224,6 +295,59 @@ mod tests {
         assert_eq!(FunctionError::from_handler_error(custom.clone()), custom);
         let json = serde_json::to_value(&custom).expect("json");
         assert_eq!(json["stackTrace"], serde_json::json!(["a.rs:1"]));
+    }
+
+    #[test]
+    fn error_documents_never_carry_secrets() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("connect to postgres://app:hunter2@db:5432/app")]
+        struct DbError(#[source] std::io::Error);
+        let doc = FunctionError::from_handler_error(DbError(std::io::Error::other(
+            "auth failed for password=hunter2",
+        )));
+        assert_eq!(
+            doc.error_message,
+            "connect to postgres://[redacted]@db:5432/app: auth failed for password=[redacted]"
+        );
+        let built = FunctionError::new("Http", "sent Authorization: Bearer abcdefgh12345")
+            .with_stack_trace(["at token=hunter2"]);
+        assert_eq!(built.error_message, "sent Authorization: [redacted]");
+        assert_eq!(
+            built.stack_trace,
+            Some(vec!["at token=[redacted]".to_owned()])
+        );
+        // A literal skips the constructors; serializing still scrubs.
+        let literal = FunctionError {
+            error_type: "E".into(),
+            error_message: "api_key=hunter2".into(),
+            stack_trace: Some(vec!["redis://:hunter2@cache".into()]),
+        };
+        let json = serde_json::to_string(&literal).expect("json");
+        assert!(!json.contains("hunter2"), "{json}");
+        let passed = FunctionError::from_handler_error(literal);
+        assert_eq!(passed.error_message, "api_key=[redacted]");
+    }
+
+    #[test]
+    fn panic_text_is_scrubbed() {
+        install_panic_hook();
+        let payload = std::panic::catch_unwind(|| {
+            panic!("could not reach https://ada:hunter2@api.example/v1");
+        })
+        .expect_err("panicked");
+        let doc = FunctionError::from_panic(payload.as_ref());
+        assert_eq!(doc.error_type, "Panic");
+        assert!(
+            doc.error_message
+                .ends_with("could not reach https://[redacted]@api.example/v1"),
+            "{}",
+            doc.error_message
+        );
+        assert!(
+            !serde_json::to_string(&doc)
+                .expect("json")
+                .contains("hunter2")
+        );
     }
 
     #[test]

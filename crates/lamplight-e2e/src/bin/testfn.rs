@@ -25,9 +25,31 @@ enum Command {
     Context,
     Big { bytes: usize },
     Nested { customer: String },
+    FailBig { bytes: usize },
     Spans { count: u32 },
     S3 { bucket: String, key: String },
     Http { url: String },
+    DecodePanic { value: PanicsOnDecode },
+    EncodePanic,
+}
+
+/// An event part whose `Deserialize` panics: the runtime must answer it, not die.
+#[derive(Debug)]
+struct PanicsOnDecode;
+
+impl<'de> Deserialize<'de> for PanicsOnDecode {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        panic!("this event cannot be decoded")
+    }
+}
+
+/// A response part whose `Serialize` panics: the runtime must answer it, not die.
+struct PanicsOnEncode;
+
+impl Serialize for PanicsOnEncode {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("this response cannot be encoded")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +62,8 @@ enum TestFnError {
 struct Reply {
     greeting: &'static str,
     result: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unencodable: Option<PanicsOnEncode>,
 }
 
 async fn handle(
@@ -47,6 +71,7 @@ async fn handle(
     command: Command,
     inv: Invocation,
 ) -> Result<Reply, TestFnError> {
+    let mut unencodable = None;
     let result = match command {
         Command::Echo { value } => value,
         Command::Fail { message } => {
@@ -89,6 +114,14 @@ async fn handle(
         }
         Command::Big { bytes } => Value::String("x".repeat(bytes)),
         Command::Nested { customer } => json!({"total": outer(&customer).await}),
+        // A `greet` child span, then an error whose message is `bytes` long (telemetry limits).
+        Command::FailBig { bytes } => {
+            tracing::info_span!("greet").in_scope(|| tracing::info!("greeting"));
+            return Err(TestFnError::Refused(
+                "x".repeat(bytes),
+                std::io::Error::other("the cause"),
+            ));
+        }
         Command::Spans { count } => {
             for i in 0..count {
                 step(i).await;
@@ -131,10 +164,16 @@ async fn handle(
                 .map_err(|e| TestFnError::Refused(url.clone(), std::io::Error::other(e)))?;
             json!({"status": response.status().as_u16()})
         }
+        Command::DecodePanic { value } => unreachable!("{value:?} panics while decoding"),
+        Command::EncodePanic => {
+            unencodable = Some(PanicsOnEncode);
+            Value::Null
+        }
     };
     Ok(Reply {
         greeting: config.greeting.as_str(),
         result,
+        unencodable,
     })
 }
 
@@ -158,8 +197,16 @@ async fn inner(items: u64) -> u64 {
     items * 7
 }
 
+/// Reads the configuration; with `TESTFN_INIT_SPAN` set, inside a span, so that a failed init
+/// has a span to flush.
+async fn load_config() -> Result<Config, lamplight::config::ConfigError> {
+    let _span =
+        std::env::var_os("TESTFN_INIT_SPAN").map(|_| tracing::info_span!("load_config").entered());
+    lamplight::config::from_env::<Config>()
+}
+
 #[tokio::main]
 async fn main() -> Result<(), lamplight::RuntimeError> {
-    let config = lamplight::init(|| async { lamplight::config::from_env::<Config>() }).await?;
+    let config = lamplight::init(load_config).await?;
     lamplight::run(move |command, inv| handle(config, command, inv)).await
 }
