@@ -391,7 +391,11 @@ async fn answers_from_outside(
         }
     }
     if !events.is_empty() {
-        println!("== {name}: accepts {} sample events", events.len());
+        println!(
+            "== {name}: accepts {} sample event{}",
+            events.len(),
+            if events.len() == 1 { "" } else { "s" }
+        );
     }
     if ["rest-api", "http-api"].contains(&choices.event_source.as_str()) {
         answers_lambda_httpx(&service, name).await?;
