@@ -56,3 +56,164 @@ pub async fn lambda_httpx(endpoint: &str, function: &str, plan: &Value) -> Resul
     serde_json::from_str(stdout.trim())
         .with_context(|| format!("the client printed no JSON:\n{stdout}\n{stderr}"))
 }
+
+/// How to install cargo-lambda's prebuilt binary.
+pub const CARGO_LAMBDA_INSTALL: &str = "python3 -m pip install cargo-lambda==1.9.2";
+
+/// Whether `cargo-lambda` is on `PATH`.
+pub fn cargo_lambda_installed() -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| dir.join("cargo-lambda").is_file())
+    })
+}
+
+/// A process in its own process group, its output collected, killed (with its group) on drop.
+struct Spawned {
+    child: std::process::Child,
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Spawned {
+    fn start(command: &mut Command) -> Result<Self> {
+        use std::io::BufRead as _;
+        use std::os::unix::process::CommandExt as _;
+        let mut child = command
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not start {command:?}"))?;
+        let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let pipes: Vec<Box<dyn std::io::Read + Send>> = [
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for pipe in pipes {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            });
+        }
+        Ok(Self { child, output })
+    }
+
+    fn output(&self) -> String {
+        self.output
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // The process is its group's leader and starts no children of its own here.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Serves `bootstrap` under cargo-lambda's emulator (`cargo lambda watch --only-lambda-apis`,
+/// which hands functions `AWS_LAMBDA_RUNTIME_API=http://host:port/.rt`) and invokes it with
+/// each event in turn, through cargo-lambda's Invoke endpoint; returns `(status, body)` per
+/// event. `manifest` is the function workspace's `Cargo.toml` (cargo-lambda reads it).
+pub async fn cargo_lambda(
+    manifest: &std::path::Path,
+    bootstrap: &std::path::Path,
+    env: &[(String, String)],
+    events: &[Vec<u8>],
+) -> Result<Vec<(u16, Value)>> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("no free port")?
+        .port();
+    let emulator = Spawned::start(
+        Command::new("cargo-lambda")
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+            ])
+            .arg(port.to_string())
+            .arg("--manifest-path")
+            .arg(manifest)
+            .env("NO_COLOR", "1")
+            .env("CARGO_TERM_COLOR", "never"),
+    )?;
+    let started = std::time::Instant::now();
+    let printed = loop {
+        let out = emulator.output();
+        if out.contains("AWS_LAMBDA_RUNTIME_API=") && out.contains("starting Runtime server") {
+            break out;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            bail!("cargo-lambda did not start its Runtime API in 120 s:\n{out}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    // The `NAME=value` words it prints for the function to use.
+    let vars: Vec<(String, String)> = printed
+        .split(|c: char| c.is_whitespace() || c == '\u{1b}')
+        .filter(|word| word.starts_with("AWS_LAMBDA_"))
+        .filter_map(|word| word.split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim_end_matches(|c: char| !c.is_ascii_graphic());
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    let name = vars
+        .iter()
+        .find(|(k, _)| k == "AWS_LAMBDA_FUNCTION_NAME")
+        .map(|(_, v)| v.clone())
+        .with_context(|| format!("cargo-lambda printed no function name:\n{printed}"))?;
+    let function = Spawned::start(
+        Command::new(bootstrap)
+            .env_clear()
+            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_REGION", "us-east-1")
+            .env("TZ", ":UTC"),
+    )?;
+    let client = crate::http::Client::default();
+    let url = format!("http://127.0.0.1:{port}/2015-03-31/functions/{name}/invocations");
+    let mut answers = Vec::new();
+    for event in events {
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            client.send(
+                http::Method::POST,
+                &url,
+                &[("content-type", "application/json")],
+                bytes::Bytes::from(event.clone()),
+            ),
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "no answer through cargo-lambda in 60 s; the function wrote:\n{}",
+                function.output()
+            )
+        })??;
+        let body = serde_json::from_slice(&reply.body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&reply.body).into_owned()));
+        answers.push((reply.status.as_u16(), body));
+    }
+    Ok(answers)
+}

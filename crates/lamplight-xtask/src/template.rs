@@ -359,6 +359,7 @@ async fn answers_from_outside(
         Some(workspace.function(name)?),
         &crate::flags::FunctionSettings::default(),
     )?;
+    let env: Vec<(String, String)> = config.environment.clone().into_iter().collect();
     let service = lamplight_local::LocalLambda::builder()
         .function(config)
         .start()
@@ -400,6 +401,57 @@ async fn answers_from_outside(
     if ["rest-api", "http-api"].contains(&choices.event_source.as_str()) {
         answers_lambda_httpx(&service, name).await?;
     }
+    if choices.event_source == "custom" && !choices.use_s3 {
+        serves_under_cargo_lambda(dir, &target.join("debug").join(name), name, &env).await?;
+    }
+    Ok(())
+}
+
+/// Serves the generated function under cargo-lambda's emulator, the tool Rust Lambda authors
+/// use today: a greeting and an error document, twice in a row. Skipped, saying so, when
+/// cargo-lambda is not installed, except on CI.
+async fn serves_under_cargo_lambda(
+    dir: &Path,
+    bootstrap: &Path,
+    name: &str,
+    env: &[(String, String)],
+) -> Result<()> {
+    use crate::callers;
+    if !callers::cargo_lambda_installed() {
+        if std::env::var_os("CI").is_some() {
+            bail!(
+                "cargo-lambda is not installed: {}",
+                callers::CARGO_LAMBDA_INSTALL
+            );
+        }
+        println!(
+            "== {name}: cargo-lambda not installed ({}): the emulator check is skipped",
+            callers::CARGO_LAMBDA_INSTALL
+        );
+        return Ok(());
+    }
+    let events = dir.join("functions").join(name).join("events");
+    let ada = std::fs::read(events.join("greet-ada.json")).context("reading greet-ada.json")?;
+    let droid = std::fs::read(events.join("greet-not-a-name.json"))
+        .context("reading greet-not-a-name.json")?;
+    let answers = callers::cargo_lambda(
+        &dir.join("Cargo.toml"),
+        bootstrap,
+        env,
+        &[ada.clone(), droid.clone(), ada, droid],
+    )
+    .await?;
+    for (i, (status, body)) in answers.iter().enumerate() {
+        let ok = if i % 2 == 0 {
+            *status == 200 && body["message"] == "Hello, Ada!"
+        } else {
+            *status == 500 && body["errorType"] == "GreetError"
+        };
+        if !ok {
+            bail!("under cargo-lambda, invocation {i} answered {status}: {body}");
+        }
+    }
+    println!("== {name}: serves 4 invocations in a row under `cargo lambda watch`");
     Ok(())
 }
 
