@@ -1,5 +1,7 @@
-//! The Lambda API on loopback: Invoke (2015-03-31), the control-plane calls a deploy makes, and
-//! lamplight's own read endpoints for traces and logs.
+//! The Lambda API on loopback, over the registry and invoke.
+//!
+//! Invoke (2015-03-31), the control-plane calls a deploy makes, and lamplight's own read
+//! endpoints for traces and logs.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -28,10 +30,8 @@ use tokio::net::TcpListener;
 use crate::config::{Code, FunctionConfig, TracingMode};
 use crate::deployment::{CodePackage, Deployment};
 use crate::error::ApiError;
-use crate::service::{
-    Function, InvocationType, InvokeRequest, MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD, Meta,
-    ServiceInner, validate_name,
-};
+use crate::invoke::{InvocationType, InvokeRequest, MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD};
+use crate::registry::{Alias, Function, Meta, ServiceInner, validate_name};
 
 /// Control-plane requests larger than this are refused before they are read whole (a 50 MB
 /// zip, base64, in JSON).
@@ -1110,7 +1110,7 @@ struct AliasInput {
     description: Option<String>,
 }
 
-fn alias_document(function: &Function, name: &str, alias: &crate::service::Alias) -> Value {
+fn alias_document(function: &Function, name: &str, alias: &Alias) -> Value {
     json!({
         "AliasArn": format!("{}:{name}", function.arn),
         "Name": name,
@@ -1163,7 +1163,7 @@ async fn create_alias(
             function.arn
         )));
     }
-    let alias = crate::service::Alias {
+    let alias = Alias {
         version,
         description: input.description.unwrap_or_default(),
         revision_id: uuid::Uuid::new_v4().to_string(),

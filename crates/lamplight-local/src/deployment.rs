@@ -1,6 +1,7 @@
-//! A deployment is one version of a function's code and configuration together with its pool of
-//! execution environments: warm ones wait in `/next`, new ones start on demand up to the limit,
-//! and invocations queue when every environment is busy.
+//! A deployment: one version of a function's code and configuration, and its environment pool.
+//!
+//! Warm environments wait in `/next`, new ones start on demand up to the limit, and
+//! invocations queue when every environment is busy.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -8,11 +9,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+
 use crate::config::{Code, FunctionConfig};
+use crate::context::ServiceContext;
 use crate::environment::Environment;
+use crate::host::EnvironmentHost;
 use crate::invocation::Pending;
 use crate::logs::LogSink;
-use crate::service::ServiceContext;
 
 /// A deployment package the service unpacked into its work directory. Every deployment running
 /// it (`$LATEST`, the versions published from it) holds it; the directory goes when the last of
@@ -445,5 +449,61 @@ impl Deployment {
     /// How many environments are alive.
     pub fn environments(&self) -> usize {
         self.pool().all.len()
+    }
+}
+
+impl EnvironmentHost for Deployment {
+    type Environment = Environment;
+
+    fn config(&self) -> &FunctionConfig {
+        &self.config
+    }
+
+    fn arn(&self) -> &str {
+        &self.arn
+    }
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    fn task_root(&self) -> Option<&Path> {
+        self.task_root.as_deref()
+    }
+
+    fn logs(&self) -> &LogSink {
+        &self.logs
+    }
+
+    fn context(&self) -> &ServiceContext {
+        &self.ctx
+    }
+
+    fn register(&self, env: Arc<Environment>) {
+        Deployment::register(self, env);
+    }
+
+    fn next_for(&self, env: &Arc<Environment>) -> Option<Pending> {
+        Deployment::next_for(self, env)
+    }
+
+    fn is_retired(&self) -> bool {
+        Deployment::is_retired(self)
+    }
+
+    fn returning(&self) {
+        Deployment::returning(self);
+    }
+
+    fn returned(&self) {
+        Deployment::returned(self);
+    }
+
+    fn requeue(self: Arc<Self>, pending: Pending) -> BoxFuture<'static, ()> {
+        Box::pin(async move { Deployment::requeue(&self, pending).await })
+    }
+
+    fn environment_gone(self: Arc<Self>, env_id: u64) -> BoxFuture<'static, ()> {
+        Box::pin(async move { Deployment::environment_gone(&self, env_id).await })
     }
 }

@@ -1,93 +1,51 @@
-//! One execution environment: a runtime process (or an external runtime), its own Runtime API
-//! listener, its captured output, and the invocation it is running.
+//! One execution environment, composing its process, output capture and invocation slot.
+//!
+//! [`Process`] runs the runtime (none for an external runtime), [`Output`] logs what it writes,
+//! [`Slot`] holds what the Runtime API sees; this module owns the Runtime API listener and the
+//! invocation lifecycle (start, timeout, finish, exit) that ties them to the deployment.
 
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, OwnedFd};
-use std::pin::Pin;
+use std::os::fd::AsFd;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use rustix::process::{Pid, Signal};
 use serde_json::json;
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::AsyncRead;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, mpsc};
 use tokio::task::AbortHandle;
 
 use crate::config::Code;
-use crate::deployment::Deployment;
+use crate::host::EnvironmentHost;
 use crate::invocation::{FunctionResult, Outcome, Pending, error_body};
-use crate::logs::{InvocationLog, LineSplitter, MAX_LINE, Report, now_ms, peak_memory_mb};
+use crate::logs::{Report, now_ms, peak_memory_mb};
+use crate::output::Output;
+use crate::process::{Process, describe};
+use crate::runtime_api::{NextInvocation, RuntimeApiBackend};
+use crate::slot::{InFlight, Slot, SlotState};
 
-/// The most bytes of one response the Runtime API takes, as Lambda (6 MB plus framing).
-pub(crate) const MAX_RESPONSE: usize = 6_291_556;
+/// The deployment an environment belongs to, seen through [`EnvironmentHost`].
+pub(crate) type Host = Arc<dyn EnvironmentHost<Environment = Environment>>;
 
 pub(crate) struct Environment {
     id: u64,
     stream: String,
-    deployment: Arc<Deployment>,
+    deployment: Host,
     runtime_api: SocketAddr,
-    slot_tx: mpsc::Sender<Pending>,
-    slot_rx: tokio::sync::Mutex<mpsc::Receiver<Pending>>,
-    state: Mutex<State>,
+    slot: Slot,
     started: Instant,
     started_at: SystemTime,
-    pid: Mutex<Option<u32>>,
-    /// The runtime's process group while it may have members: the `bootstrap` leads it, and
-    /// whatever it starts (a shell script's children) joins it, so one signal ends them all.
-    group: Mutex<Option<Pid>>,
-    stop: Notify,
+    process: Process,
     server: Mutex<Option<AbortHandle>>,
-    outputs: Mutex<Vec<Output>>,
-}
-
-/// One captured pipe: a duplicate of its descriptor to ask how much is unread, and the gate the
-/// reader holds while it reads and logs.
-struct Output {
-    fd: OwnedFd,
-    gate: Arc<Mutex<()>>,
-}
-
-#[derive(Default)]
-struct State {
-    init_duration: Option<Duration>,
-    init_error: Option<(String, Bytes)>,
-    init_timed_out: bool,
-    served: u64,
-    in_flight: Option<InFlight>,
-    /// Answered an invocation and has not polled again yet.
-    returning: bool,
-    /// Lines since the last invocation ended (init output, then the current invocation's).
-    log: InvocationLog,
-    dead: bool,
-}
-
-struct InFlight {
-    pending: Pending,
-    started: Instant,
-    started_at: SystemTime,
-    cold: bool,
-    timer: AbortHandle,
-}
-
-/// What `/next` hands the runtime.
-pub(crate) struct NextInvocation {
-    pub request_id: String,
-    pub deadline_ms: u64,
-    pub invoked_arn: String,
-    pub trace_header: String,
-    pub client_context: Option<String>,
-    pub identity: Option<String>,
-    pub payload: Bytes,
+    output: Output,
 }
 
 impl Environment {
     /// Starts an environment. On failure before it could take `first`, gives it back.
     #[allow(clippy::type_complexity)]
     pub async fn start(
-        deployment: Arc<Deployment>,
+        deployment: Host,
         id: u64,
         first: Option<Pending>,
     ) -> Result<Arc<Self>, (std::io::Error, Option<Pending>)> {
@@ -99,38 +57,30 @@ impl Environment {
             Ok(a) => a,
             Err(e) => return Err((e, first)),
         };
-        let (slot_tx, slot_rx) = mpsc::channel(1);
         let has_first = first.is_some();
-        if let Some(first) = first {
-            // A fresh channel of capacity 1 always takes one.
-            let _ = slot_tx.try_send(first);
-        }
-        let stream = log_stream_name(&deployment.version);
+        let slot = Slot::new(first);
+        let stream = log_stream_name(deployment.version());
         let env = Arc::new(Self {
             id,
             stream,
             deployment: deployment.clone(),
             runtime_api,
-            slot_tx,
-            slot_rx: tokio::sync::Mutex::new(slot_rx),
-            state: Mutex::default(),
+            slot,
             started: Instant::now(),
             started_at: SystemTime::now(),
-            pid: Mutex::new(None),
-            group: Mutex::new(None),
-            stop: Notify::new(),
+            process: Process::default(),
             server: Mutex::new(None),
-            outputs: Mutex::new(Vec::new()),
+            output: Output::default(),
         });
         deployment.register(env.clone());
         let server = tokio::spawn(crate::runtime_api::serve(listener, env.clone()));
         *env.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(server.abort_handle());
 
-        match &deployment.config.code {
+        match &deployment.config().code {
             Code::External => {
                 let watcher = env.clone();
                 tokio::spawn(async move {
-                    watcher.stop.notified().await;
+                    watcher.process.stopped().await;
                     watcher.exited(None).await;
                 });
             }
@@ -144,7 +94,13 @@ impl Environment {
         let mut command = tokio::process::Command::new(&path);
         command
             .env_clear()
-            .envs(d.ctx.environment_for(d, self.runtime_api, &self.stream))
+            .envs(d.context().environment_for(
+                d.config(),
+                d.version(),
+                d.task_root(),
+                self.runtime_api,
+                &self.stream,
+            ))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -152,7 +108,7 @@ impl Environment {
             // runtime started, not only the runtime.
             .process_group(0)
             .kill_on_drop(true);
-        if let Some(root) = &d.task_root {
+        if let Some(root) = d.task_root() {
             command.current_dir(root);
         }
         let spawned = if path.exists() {
@@ -184,44 +140,21 @@ impl Environment {
                 return;
             }
         };
-        *self.pid.lock().unwrap_or_else(|e| e.into_inner()) = child.id();
-        // With `process_group(0)` the group id is the child's pid.
-        let group = child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .and_then(Pid::from_raw);
-        *self.group.lock().unwrap_or_else(|e| e.into_inner()) = group;
+        let group = self.process.adopt(&child);
         if let Some(stdout) = child.stdout.take() {
-            self.watch_output(stdout);
+            self.capture(stdout);
         }
         if let Some(stderr) = child.stderr.take() {
-            self.watch_output(stderr);
+            self.capture(stderr);
         }
         let watcher = self.clone();
         tokio::spawn(async move {
-            // Ends the group if this task is dropped unfinished (the runtime shutting down).
-            let guard = GroupGuard(group);
-            let status = tokio::select! {
-                status = child.wait() => status.ok(),
-                () = watcher.stop.notified() => {
-                    let _ = child.start_kill();
-                    child.wait().await.ok()
-                }
-            };
-            // The runtime is gone: so is its environment, with whatever it left running.
-            // Forget the group first so no later `stop` signals a group id the kernel may
-            // have handed out again once every member is gone.
-            watcher
-                .group
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            drop(guard);
+            let status = watcher.process.wait(child, group).await;
             watcher.exited(status).await;
         });
         if has_first {
             let timer = self.clone();
-            let limit = self.deployment.config.init_timeout;
+            let limit = self.deployment.config().init_timeout;
             tokio::spawn(async move {
                 tokio::time::sleep(limit).await;
                 let mut state = timer.state();
@@ -234,8 +167,8 @@ impl Environment {
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.slot.state()
     }
 
     pub fn id(&self) -> u64 {
@@ -250,29 +183,18 @@ impl Environment {
     // The error is the caller's own value coming back, not a new allocation worth boxing.
     #[allow(clippy::result_large_err)]
     pub fn assign(&self, pending: Pending) -> Result<(), Pending> {
-        if self.state().dead {
-            return Err(pending);
-        }
-        self.slot_tx.try_send(pending).map_err(|e| e.into_inner())
+        self.slot.assign(pending)
     }
 
     /// Stops the environment: kills its process group now (callers include `Drop`, when no
     /// task may run again), then lets the watcher fail or requeue what it held.
     pub fn stop(&self) {
-        self.kill_group();
-        self.stop.notify_one();
-    }
-
-    /// Sends SIGKILL to the runtime's process group, if it still has one.
-    fn kill_group(&self) {
-        if let Some(group) = *self.group.lock().unwrap_or_else(|e| e.into_inner()) {
-            kill_group(group);
-        }
+        self.process.stop();
     }
 
     /// When the running invocation `request_id` times out, if it is running here.
     pub fn deadline(&self, request_id: &str) -> Option<Instant> {
-        let timeout = self.deployment.config.timeout;
+        let timeout = self.deployment.config().timeout;
         self.state()
             .in_flight
             .as_ref()
@@ -282,13 +204,13 @@ impl Environment {
 
     /// When the runtime has to be done initialising.
     pub fn init_deadline(&self) -> Instant {
-        self.started + self.deployment.config.init_timeout
+        self.started + self.deployment.config().init_timeout
     }
 
     /// One line of the environment's output (or of the service about it).
     pub fn log_line(&self, line: String) {
         self.state().log.push_line(&line);
-        self.deployment.logs.push(&self.stream, line);
+        self.deployment.logs().push(&self.stream, line);
     }
 
     /// `GET /runtime/invocation/next`: waits for work and starts it.
@@ -318,7 +240,7 @@ impl Environment {
             .await;
         }
         let pending = {
-            let mut slot = self.slot_rx.lock().await;
+            let mut slot = self.slot.queue().await;
             match slot.try_recv() {
                 Ok(pending) => pending,
                 Err(_) => match self.deployment.next_for(self) {
@@ -335,7 +257,7 @@ impl Environment {
     }
 
     fn begin(self: &Arc<Self>, pending: Pending) -> NextInvocation {
-        let config = &self.deployment.config;
+        let config = self.deployment.config();
         let request_id = pending.request_id.clone();
         let timer = {
             let env = self.clone();
@@ -373,7 +295,7 @@ impl Environment {
         }
         self.log_line(format!(
             "START RequestId: {request_id} Version: {}",
-            self.deployment.version
+            self.deployment.version()
         ));
         next
     }
@@ -405,8 +327,8 @@ impl Environment {
         flight.timer.abort();
         let duration = flight.started.elapsed();
         // Lines the runtime wrote before answering are already in its pipes: take them first.
-        self.drain_output().await;
-        let config = &self.deployment.config;
+        self.output.drain().await;
+        let config = self.deployment.config();
         let init_duration = if flight.cold {
             self.state().init_duration
         } else {
@@ -418,7 +340,7 @@ impl Environment {
             duration,
             init_duration,
             memory_size_mb: config.memory_mb,
-            max_memory_used_mb: peak_memory_mb(*self.pid.lock().unwrap_or_else(|e| e.into_inner())),
+            max_memory_used_mb: peak_memory_mb(self.process.pid()),
             status: status.map(str::to_owned),
             xray: trace
                 .sampled
@@ -506,11 +428,8 @@ impl Environment {
         if let Some(server) = self.server.lock().unwrap_or_else(|e| e.into_inner()).take() {
             server.abort();
         }
-        self.drain_output().await;
-        self.outputs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.output.drain().await;
+        self.output.close();
         let reason = match status {
             Some(s) if s.success() => "Runtime exited without providing a reason".to_owned(),
             Some(s) => format!("Runtime exited with error: {}", describe(s)),
@@ -529,23 +448,16 @@ impl Environment {
             )
             .await;
         }
-        let mut unstarted = Vec::new();
-        {
-            let mut slot = self.slot_rx.lock().await;
-            slot.close();
-            while let Ok(pending) = slot.try_recv() {
-                unstarted.push(pending);
-            }
-        }
+        let unstarted = self.slot.close().await;
         for pending in unstarted {
             if init_done {
                 // Accepted but never started: another environment can run it.
-                self.deployment.requeue(pending).await;
+                self.deployment.clone().requeue(pending).await;
             } else {
                 self.fail_init(pending, &reason);
             }
         }
-        self.deployment.environment_gone(self.id).await;
+        self.deployment.clone().environment_gone(self.id).await;
     }
 
     /// Fails the invocation that started an environment whose init never completed.
@@ -563,7 +475,7 @@ impl Environment {
                 (error_type, Bytes::from(body))
             }
             None if timed_out => {
-                let seconds = self.deployment.config.init_timeout.as_secs_f64();
+                let seconds = self.deployment.config().init_timeout.as_secs_f64();
                 let message = format!(
                     "RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds (the runtime never polled /runtime/invocation/next during init)"
                 );
@@ -597,39 +509,10 @@ impl Environment {
         }
     }
 
-    fn watch_output<R: AsyncRead + AsFd + Unpin + Send + 'static>(self: &Arc<Self>, pipe: R) {
-        let gate = Arc::new(Mutex::new(()));
-        if let Ok(fd) = pipe.as_fd().try_clone_to_owned() {
-            self.outputs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(Output {
-                    fd,
-                    gate: gate.clone(),
-                });
-        }
-        tokio::spawn(read_lines(self.clone(), pipe, gate));
-    }
-
-    /// Waits (briefly) until the readers have logged everything already written to the pipes:
-    /// lines a runtime prints before it answers belong to that invocation.
-    async fn drain_output(&self) {
-        let deadline = Instant::now() + Duration::from_millis(100);
-        loop {
-            let unread = {
-                let outputs = self.outputs.lock().unwrap_or_else(|e| e.into_inner());
-                outputs.iter().any(|o| {
-                    // Holding the gate, no read is half-done: what the kernel still holds is all
-                    // that is unlogged.
-                    let _held = o.gate.lock().unwrap_or_else(|e| e.into_inner());
-                    rustix::io::ioctl_fionread(&o.fd).is_ok_and(|n| n > 0)
-                })
-            };
-            if !unread || Instant::now() >= deadline {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+    /// Logs what the runtime writes to `pipe`, line by line, as this environment's output.
+    fn capture<R: AsyncRead + AsFd + Unpin + Send + 'static>(self: &Arc<Self>, pipe: R) {
+        let env = self.clone();
+        self.output.capture(pipe, move |line| env.log_line(line));
     }
 
     /// The service's own segments for an invocation: `AWS::Lambda` (the service) and
@@ -657,14 +540,14 @@ impl Environment {
             "end_time": now,
         }));
         let mut function = json!({
-            "name": d.config.name,
+            "name": d.config().name,
             "id": trace.function_segment.to_string(),
             "trace_id": trace.root.to_string(),
             "parent_id": trace.service_segment.to_string(),
             "start_time": init.map_or(started, |_| epoch(self.started_at)),
             "end_time": now,
             "origin": "AWS::Lambda::Function",
-            "resource_arn": d.arn,
+            "resource_arn": d.arn(),
             "aws": {"function_arn": flight.pending.invoked_arn},
             "subsegments": function_subsegments,
         });
@@ -685,13 +568,13 @@ impl Environment {
             }]});
         }
         let mut service = json!({
-            "name": d.config.name,
+            "name": d.config().name,
             "id": trace.service_segment.to_string(),
             "trace_id": trace.root.to_string(),
             "start_time": received,
             "end_time": now,
             "origin": "AWS::Lambda",
-            "resource_arn": d.arn,
+            "resource_arn": d.arn(),
             "aws": {"request_id": flight.pending.request_id},
             "http": {"response": {"status": 200}},
         });
@@ -705,25 +588,13 @@ impl Environment {
                 Err(e) => tracing::error!("lamplight-local built an invalid segment: {e}"),
             }
         }
-        d.ctx.traces.record(segments);
+        d.context().traces.record(segments);
     }
 }
 
 fn epoch(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
-}
-
-fn describe(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit status {code}"),
-        (None, Some(9)) => "signal: killed".into(),
-        (None, Some(6)) => "signal: aborted".into(),
-        (None, Some(11)) => "signal: segmentation fault".into(),
-        (None, Some(sig)) => format!("signal: {sig}"),
-        (None, None) => status.to_string(),
-    }
 }
 
 /// `2026/11/21/[$LATEST]<32 hex>`, the shape of Lambda's log stream names.
@@ -733,54 +604,29 @@ fn log_stream_name(version: &str) -> String {
     format!("{date}/[{version}]{:032x}", fastrand::u128(..))
 }
 
-/// Reads one output pipe line by line until it closes. Each read and the logging of what it
-/// read happen under `gate`, so [`Environment::drain_output`] never sees a read half done.
-async fn read_lines<R: AsyncRead + Unpin>(
-    env: Arc<Environment>,
-    mut pipe: R,
-    gate: Arc<Mutex<()>>,
-) {
-    let mut lines = LineSplitter::new(MAX_LINE);
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let read = std::future::poll_fn(|cx| {
-            let _held = gate.lock().unwrap_or_else(|e| e.into_inner());
-            let mut filled = ReadBuf::new(&mut buf);
-            match Pin::new(&mut pipe).poll_read(cx, &mut filled) {
-                std::task::Poll::Ready(Ok(())) => {
-                    let n = filled.filled().len();
-                    lines.push(&buf[..n], |line| env.log_line(line));
-                    std::task::Poll::Ready(n)
-                }
-                std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(0),
-                std::task::Poll::Pending => std::task::Poll::Pending,
-            }
-        })
-        .await;
-        if read == 0 {
-            break;
-        }
+impl RuntimeApiBackend for Environment {
+    fn next_invocation(self: &Arc<Self>) -> impl Future<Output = Option<NextInvocation>> + Send {
+        Environment::next_invocation(self)
     }
-    if let Some(line) = lines.finish() {
-        env.log_line(line);
+
+    fn deadline(&self, request_id: &str) -> Option<Instant> {
+        Environment::deadline(self, request_id)
     }
-}
 
-/// Sends SIGKILL to every process in `group`. A group with no members left is not an error.
-fn kill_group(group: Pid) {
-    match rustix::process::kill_process_group(group, Signal::KILL) {
-        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
-        Err(e) => tracing::warn!("could not kill process group {group:?}: {e}"),
+    fn init_deadline(&self) -> Instant {
+        Environment::init_deadline(self)
     }
-}
 
-/// Kills a runtime's process group when dropped: when its watcher task ends, however it ends.
-struct GroupGuard(Option<Pid>);
+    fn finish(
+        &self,
+        request_id: &str,
+        result: FunctionResult,
+        status: Option<&str>,
+    ) -> impl Future<Output = bool> + Send {
+        Environment::finish(self, request_id, result, status)
+    }
 
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        if let Some(group) = self.0 {
-            kill_group(group);
-        }
+    fn init_failed(self: &Arc<Self>, error_type: String, body: Bytes) {
+        Environment::init_failed(self, error_type, body);
     }
 }

@@ -1,5 +1,6 @@
-//! Errors of the Lambda API, in the shape the AWS SDKs parse: a status, an `x-amzn-ErrorType`
-//! header, and `{"Type", "message"}`.
+//! Errors of the Lambda API, in the shape the AWS SDKs parse.
+//!
+//! A status, an `x-amzn-ErrorType` header, and `{"Type", "message"}`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -18,11 +18,27 @@
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`service`] | [`LocalLambda`] and its builder: the facade that starts and runs the service |
+//! | `api` | the Lambda API over HTTP: Invoke, the control plane, traces and logs |
+//! | `invoke` | one Invoke call ([`InvokeRequest`], [`InvokeResponse`]) to a deployment |
+//! | `registry` | functions by name, their versions and aliases, [`FunctionHandle`] |
+//! | `deployment` | one version of a function and its pool of execution environments |
+//! | `environment` | one execution environment: process, output and slot composed |
+//! | `host` | the trait an environment sees its deployment through |
+//! | `process` | the runtime's process and process group: spawn, wait, kill |
+//! | `output` | capture of the runtime's stdout and stderr into its log |
+//! | `slot` | the invocation slot: what the Runtime API sees of an environment |
+//! | `runtime_api` | the Runtime API (2018-06-01) a runtime talks to |
+//! | `invocation` | one invocation in flight and its [`Outcome`] |
+//! | `context` | what every environment shares; the variables Lambda sets for a function |
 //! | [`config`] | [`FunctionConfig`] and [`Code`]: what a function is |
-//! | [`service`] | [`LocalLambda`]: the running service, in-process invokes |
 //! | [`xray`] | the X-Ray daemon sink and its [`xray::TraceStore`] |
 //! | [`logs`] | log streams and `REPORT` lines |
 //! | [`error`] | [`ApiError`], errors in the Lambda API's shape |
+//!
+//! Each module imports only modules below it in this table (`config`, `xray`, `logs` and
+//! `error` are leaves), so there are no import loops: `environment` and `deployment` meet
+//! through `host`, and `runtime_api` serves any `RuntimeApiBackend` (the environment).
 //!
 //! What matches Lambda: the Runtime API and its headers, the reserved environment, warm
 //! environments reused between invocations, new ones for concurrent invocations up to a limit
@@ -42,13 +58,20 @@
 
 mod api;
 pub mod config;
+mod context;
 mod deployment;
 mod environment;
 pub mod error;
+mod host;
 mod invocation;
+mod invoke;
 pub mod logs;
+mod output;
+mod process;
+mod registry;
 mod runtime_api;
 pub mod service;
+mod slot;
 pub mod xray;
 
 pub use config::{Code, FunctionConfig, TracingMode};

@@ -1,5 +1,7 @@
-//! Function logs: the lines each execution environment writes, plus the service's own
-//! `START`/`END`/`REPORT` lines, kept per log stream as CloudWatch Logs would.
+//! Function logs, kept per log stream as CloudWatch Logs would.
+//!
+//! The lines each execution environment writes, plus the service's own
+//! `START`/`END`/`REPORT` lines.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;

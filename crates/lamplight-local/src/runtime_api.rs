@@ -19,8 +19,42 @@ use futures_util::StreamExt as _;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::environment::{Environment, MAX_RESPONSE};
 use crate::invocation::{FunctionResult, error_body};
+
+/// The most bytes of one response the Runtime API takes, as Lambda (6 MB plus framing).
+pub(crate) const MAX_RESPONSE: usize = 6_291_556;
+
+/// What `/next` hands the runtime.
+pub(crate) struct NextInvocation {
+    pub request_id: String,
+    pub deadline_ms: u64,
+    pub invoked_arn: String,
+    pub trace_header: String,
+    pub client_context: Option<String>,
+    pub identity: Option<String>,
+    pub payload: Bytes,
+}
+
+/// What the Runtime API serves: one execution environment's invocation slot. The environment
+/// implements it, so this module needs nothing above [`crate::invocation`].
+pub(crate) trait RuntimeApiBackend: Send + Sync + 'static {
+    /// Waits for the environment's next invocation; `None` once it is stopping.
+    fn next_invocation(self: &Arc<Self>) -> impl Future<Output = Option<NextInvocation>> + Send;
+    /// When the running invocation `request_id` times out; `None` when it is not the one
+    /// running.
+    fn deadline(&self, request_id: &str) -> Option<Instant>;
+    /// When the runtime's init phase times out.
+    fn init_deadline(&self) -> Instant;
+    /// Answers `request_id` with `result`; false when it was not running (any more).
+    fn finish(
+        &self,
+        request_id: &str,
+        result: FunctionResult,
+        status: Option<&str>,
+    ) -> impl Future<Output = bool> + Send;
+    /// The runtime reported an init error: the environment fails its invocations and stops.
+    fn init_failed(self: &Arc<Self>, error_type: String, body: Bytes);
+}
 
 const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 
@@ -29,15 +63,18 @@ const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 const DEADLINE_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves the Runtime API for `env` until the task is aborted.
-pub(crate) async fn serve(listener: TcpListener, env: Arc<Environment>) {
+pub(crate) async fn serve<E: RuntimeApiBackend>(listener: TcpListener, env: Arc<E>) {
     let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/next", get(next::<E>))
         .route(
             "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
+            post(response::<E>),
         )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/error",
+            post(error::<E>),
+        )
+        .route("/2018-06-01/runtime/init/error", post(init_error::<E>))
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
         .with_state(env);
@@ -49,7 +86,7 @@ pub(crate) async fn serve(listener: TcpListener, env: Arc<Environment>) {
     }
 }
 
-async fn next(State(env): State<Arc<Environment>>) -> Response {
+async fn next<E: RuntimeApiBackend>(State(env): State<Arc<E>>) -> Response {
     let Some(next) = env.next_invocation().await else {
         return runtime_error(
             StatusCode::GONE,
@@ -78,8 +115,8 @@ async fn next(State(env): State<Arc<Environment>>) -> Response {
     response
 }
 
-async fn response(
-    State(env): State<Arc<Environment>>,
+async fn response<E: RuntimeApiBackend>(
+    State(env): State<Arc<E>>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -95,12 +132,12 @@ async fn response(
                 invalid_request_id()
             }
         }
-        Err(e) => refuse_invocation_body(&env, &id, e).await,
+        Err(e) => refuse_invocation_body(&*env, &id, e).await,
     }
 }
 
-async fn error(
-    State(env): State<Arc<Environment>>,
+async fn error<E: RuntimeApiBackend>(
+    State(env): State<Arc<E>>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -110,7 +147,7 @@ async fn error(
     };
     let body = match read_body(&headers, body, deadline + DEADLINE_GRACE).await {
         Ok(body) => body,
-        Err(e) => return refuse_invocation_body(&env, &id, e).await,
+        Err(e) => return refuse_invocation_body(&*env, &id, e).await,
     };
     let error_type = header(&headers, ERROR_TYPE).unwrap_or_else(|| "Unhandled".into());
     let body = if body.is_empty() {
@@ -128,8 +165,8 @@ async fn error(
     }
 }
 
-async fn init_error(
-    State(env): State<Arc<Environment>>,
+async fn init_error<E: RuntimeApiBackend>(
+    State(env): State<Arc<E>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -214,7 +251,7 @@ async fn read_body(headers: &HeaderMap, body: Body, deadline: Instant) -> Result
 
 /// Answers a response or error body that was not taken; one too large fails the invocation, as
 /// Lambda does.
-async fn refuse_invocation_body(env: &Environment, id: &str, e: BodyError) -> Response {
+async fn refuse_invocation_body<E: RuntimeApiBackend>(env: &E, id: &str, e: BodyError) -> Response {
     if matches!(e, BodyError::TooLarge) {
         let message = format!(
             "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE} bytes)."

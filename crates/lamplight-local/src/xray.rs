@@ -1,5 +1,7 @@
-//! The X-Ray daemon sink: a UDP listener that takes what functions send to
-//! `AWS_XRAY_DAEMON_ADDRESS`, validates it, and assembles traces.
+//! The X-Ray daemon sink, which assembles the traces functions send.
+//!
+//! A UDP listener that takes what functions send to `AWS_XRAY_DAEMON_ADDRESS`, validates
+//! it, and assembles traces.
 //!
 //! Bad datagrams are counted and kept (the last [`MAX_REJECTIONS`], with the reason and the
 //! first bytes) so a test or a user can see why a segment never showed up; they never stop
