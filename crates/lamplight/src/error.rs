@@ -121,17 +121,23 @@ impl FunctionError {
 
     /// The document for a panic payload, with the location and backtrace the panic hook saw.
     pub(crate) fn from_panic(payload: &(dyn Any + Send)) -> Self {
+        Self::from_panic_in(payload, "the handler")
+    }
+
+    /// The same for a panic in `what` (`decoding the event as ...`), so the message names the
+    /// step that panicked.
+    pub(crate) fn from_panic_in(payload: &(dyn Any + Send), what: &str) -> Self {
         let message = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "Box<dyn Any>".to_owned());
         let report = LAST_PANIC.with(|p| p.borrow_mut().take());
-        let mut doc = Self::new("Panic", format!("the handler panicked: {message}"));
+        let mut doc = Self::new("Panic", format!("{what} panicked: {message}"));
         if let Some(report) = report {
             let mut frames = Vec::new();
             if let Some(location) = report.location {
-                doc.error_message = format!("the handler panicked at {location}: {message}");
+                doc.error_message = format!("{what} panicked at {location}: {message}");
                 frames.push(location);
             }
             frames.extend(report.backtrace);

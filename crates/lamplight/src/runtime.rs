@@ -689,7 +689,7 @@ where
             ));
         }
         Err(panic) => {
-            return Err(panicked_while(
+            return Err(FunctionError::from_panic_in(
                 panic.as_ref(),
                 &format!("decoding the event as `{}`", event_type()),
             ));
@@ -709,21 +709,11 @@ where
             "InvalidResponse",
             format!("the handler's response could not be encoded as JSON: {e}"),
         )),
-        Err(panic) => Err(panicked_while(
+        Err(panic) => Err(FunctionError::from_panic_in(
             panic.as_ref(),
             "encoding the response as JSON",
         )),
     }
-}
-
-/// The `Panic` document for a panic outside the handler, saying where it happened.
-fn panicked_while(payload: &(dyn std::any::Any + Send), doing: &str) -> FunctionError {
-    let mut doc = FunctionError::from_panic(payload);
-    // `from_panic` words it for the handler: keep its location and message, name the step.
-    doc.error_message =
-        doc.error_message
-            .replacen("the handler panicked", &format!("{doing} panicked"), 1);
-    doc
 }
 
 #[cfg(test)]
