@@ -31,7 +31,7 @@ use crate::config::{Code, FunctionConfig, TracingMode};
 use crate::deployment::{CodePackage, Deployment};
 use crate::error::ApiError;
 use crate::invoke::{InvocationType, InvokeRequest, MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD};
-use crate::registry::{Alias, Function, Meta, ServiceInner, validate_name};
+use crate::registry::{Alias, Function, Meta, Registry, validate_name};
 
 /// Control-plane requests larger than this are refused before they are read whole (a 50 MB
 /// zip, base64, in JSON).
@@ -46,7 +46,7 @@ pub(crate) const MAX_ENTRIES: usize = 50_000;
 /// The longest symbolic link target kept (Linux's own limit).
 const MAX_LINK_TARGET: u64 = 4096;
 
-pub(crate) async fn serve(listener: TcpListener, inner: Arc<ServiceInner>, access: Access) {
+pub(crate) async fn serve(listener: TcpListener, registry: Arc<Registry>, access: Access) {
     let app = Router::new()
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
         .route("/2015-03-31/functions", post(create).get(list))
@@ -77,7 +77,7 @@ pub(crate) async fn serve(listener: TcpListener, inner: Arc<ServiceInner>, acces
         .route("/lamplight/xray", get(xray_stats))
         .route("/lamplight/logs/{name}", get(logs))
         .fallback(unknown)
-        .with_state(inner)
+        .with_state(registry)
         // On the whole router, fallback included: nothing is answered to a foreign caller.
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(access),
@@ -375,7 +375,7 @@ async fn read_body(
     Ok(Bytes::from(buffer))
 }
 
-type Shared = State<Arc<ServiceInner>>;
+type Shared = State<Arc<Registry>>;
 
 #[derive(Deserialize, Default)]
 struct QualifierQuery {
@@ -391,7 +391,7 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 async fn invoke(
-    State(inner): Shared,
+    State(registry): Shared,
     Path(name): Path<String>,
     Query(query): Query<QualifierQuery>,
     headers: HeaderMap,
@@ -422,7 +422,7 @@ async fn invoke(
         client_context: header(&headers, "x-amz-client-context"),
         trace_header: header(&headers, "x-amzn-trace-id"),
     };
-    let out = inner.invoke(request).await?;
+    let out = registry.invoke(request).await?;
     let mut response = Response::new(Body::from(out.payload));
     *response.status_mut() = StatusCode::from_u16(out.status).unwrap_or(StatusCode::OK);
     let h = response.headers_mut();
@@ -627,7 +627,7 @@ impl UnpackError {
 /// the async workers; returns the package's Meta and its directory. Nothing is left on disk
 /// when it fails.
 async fn unpack(
-    inner: &ServiceInner,
+    registry: &Registry,
     name: &str,
     zip_file: Option<String>,
     s3: bool,
@@ -642,7 +642,7 @@ async fn unpack(
         zip_file.ok_or_else(|| ApiError::invalid_parameter("Code.ZipFile is required".into()))?;
     // Only a validated function name may become a path component.
     validate_name(name)?;
-    let dir = inner
+    let dir = registry
         .workdir
         .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
     let work = tokio::task::spawn_blocking(move || {
@@ -827,7 +827,7 @@ fn link(
 }
 
 async fn create(
-    State(inner): Shared,
+    State(registry): Shared,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -854,9 +854,9 @@ async fn create(
     .apply(&mut config)?;
     // Held until the function is registered (or this fails): a second CreateFunction of the
     // name is refused now, not after both have unpacked.
-    let _reservation = inner.reserve(&input.function_name)?;
+    let _reservation = registry.reserve(&input.function_name)?;
     let (mut meta, package) = unpack(
-        &inner,
+        &registry,
         &input.function_name,
         input.code.zip_file,
         input.code.s3_bucket.is_some(),
@@ -866,15 +866,15 @@ async fn create(
     config.code = Code::Bootstrap(package.path().join("bootstrap"));
     meta.tags = input.tags;
     let task_root = Some(package.path().to_owned());
-    let handle = inner
+    let handle = registry
         .register(config, meta, task_root, Some(package), false)
         .await?;
-    let function = inner.find(handle.name(), None)?.0;
+    let function = registry.find(handle.name(), None)?.0;
     Ok((StatusCode::CREATED, axum::Json(configuration(&function))).into_response())
 }
 
-async fn list(State(inner): Shared) -> Result<Response, ApiError> {
-    let functions: Vec<Value> = inner
+async fn list(State(registry): Shared) -> Result<Response, ApiError> {
+    let functions: Vec<Value> = registry
         .functions
         .read()
         .map_err(|_| ApiError::service("registry poisoned"))?
@@ -885,11 +885,11 @@ async fn list(State(inner): Shared) -> Result<Response, ApiError> {
 }
 
 async fn get_function(
-    State(inner): Shared,
+    State(registry): Shared,
     Path(name): Path<String>,
     Query(query): Query<QualifierQuery>,
 ) -> Result<Response, ApiError> {
-    let (function, _) = inner.find(&name, query.qualifier.as_deref())?;
+    let (function, _) = registry.find(&name, query.qualifier.as_deref())?;
     let tags = function
         .meta
         .lock()
@@ -898,24 +898,24 @@ async fn get_function(
         .clone();
     Ok(axum::Json(json!({
         "Configuration": configuration(&function),
-        "Code": {"RepositoryType": "S3", "Location": format!("file://{}", function.deployment().task_root.as_deref().unwrap_or(&inner.workdir).display())},
+        "Code": {"RepositoryType": "S3", "Location": format!("file://{}", function.deployment().task_root.as_deref().unwrap_or(&registry.workdir).display())},
         "Tags": tags,
     }))
     .into_response())
 }
 
 async fn get_configuration(
-    State(inner): Shared,
+    State(registry): Shared,
     Path(name): Path<String>,
     Query(query): Query<QualifierQuery>,
 ) -> Result<Response, ApiError> {
-    let (function, _) = inner.find(&name, query.qualifier.as_deref())?;
+    let (function, _) = registry.find(&name, query.qualifier.as_deref())?;
     Ok(axum::Json(configuration(&function)).into_response())
 }
 
-async fn delete(State(inner): Shared, Path(name): Path<String>) -> Result<Response, ApiError> {
-    let (function, _) = inner.find(&name, None)?;
-    inner
+async fn delete(State(registry): Shared, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let (function, _) = registry.find(&name, None)?;
+    registry
         .functions
         .write()
         .map_err(|_| ApiError::service("registry poisoned"))?
@@ -943,13 +943,13 @@ async fn delete(State(inner): Shared, Path(name): Path<String>) -> Result<Respon
 }
 
 async fn update_configuration(
-    State(inner): Shared,
+    State(registry): Shared,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let body = read_body(body, &headers, MAX_REQUEST, "UpdateFunctionConfiguration").await?;
-    let (function, _) = inner.find(&name, None)?;
+    let (function, _) = registry.find(&name, None)?;
     let input: ConfigurationInput = parse_json(&body)?;
     let current = function.deployment();
     let mut config = current.config.clone();
@@ -971,16 +971,16 @@ async fn update_configuration(
 }
 
 async fn update_code(
-    State(inner): Shared,
+    State(registry): Shared,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let body = read_body(body, &headers, MAX_REQUEST, "UpdateFunctionCode").await?;
-    let (function, _) = inner.find(&name, None)?;
+    let (function, _) = registry.find(&name, None)?;
     let input: CodeUpdateInput = parse_json(&body)?;
     let (code_meta, package) = unpack(
-        &inner,
+        &registry,
         &function.name,
         input.zip_file,
         input.s3_bucket.is_some(),
@@ -1069,10 +1069,10 @@ fn configuration_of(function: &Function, d: &Deployment, meta: &Meta) -> Value {
 }
 
 async fn publish_version(
-    State(inner): Shared,
+    State(registry): Shared,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (function, _) = inner.find(&name, None)?;
+    let (function, _) = registry.find(&name, None)?;
     let meta = function
         .meta
         .lock()
@@ -1144,13 +1144,13 @@ fn version_number(function: &Function, version: Option<&str>) -> Result<u64, Api
 }
 
 async fn create_alias(
-    State(inner): Shared,
+    State(registry): Shared,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let body = read_body(body, &headers, MAX_REQUEST, "CreateAlias").await?;
-    let (function, _) = inner.find(&name, None)?;
+    let (function, _) = registry.find(&name, None)?;
     let input: AliasInput = parse_json(&body)?;
     let alias_name = input
         .name
@@ -1174,10 +1174,10 @@ async fn create_alias(
 }
 
 async fn get_alias(
-    State(inner): Shared,
+    State(registry): Shared,
     Path((name, alias_name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (function, _) = inner.find(&name, None)?;
+    let (function, _) = registry.find(&name, None)?;
     let versions = function.versions.lock().unwrap_or_else(|e| e.into_inner());
     let alias = versions.aliases.get(&alias_name).ok_or_else(|| {
         ApiError::not_found(format!(
@@ -1189,13 +1189,13 @@ async fn get_alias(
 }
 
 async fn update_alias(
-    State(inner): Shared,
+    State(registry): Shared,
     Path((name, alias_name)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let body = read_body(body, &headers, MAX_REQUEST, "UpdateAlias").await?;
-    let (function, _) = inner.find(&name, None)?;
+    let (function, _) = registry.find(&name, None)?;
     let input: AliasInput = parse_json(&body)?;
     let version = match input.function_version.as_deref() {
         Some(v) => Some(version_number(&function, Some(v))?),
@@ -1220,10 +1220,10 @@ async fn update_alias(
 }
 
 async fn delete_alias(
-    State(inner): Shared,
+    State(registry): Shared,
     Path((name, alias_name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (function, _) = inner.find(&name, None)?;
+    let (function, _) = registry.find(&name, None)?;
     function
         .versions
         .lock()
@@ -1238,8 +1238,8 @@ struct TraceQuery {
     format: Option<String>,
 }
 
-async fn traces(State(inner): Shared) -> Response {
-    let summaries: Vec<Value> = inner
+async fn traces(State(registry): Shared) -> Response {
+    let summaries: Vec<Value> = registry
         .ctx
         .traces
         .traces()
@@ -1259,14 +1259,14 @@ async fn traces(State(inner): Shared) -> Response {
 }
 
 async fn trace(
-    State(inner): Shared,
+    State(registry): Shared,
     Path(id): Path<String>,
     Query(query): Query<TraceQuery>,
 ) -> Result<Response, ApiError> {
     let id = id
         .parse()
         .map_err(|e: lamplight_xray::IdError| ApiError::invalid_parameter(e.to_string()))?;
-    let trace = inner
+    let trace = registry
         .ctx
         .traces
         .trace(&id)
@@ -1278,11 +1278,11 @@ async fn trace(
     })
 }
 
-async fn xray_stats(State(inner): Shared) -> Response {
+async fn xray_stats(State(registry): Shared) -> Response {
     axum::Json(json!({
-        "address": inner.ctx.xray_addr.to_string(),
-        "stats": inner.ctx.traces.stats(),
-        "rejections": inner.ctx.traces.rejections(),
+        "address": registry.ctx.xray_addr.to_string(),
+        "stats": registry.ctx.traces.stats(),
+        "rejections": registry.ctx.traces.rejections(),
     }))
     .into_response()
 }
@@ -1293,11 +1293,11 @@ struct LogQuery {
 }
 
 async fn logs(
-    State(inner): Shared,
+    State(registry): Shared,
     Path(name): Path<String>,
     Query(query): Query<LogQuery>,
 ) -> Result<Response, ApiError> {
-    let (function, _) = inner.find(&name, None)?;
+    let (function, _) = registry.find(&name, None)?;
     Ok(
         axum::Json(json!({"events": function.logs.since(query.since.unwrap_or(0))}))
             .into_response(),

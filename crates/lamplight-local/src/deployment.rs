@@ -197,13 +197,6 @@ impl Deployment {
         }
     }
 
-    /// Counts a started environment in the pool (before its process can exit and leave).
-    pub fn register(&self, env: Arc<Environment>) {
-        let mut pool = self.pool();
-        pool.starting -= 1;
-        pool.all.push(env);
-    }
-
     /// Hands `pending` to a warm environment, starts a new one, or queues it (without a bound:
     /// for invocations already admitted, moving between environments or deployments).
     pub async fn dispatch(self: &Arc<Self>, pending: Pending) {
@@ -304,60 +297,6 @@ impl Deployment {
         }
     }
 
-    /// An environment answered its invocation and will poll again.
-    pub fn returning(&self) {
-        self.pool().returning += 1;
-    }
-
-    /// An environment that was returning polled again, or left.
-    pub fn returned(&self) {
-        let mut pool = self.pool();
-        pool.returning = pool.returning.saturating_sub(1);
-    }
-
-    /// Called by an environment asking for work: the next queued invocation, or `None` after
-    /// registering it as idle.
-    pub fn next_for(&self, env: &Arc<Environment>) -> Option<Pending> {
-        let mut pool = self.pool();
-        if let Some(next) = pool.waiting.pop_front() {
-            return Some(next);
-        }
-        if !self.is_retired() {
-            pool.idle.push(env.clone());
-        }
-        None
-    }
-
-    /// Called when an environment is gone: frees its place and starts a replacement for any
-    /// queued invocation.
-    pub async fn environment_gone(self: &Arc<Self>, env_id: u64) {
-        let next = {
-            let mut pool = self.pool();
-            pool.idle.retain(|e| e.id() != env_id);
-            pool.all.retain(|e| e.id() != env_id);
-            if self.is_retired() && pool.size() == 0 {
-                self.remove_code_if_unshared();
-            }
-            if pool.size() < self.config.max_environments && !self.is_retired() {
-                let next = pool.waiting.pop_front();
-                if next.is_some() && self.config.code != Code::External {
-                    pool.starting += 1;
-                }
-                next
-            } else {
-                None
-            }
-        };
-        if let Some(next) = next {
-            if self.config.code == Code::External {
-                // An external runtime that exits cannot be restarted by the service.
-                self.fail_external(next);
-            } else {
-                self.spawn_environment(next).await;
-            }
-        }
-    }
-
     /// The last process of a retired deployment is gone: its code can go now, unless a
     /// deployment still in use shares it (a version published from it, or the successor of a
     /// configuration-only update). Waiting for the drop instead would keep it for as long as
@@ -387,15 +326,6 @@ impl Deployment {
         if let Some(reply) = pending.reply {
             let _ = reply.send(outcome);
         }
-    }
-
-    /// Puts back an invocation that an environment accepted but never started.
-    pub async fn requeue(self: &Arc<Self>, pending: Pending) {
-        Box::pin(self.dispatch(pending)).await;
-    }
-
-    pub fn is_retired(&self) -> bool {
-        self.retired.load(Ordering::Acquire)
     }
 
     /// Stops taking work: idle environments stop now, busy ones after their invocation;
@@ -452,6 +382,8 @@ impl Deployment {
     }
 }
 
+/// The pool's side of its environments' lifecycle: the only implementation of these, so an
+/// environment (which cannot import this module) reaches its pool through them.
 impl EnvironmentHost for Deployment {
     type Environment = Environment;
 
@@ -480,30 +412,66 @@ impl EnvironmentHost for Deployment {
     }
 
     fn register(&self, env: Arc<Environment>) {
-        Deployment::register(self, env);
+        let mut pool = self.pool();
+        pool.starting -= 1;
+        pool.all.push(env);
     }
 
     fn next_for(&self, env: &Arc<Environment>) -> Option<Pending> {
-        Deployment::next_for(self, env)
+        let mut pool = self.pool();
+        if let Some(next) = pool.waiting.pop_front() {
+            return Some(next);
+        }
+        if !self.is_retired() {
+            pool.idle.push(env.clone());
+        }
+        None
     }
 
     fn is_retired(&self) -> bool {
-        Deployment::is_retired(self)
+        self.retired.load(Ordering::Acquire)
     }
 
     fn returning(&self) {
-        Deployment::returning(self);
+        self.pool().returning += 1;
     }
 
     fn returned(&self) {
-        Deployment::returned(self);
+        let mut pool = self.pool();
+        pool.returning = pool.returning.saturating_sub(1);
     }
 
     fn requeue(self: Arc<Self>, pending: Pending) -> BoxFuture<'static, ()> {
-        Box::pin(async move { Deployment::requeue(&self, pending).await })
+        Box::pin(async move { self.dispatch(pending).await })
     }
 
     fn environment_gone(self: Arc<Self>, env_id: u64) -> BoxFuture<'static, ()> {
-        Box::pin(async move { Deployment::environment_gone(&self, env_id).await })
+        Box::pin(async move {
+            let next = {
+                let mut pool = self.pool();
+                pool.idle.retain(|e| e.id() != env_id);
+                pool.all.retain(|e| e.id() != env_id);
+                if self.is_retired() && pool.size() == 0 {
+                    self.remove_code_if_unshared();
+                }
+                if pool.size() < self.config.max_environments && !self.is_retired() {
+                    let next = pool.waiting.pop_front();
+                    if next.is_some() && self.config.code != Code::External {
+                        pool.starting += 1;
+                    }
+                    next
+                } else {
+                    None
+                }
+            };
+            if let Some(next) = next {
+                if self.config.code == Code::External {
+                    // An external runtime that exits cannot be restarted by the service.
+                    self.fail_external(next);
+                } else {
+                    self.spawn_environment(next).await;
+                }
+            }
+        })
     }
 }

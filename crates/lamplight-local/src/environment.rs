@@ -1,28 +1,25 @@
-//! One execution environment, composing its process, output capture and invocation slot.
+//! One execution environment: the invocations it runs, from the Runtime API's `/next` to the
+//! `REPORT` line, composed from its [`Lifecycle`] (the runtime's process and output), its
+//! [`Slot`] (what the Runtime API sees) and its deployment (seen as an [`EnvironmentHost`]).
 //!
-//! [`Process`] runs the runtime (none for an external runtime), [`Output`] logs what it writes,
-//! [`Slot`] holds what the Runtime API sees; this module owns the Runtime API listener and the
-//! invocation lifecycle (start, timeout, finish, exit) that ties them to the deployment.
+//! Here: handing work over, starting and finishing invocations, timeouts, and what the
+//! runtime's exit means for the invocations it held (finished, requeued, or failed as init).
 
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
-use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use serde_json::json;
-use tokio::io::AsyncRead;
 use tokio::net::TcpListener;
-use tokio::task::AbortHandle;
 
 use crate::config::Code;
 use crate::host::EnvironmentHost;
 use crate::invocation::{FunctionResult, Outcome, Pending, error_body};
+use crate::lifecycle::{Launch, Lifecycle, exit_reason};
 use crate::logs::{Report, now_ms, peak_memory_mb};
-use crate::output::Output;
-use crate::process::{Process, describe};
 use crate::runtime_api::{NextInvocation, RuntimeApiBackend};
+use crate::segments::{Finished, invocation_segments};
 use crate::slot::{InFlight, Slot, SlotState};
 
 /// The deployment an environment belongs to, seen through [`EnvironmentHost`].
@@ -34,11 +31,7 @@ pub(crate) struct Environment {
     deployment: Host,
     runtime_api: SocketAddr,
     slot: Slot,
-    started: Instant,
-    started_at: SystemTime,
-    process: Process,
-    server: Mutex<Option<AbortHandle>>,
-    output: Output,
+    lifecycle: Arc<Lifecycle>,
 }
 
 impl Environment {
@@ -66,92 +59,55 @@ impl Environment {
             deployment: deployment.clone(),
             runtime_api,
             slot,
-            started: Instant::now(),
-            started_at: SystemTime::now(),
-            process: Process::default(),
-            server: Mutex::new(None),
-            output: Output::default(),
+            lifecycle: Lifecycle::new(),
         });
         deployment.register(env.clone());
         let server = tokio::spawn(crate::runtime_api::serve(listener, env.clone()));
-        *env.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(server.abort_handle());
+        env.lifecycle.serving(server.abort_handle());
 
         match &deployment.config().code {
-            Code::External => {
-                let watcher = env.clone();
-                tokio::spawn(async move {
-                    watcher.process.stopped().await;
-                    watcher.exited(None).await;
-                });
-            }
-            Code::Bootstrap(path) => env.clone().spawn_process(path.clone(), has_first).await,
+            Code::External => env.lifecycle.watch_external(env.on_exit()),
+            Code::Bootstrap(path) => env.spawn_runtime(path.clone(), has_first),
         }
         Ok(env)
     }
 
-    async fn spawn_process(self: Arc<Self>, path: std::path::PathBuf, has_first: bool) {
+    /// What the lifecycle calls once the runtime is gone.
+    fn on_exit(self: &Arc<Self>) -> crate::lifecycle::OnExit {
+        let env = self.clone();
+        Box::new(move |status| Box::pin(async move { env.exited(status).await }))
+    }
+
+    fn spawn_runtime(self: &Arc<Self>, path: std::path::PathBuf, has_first: bool) {
         let d = &self.deployment;
-        let mut command = tokio::process::Command::new(&path);
-        command
-            .env_clear()
-            .envs(d.context().environment_for(
+        let launch = Launch {
+            env: d.context().environment_for(
                 d.config(),
                 d.version(),
                 d.task_root(),
                 self.runtime_api,
                 &self.stream,
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group, so that stopping the environment can end everything the
-            // runtime started, not only the runtime.
-            .process_group(0)
-            .kill_on_drop(true);
-        if let Some(root) = d.task_root() {
-            command.current_dir(root);
-        }
-        let spawned = if path.exists() {
-            command.spawn()
-        } else {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no such file",
-            ))
+            ),
+            cwd: d.task_root().map(ToOwned::to_owned),
+            path,
         };
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(e) => {
-                let message = if e.kind() == std::io::ErrorKind::NotFound {
-                    format!("Couldn't find valid bootstrap(s): [{}]", path.display())
-                } else {
-                    format!("fork/exec {}: {e}", path.display())
-                };
-                self.log_line("INIT_REPORT Init Duration: 0.00 ms\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint".to_owned());
-                self.state().init_error = Some((
-                    "Runtime.InvalidEntrypoint".into(),
-                    error_body(
-                        "Runtime.InvalidEntrypoint",
-                        &format!("RequestId: {{id}} Error: {message}"),
-                    ),
-                ));
-                let this = self.clone();
-                tokio::spawn(async move { this.exited(None).await });
-                return;
-            }
+        let log = {
+            let env = self.clone();
+            Arc::new(move |line| env.log_line(line))
         };
-        let group = self.process.adopt(&child);
-        if let Some(stdout) = child.stdout.take() {
-            self.capture(stdout);
+        if let Err(e) = self.lifecycle.spawn(launch, log, self.on_exit()) {
+            self.log_line("INIT_REPORT Init Duration: 0.00 ms\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint".to_owned());
+            self.state().init_error = Some((
+                "Runtime.InvalidEntrypoint".into(),
+                error_body(
+                    "Runtime.InvalidEntrypoint",
+                    &format!("RequestId: {{id}} Error: {e}"),
+                ),
+            ));
+            let this = self.clone();
+            tokio::spawn(async move { this.exited(None).await });
+            return;
         }
-        if let Some(stderr) = child.stderr.take() {
-            self.capture(stderr);
-        }
-        let watcher = self.clone();
-        tokio::spawn(async move {
-            let status = watcher.process.wait(child, group).await;
-            watcher.exited(status).await;
-        });
         if has_first {
             let timer = self.clone();
             let limit = self.deployment.config().init_timeout;
@@ -189,7 +145,7 @@ impl Environment {
     /// Stops the environment: kills its process group now (callers include `Drop`, when no
     /// task may run again), then lets the watcher fail or requeue what it held.
     pub fn stop(&self) {
-        self.process.stop();
+        self.lifecycle.stop();
     }
 
     /// When the running invocation `request_id` times out, if it is running here.
@@ -204,7 +160,7 @@ impl Environment {
 
     /// When the runtime has to be done initialising.
     pub fn init_deadline(&self) -> Instant {
-        self.started + self.deployment.config().init_timeout
+        self.lifecycle.started() + self.deployment.config().init_timeout
     }
 
     /// One line of the environment's output (or of the service about it).
@@ -218,7 +174,7 @@ impl Environment {
         let unanswered = {
             let mut state = self.state();
             if state.init_duration.is_none() {
-                state.init_duration = Some(self.started.elapsed());
+                state.init_duration = Some(self.lifecycle.started().elapsed());
             }
             state
                 .in_flight
@@ -327,7 +283,7 @@ impl Environment {
         flight.timer.abort();
         let duration = flight.started.elapsed();
         // Lines the runtime wrote before answering are already in its pipes: take them first.
-        self.output.drain().await;
+        self.lifecycle.drain().await;
         let config = self.deployment.config();
         let init_duration = if flight.cold {
             self.state().init_duration
@@ -340,7 +296,7 @@ impl Environment {
             duration,
             init_duration,
             memory_size_mb: config.memory_mb,
-            max_memory_used_mb: peak_memory_mb(self.process.pid()),
+            max_memory_used_mb: peak_memory_mb(self.lifecycle.pid()),
             status: status.map(str::to_owned),
             xray: trace
                 .sampled
@@ -357,7 +313,16 @@ impl Environment {
             state.log.take()
         };
         if trace.sampled {
-            self.record_segments(&flight, init_duration, &result);
+            let d = &self.deployment;
+            d.context().traces.record(invocation_segments(&Finished {
+                function_name: &d.config().name,
+                function_arn: d.arn(),
+                pending: &flight.pending,
+                environment_started_at: self.lifecycle.started_at(),
+                started_at: flight.started_at,
+                init: init_duration,
+                result: &result,
+            }));
         }
         let outcome = Outcome {
             request_id: request_id.to_owned(),
@@ -425,16 +390,8 @@ impl Environment {
                     .map(|f| f.pending.request_id.clone()),
             )
         };
-        if let Some(server) = self.server.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            server.abort();
-        }
-        self.output.drain().await;
-        self.output.close();
-        let reason = match status {
-            Some(s) if s.success() => "Runtime exited without providing a reason".to_owned(),
-            Some(s) => format!("Runtime exited with error: {}", describe(s)),
-            None => "Runtime exited".to_owned(),
-        };
+        self.lifecycle.tear_down().await;
+        let reason = exit_reason(status);
         if let Some(request_id) = running {
             let message = format!("RequestId: {request_id} Error: {reason}");
             self.log_line(message.clone());
@@ -467,7 +424,7 @@ impl Environment {
             (state.init_error.clone(), state.init_timed_out)
         };
         let request_id = &pending.request_id;
-        let elapsed = self.started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = self.lifecycle.started().elapsed().as_secs_f64() * 1000.0;
         let (error_type, body) = match init_error {
             Some((error_type, body)) => {
                 // Errors found before the request id was known carry a placeholder.
@@ -508,93 +465,6 @@ impl Environment {
             let _ = reply.send(outcome);
         }
     }
-
-    /// Logs what the runtime writes to `pipe`, line by line, as this environment's output.
-    fn capture<R: AsyncRead + AsFd + Unpin + Send + 'static>(self: &Arc<Self>, pipe: R) {
-        let env = self.clone();
-        self.output.capture(pipe, move |line| env.log_line(line));
-    }
-
-    /// The service's own segments for an invocation: `AWS::Lambda` (the service) and
-    /// `AWS::Lambda::Function` (the function, parent of the handler's segments).
-    fn record_segments(&self, flight: &InFlight, init: Option<Duration>, result: &FunctionResult) {
-        let d = &self.deployment;
-        let trace = &flight.pending.trace;
-        let now = epoch(SystemTime::now());
-        let received = epoch(flight.pending.received_at);
-        let started = epoch(flight.started_at);
-        let mut function_subsegments = Vec::new();
-        if let Some(init) = init {
-            let init_start = epoch(self.started_at);
-            function_subsegments.push(json!({
-                "name": "Initialization",
-                "id": lamplight_xray::SegmentId::generate().to_string(),
-                "start_time": init_start,
-                "end_time": init_start + init.as_secs_f64(),
-            }));
-        }
-        function_subsegments.push(json!({
-            "name": "Invocation",
-            "id": lamplight_xray::SegmentId::generate().to_string(),
-            "start_time": started,
-            "end_time": now,
-        }));
-        let mut function = json!({
-            "name": d.config().name,
-            "id": trace.function_segment.to_string(),
-            "trace_id": trace.root.to_string(),
-            "parent_id": trace.service_segment.to_string(),
-            "start_time": init.map_or(started, |_| epoch(self.started_at)),
-            "end_time": now,
-            "origin": "AWS::Lambda::Function",
-            "resource_arn": d.arn(),
-            "aws": {"function_arn": flight.pending.invoked_arn},
-            "subsegments": function_subsegments,
-        });
-        if let FunctionResult::Error { error_type, body } = result {
-            let message = serde_json::from_slice::<serde_json::Value>(body)
-                .ok()
-                .and_then(|v| {
-                    v.get("errorMessage")
-                        .and_then(|m| m.as_str())
-                        .map(str::to_owned)
-                })
-                .unwrap_or_default();
-            function["fault"] = json!(true);
-            function["cause"] = json!({"exceptions": [{
-                "id": lamplight_xray::SegmentId::generate().to_string(),
-                "type": error_type,
-                "message": message,
-            }]});
-        }
-        let mut service = json!({
-            "name": d.config().name,
-            "id": trace.service_segment.to_string(),
-            "trace_id": trace.root.to_string(),
-            "start_time": received,
-            "end_time": now,
-            "origin": "AWS::Lambda",
-            "resource_arn": d.arn(),
-            "aws": {"request_id": flight.pending.request_id},
-            "http": {"response": {"status": 200}},
-        });
-        if let Some(parent) = trace.caller_parent {
-            service["parent_id"] = json!(parent.to_string());
-        }
-        let mut segments = Vec::new();
-        for doc in [service, function] {
-            match lamplight_xray::document::parse_value(&doc) {
-                Ok(s) => segments.extend(s),
-                Err(e) => tracing::error!("lamplight-local built an invalid segment: {e}"),
-            }
-        }
-        d.context().traces.record(segments);
-    }
-}
-
-fn epoch(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// `2026/11/21/[$LATEST]<32 hex>`, the shape of Lambda's log stream names.

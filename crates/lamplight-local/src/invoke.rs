@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use crate::config::TracingMode;
 use crate::error::ApiError;
 use crate::invocation::{FunctionResult, Outcome, Pending, TraceContext};
-use crate::registry::ServiceInner;
+use crate::registry::Registry;
 
 /// The largest synchronous invocation payload (6 MB).
 pub const MAX_SYNC_PAYLOAD: usize = 6_291_456;
@@ -115,7 +115,7 @@ impl InvokeResponse {
     }
 }
 
-impl ServiceInner {
+impl Registry {
     pub(crate) async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, ApiError> {
         let (function, deployment, version) =
             self.find_deployment(&request.function, request.qualifier.as_deref())?;

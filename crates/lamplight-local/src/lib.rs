@@ -23,11 +23,13 @@
 //! | `invoke` | one Invoke call ([`InvokeRequest`], [`InvokeResponse`]) to a deployment |
 //! | `registry` | functions by name, their versions and aliases, [`FunctionHandle`] |
 //! | `deployment` | one version of a function and its pool of execution environments |
-//! | `environment` | one execution environment: process, output and slot composed |
+//! | `environment` | one execution environment: its invocations, from `/next` to `REPORT` |
 //! | `host` | the trait an environment sees its deployment through |
-//! | `process` | the runtime's process and process group: spawn, wait, kill |
+//! | `lifecycle` | the runtime spawned, watched until it exits, and torn down |
+//! | `process` | the runtime's process and process group: wait, kill |
 //! | `output` | capture of the runtime's stdout and stderr into its log |
 //! | `slot` | the invocation slot: what the Runtime API sees of an environment |
+//! | `segments` | the service's own X-Ray segments of an invocation |
 //! | `runtime_api` | the Runtime API (2018-06-01) a runtime talks to |
 //! | `invocation` | one invocation in flight and its [`Outcome`] |
 //! | `context` | what every environment shares; the variables Lambda sets for a function |
@@ -65,11 +67,13 @@ pub mod error;
 mod host;
 mod invocation;
 mod invoke;
+mod lifecycle;
 pub mod logs;
 mod output;
 mod process;
 mod registry;
 mod runtime_api;
+mod segments;
 pub mod service;
 mod slot;
 pub mod xray;

@@ -108,7 +108,7 @@ impl Function {
     }
 }
 
-pub(crate) struct ServiceInner {
+pub(crate) struct Registry {
     pub ctx: Arc<ServiceContext>,
     pub functions: RwLock<BTreeMap<String, Arc<Function>>>,
     /// Names a CreateFunction is unpacking code for: taken under the registry lock, so a
@@ -119,7 +119,7 @@ pub(crate) struct ServiceInner {
     pub(crate) observer: Option<Observer>,
 }
 
-impl ServiceInner {
+impl Registry {
     /// An empty registry; `echo` sees every function's log lines, `observer` every synchronous
     /// invocation's outcome.
     pub fn new(
@@ -192,13 +192,13 @@ impl FunctionHandle {
 
 /// A function name held by one CreateFunction while it unpacks; released when dropped.
 pub(crate) struct Reservation {
-    inner: Arc<ServiceInner>,
+    registry: Arc<Registry>,
     name: String,
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        self.inner
+        self.registry
             .reserved
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -206,7 +206,7 @@ impl Drop for Reservation {
     }
 }
 
-impl ServiceInner {
+impl Registry {
     /// Holds `name` for a CreateFunction: refused (409) when a function or another
     /// CreateFunction has it.
     pub(crate) fn reserve(self: &Arc<Self>, name: &str) -> Result<Reservation, ApiError> {
@@ -221,7 +221,7 @@ impl ServiceInner {
             )));
         }
         Ok(Reservation {
-            inner: self.clone(),
+            registry: self.clone(),
             name: name.to_owned(),
         })
     }

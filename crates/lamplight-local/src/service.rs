@@ -14,7 +14,7 @@ use crate::config::{Code, FunctionConfig};
 use crate::context::{INHERITED, ServiceContext};
 use crate::error::ApiError;
 use crate::invocation::Outcome;
-use crate::registry::{Meta, ServiceInner};
+use crate::registry::{Meta, Registry};
 use crate::xray::{TraceStore, XraySink};
 
 pub use crate::invoke::{
@@ -160,16 +160,16 @@ impl LocalLambdaBuilder {
             host_env,
             lambda_endpoint: format!("http://{api_addr}"),
         });
-        let inner = Arc::new(ServiceInner::new(
+        let registry = Arc::new(Registry::new(
             ctx,
             workdir.path().to_owned(),
             self.echo,
             self.observer,
         ));
         let access = crate::api::Access::new(api_addr, self.allowed_origins, self.allowed_hosts);
-        let server = tokio::spawn(crate::api::serve(listener, inner.clone(), access));
+        let server = tokio::spawn(crate::api::serve(listener, registry.clone(), access));
         let service = LocalLambda {
-            inner,
+            registry,
             api_addr,
             server,
             xray,
@@ -185,7 +185,7 @@ impl LocalLambdaBuilder {
 /// A local Lambda service: run functions, invoke them through the Lambda API, read their logs
 /// and traces.
 pub struct LocalLambda {
-    inner: Arc<ServiceInner>,
+    registry: Arc<Registry>,
     api_addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
     xray: XraySink,
@@ -204,7 +204,7 @@ impl std::fmt::Debug for LocalLambda {
 impl Drop for LocalLambda {
     fn drop(&mut self) {
         self.server.abort();
-        if let Ok(functions) = self.inner.functions.read() {
+        if let Ok(functions) = self.registry.functions.read() {
             for f in functions.values() {
                 f.stop_every_version();
             }
@@ -259,26 +259,26 @@ impl LocalLambda {
             Code::Bootstrap(path) => path.parent().map(Path::to_owned),
             Code::External => None,
         };
-        self.inner
+        self.registry
             .register(config, Meta::new(&code), task_root, None, true)
             .await
     }
 
     /// The Runtime API address of an external function's environment (see [`Code::External`]).
     pub fn external_runtime_api(&self, name: &str) -> Option<SocketAddr> {
-        let f = self.inner.functions.read().ok()?.get(name).cloned()?;
+        let f = self.registry.functions.read().ok()?.get(name).cloned()?;
         f.deployment().external_runtime_api()
     }
 
     /// The function called `name`.
     pub fn function(&self, name: &str) -> Option<FunctionHandle> {
-        let f = self.inner.functions.read().ok()?.get(name).cloned()?;
+        let f = self.registry.functions.read().ok()?.get(name).cloned()?;
         Some(FunctionHandle::new(f, None))
     }
 
     /// Runs one Invoke call in-process (no HTTP), exactly as the Invoke API would.
     pub async fn call(&self, request: InvokeRequest) -> Result<InvokeResponse, ApiError> {
-        self.inner.invoke(request).await
+        self.registry.invoke(request).await
     }
 
     /// Invokes `function` synchronously in-process (no HTTP), as the Invoke API would.
@@ -292,7 +292,7 @@ impl LocalLambda {
             payload: payload.into(),
             ..InvokeRequest::default()
         };
-        let response = self.inner.invoke(request).await?;
+        let response = self.registry.invoke(request).await?;
         response
             .outcome
             .ok_or_else(|| ApiError::service("the invocation ended without an outcome"))
