@@ -111,7 +111,7 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let span = request_span(&request);
         if self.propagate {
-            inject(&span, request.headers_mut());
+            crate::xray::inject(&span, request.headers_mut());
         }
         let future = {
             let _entered = span.enter();
@@ -175,36 +175,6 @@ fn record_status(span: &tracing::Span, status: http::StatusCode) {
     }
 }
 
-#[cfg(feature = "xray")]
-fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
-    use opentelemetry::propagation::{Injector, TextMapPropagator as _};
-    use opentelemetry::trace::TraceContextExt as _;
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-
-    struct Headers<'a>(&'a mut http::HeaderMap);
-    impl Injector for Headers<'_> {
-        fn set(&mut self, key: &str, value: String) {
-            if let (Ok(name), Ok(value)) = (
-                http::HeaderName::from_bytes(key.as_bytes()),
-                http::HeaderValue::from_str(&value),
-            ) {
-                self.0.insert(name, value);
-            }
-        }
-    }
-
-    let context = span.context();
-    // No tracer (tracing off, or a disabled span): the request leaves as it came.
-    if !context.span().span_context().is_valid() {
-        return;
-    }
-    opentelemetry_aws::trace::XrayPropagator::default()
-        .inject_context(&context, &mut Headers(headers));
-}
-
-#[cfg(not(feature = "xray"))]
-fn inject(_span: &tracing::Span, _headers: &mut http::HeaderMap) {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,7 +227,7 @@ mod tests {
     #[test]
     fn no_trace_header_without_a_tracer() {
         let mut headers = http::HeaderMap::new();
-        inject(&tracing::info_span!("x"), &mut headers);
+        crate::xray::inject(&tracing::info_span!("x"), &mut headers);
         assert!(headers.get(TRACE_HEADER).is_none());
     }
 }

@@ -19,75 +19,34 @@ pub mod metrics;
 pub mod redact;
 #[cfg(feature = "xray")]
 pub mod traces;
+#[cfg(feature = "xray")]
+mod xray;
+#[cfg(not(feature = "xray"))]
+#[path = "xray_off.rs"]
+mod xray;
 
 use std::sync::OnceLock;
 
 #[cfg(feature = "xray")]
-use opentelemetry::KeyValue;
-#[cfg(feature = "xray")]
-use opentelemetry::trace::Status;
-#[cfg(feature = "xray")]
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-use tracing_subscriber::Registry;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
-#[cfg(feature = "xray")]
-use tracing_subscriber::{EnvFilter, Layer as _};
-
-#[cfg(feature = "xray")]
 pub use traces::{TraceExport, Tracing};
-
-/// A value for [`annotate`] and [`metadata`].
-#[cfg(feature = "xray")]
-pub type AttributeValue = opentelemetry::Value;
-/// A value for [`annotate`] and [`metadata`] (ignored without the `xray` feature).
-#[cfg(not(feature = "xray"))]
-pub type AttributeValue = String;
+pub use xray::AttributeValue;
 
 /// The telemetry of this execution environment.
 #[derive(Debug)]
 pub struct Telemetry {
-    #[cfg(feature = "xray")]
-    tracing: Option<Tracing>,
+    spans: xray::Spans,
 }
 
 static TELEMETRY: OnceLock<Telemetry> = OnceLock::new();
 
 /// Installs logging and tracing from the environment (once; later calls return the same).
 ///
-/// Logs: see [`logs`]. Traces: see [`traces::TraceExport::from_env`]; spans are recorded at
-/// `LAMPLIGHT_TRACE_LEVEL` (default `info`, `RUST_LOG` syntax).
+/// Logs: see [`logs`]. Traces (feature `xray`): see `traces::TraceExport::from_env`; spans are
+/// recorded at `LAMPLIGHT_TRACE_LEVEL` (default `info`, `RUST_LOG` syntax).
 pub fn install() -> &'static Telemetry {
-    TELEMETRY.get_or_init(build)
-}
-
-#[cfg(feature = "xray")]
-fn build() -> Telemetry {
-    let settings = logs::LogSettings::from_env();
-    let tracing = Tracing::new(&TraceExport::from_env());
-    let spans = tracing.as_ref().map(|t| {
-        let level = std::env::var("LAMPLIGHT_TRACE_LEVEL").unwrap_or_else(|_| "info".into());
-        tracing_opentelemetry::layer()
-            .with_tracer(t.tracer())
-            .with_threads(false)
-            .with_location(false)
-            .with_tracked_inactivity(false)
-            .with_target(false)
-            .with_filter(EnvFilter::builder().parse_lossy(format!("{level},{}", logs::QUIET)))
-    });
-    // An application that set its own subscriber keeps it.
-    let _ = Registry::default()
-        .with(logs::layer(&settings))
-        .with(spans)
-        .try_init();
-    Telemetry { tracing }
-}
-
-#[cfg(not(feature = "xray"))]
-fn build() -> Telemetry {
-    let settings = logs::LogSettings::from_env();
-    let _ = Registry::default().with(logs::layer(&settings)).try_init();
-    Telemetry {}
+    TELEMETRY.get_or_init(|| Telemetry {
+        spans: xray::Spans::install(&logs::LogSettings::from_env()),
+    })
 }
 
 /// What the invocation span is made from.
@@ -119,11 +78,7 @@ impl Telemetry {
         if let Some(id) = info.trace_id {
             span.record("traceId", id);
         }
-        #[cfg(feature = "xray")]
-        if let (Some(_), Some(header)) = (&self.tracing, info.trace_header) {
-            // Before the span is entered: its parent is Lambda's function segment.
-            let _ = span.set_parent(Tracing::parent_context(header));
-        }
+        self.spans.set_parent(&span, info.trace_header);
         span
     }
 
@@ -140,58 +95,35 @@ impl Telemetry {
     /// Sends the spans of the invocation that just ended, without waiting (OTLP spans wait
     /// for [`flush_async`](Self::flush_async)).
     pub fn flush(&self) {
-        #[cfg(feature = "xray")]
-        if let Some(tracing) = &self.tracing {
-            tracing.flush();
-        }
+        self.spans.flush();
     }
 
     /// Sends the spans of the invocation that just ended and waits for the export, bounded
     /// (see [`Tracing::flush_async`]).
     pub async fn flush_async(&self) {
-        #[cfg(feature = "xray")]
-        if let Some(tracing) = &self.tracing {
-            tracing.flush_async().await;
-        }
+        self.spans.flush_async().await;
     }
 
     /// The tracer, when traces are exported.
     #[cfg(feature = "xray")]
     pub fn tracing(&self) -> Option<&Tracing> {
-        self.tracing.as_ref()
+        self.spans.tracing()
     }
 }
 
 /// Marks `span` failed: X-Ray shows it as a fault with a cause of `error_type` and `message`
 /// (scrubbed of secrets, like everything a span carries when it leaves).
 pub fn record_failure(span: &tracing::Span, error_type: &str, message: &str) {
-    #[cfg(not(feature = "xray"))]
-    let _ = (span, error_type, message);
-    #[cfg(feature = "xray")]
-    span.set_status(Status::error(message.to_owned()));
-    #[cfg(feature = "xray")]
-    span.add_event(
-        "exception",
-        vec![
-            KeyValue::new("exception.type", error_type.to_owned()),
-            KeyValue::new("exception.message", message.to_owned()),
-        ],
-    );
+    xray::record_failure(span, error_type, message);
 }
 
 /// Adds an X-Ray annotation (indexed: usable in trace filter expressions) to the current span.
 /// Keys are letters, digits and underscores.
 pub fn annotate(key: &str, value: impl Into<AttributeValue>) {
-    #[cfg(feature = "xray")]
-    tracing::Span::current().set_attribute(format!("annotation.{key}"), value);
-    #[cfg(not(feature = "xray"))]
-    let _ = (key, value.into());
+    xray::set_attribute("annotation", key, value.into());
 }
 
 /// Adds X-Ray metadata (not indexed) to the current span.
 pub fn metadata(key: &str, value: impl Into<AttributeValue>) {
-    #[cfg(feature = "xray")]
-    tracing::Span::current().set_attribute(format!("metadata.{key}"), value);
-    #[cfg(not(feature = "xray"))]
-    let _ = (key, value.into());
+    xray::set_attribute("metadata", key, value.into());
 }

@@ -41,6 +41,12 @@ use opentelemetry_sdk::trace::{
     Sampler, SdkTracer, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
 };
 
+#[cfg(feature = "otlp")]
+mod otlp;
+#[cfg(not(feature = "otlp"))]
+#[path = "traces/otlp_off.rs"]
+mod otlp;
+
 /// The most spans kept for one invocation; more are dropped and counted.
 pub const MAX_SPANS_PER_INVOCATION: usize = 10_000;
 
@@ -304,8 +310,7 @@ impl Daemon {
 enum Exporter {
     Daemon(Daemon),
     Stdout(XrayExporter<StdoutClient>),
-    #[cfg(feature = "otlp")]
-    Otlp(opentelemetry_otlp::SpanExporter),
+    Otlp(otlp::Exporter),
 }
 
 impl Exporter {
@@ -313,18 +318,13 @@ impl Exporter {
         match self {
             Exporter::Daemon(d) => d.translator.set_resource(resource),
             Exporter::Stdout(e) => e.set_resource(resource),
-            #[cfg(feature = "otlp")]
             Exporter::Otlp(e) => e.set_resource(resource),
         }
     }
 
     /// Whether an export waits on the network (and so needs `flush_async`).
     fn is_async(&self) -> bool {
-        #[cfg(feature = "otlp")]
-        if matches!(self, Exporter::Otlp(_)) {
-            return true;
-        }
-        false
+        matches!(self, Exporter::Otlp(_))
     }
 
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
@@ -332,7 +332,6 @@ impl Exporter {
             // Sent by `Tracing::flush` directly: it counts per document.
             Exporter::Daemon(_) => Ok(()),
             Exporter::Stdout(e) => e.export(batch).await,
-            #[cfg(feature = "otlp")]
             Exporter::Otlp(e) => e.export(batch).await,
         }
     }
@@ -370,7 +369,7 @@ impl Tracing {
             TraceExport::Stdout => {
                 Exporter::Stdout(XrayExporter::new(StdoutClient).with_translator(translator()))
             }
-            TraceExport::Otlp => otlp_exporter()?,
+            TraceExport::Otlp => Exporter::Otlp(otlp::Exporter::new()?),
         };
         exporter.set_resource(&resource);
         let pending = Arc::new(Pending::default());
@@ -513,77 +512,6 @@ fn scrub_attribute(kv: &mut KeyValue) {
             }
         }
         _ => {}
-    }
-}
-
-#[cfg(feature = "otlp")]
-fn otlp_exporter() -> Option<Exporter> {
-    use opentelemetry_otlp::WithHttpConfig as _;
-    let built = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_http_client(otlp::Client::new())
-        .build();
-    match built {
-        Ok(e) => Some(Exporter::Otlp(e)),
-        Err(e) => {
-            eprintln!("lamplight: traces are off: the OTLP exporter could not be set up: {e}");
-            None
-        }
-    }
-}
-
-#[cfg(not(feature = "otlp"))]
-fn otlp_exporter() -> Option<Exporter> {
-    eprintln!(
-        "lamplight: traces are off: an OTLP endpoint is set (or LAMPLIGHT_TRACES=otlp) but this \
-         function was built without OTLP: enable the `otlp` feature of lamplight"
-    );
-    None
-}
-
-#[cfg(feature = "otlp")]
-mod otlp {
-    //! The OTLP exporter's HTTP client: hyper over lamplight's shared connector, instead of a
-    //! second TLS stack through reqwest.
-
-    use bytes::Bytes;
-    use http::{Request, Response};
-    use http_body_util::{BodyExt as _, Full};
-    use hyper_util::rt::TokioExecutor;
-
-    use crate::http_client::{HttpsConnector, https_connector};
-
-    #[derive(Debug, Clone)]
-    pub(super) struct Client {
-        inner: hyper_util::client::legacy::Client<HttpsConnector, Full<Bytes>>,
-    }
-
-    impl Client {
-        pub(super) fn new() -> Self {
-            Self {
-                inner: hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-                    .build(https_connector(None)),
-            }
-        }
-    }
-
-    #[async_trait::async_trait]
-    impl opentelemetry_http::HttpClient for Client {
-        async fn send_bytes(
-            &self,
-            request: Request<Bytes>,
-        ) -> Result<Response<Bytes>, opentelemetry_http::HttpError> {
-            let (parts, body) = request.into_parts();
-            let response = self
-                .inner
-                .request(Request::from_parts(parts, Full::new(body)))
-                .await?;
-            let (parts, body) = response.into_parts();
-            Ok(Response::from_parts(
-                parts,
-                body.collect().await?.to_bytes(),
-            ))
-        }
     }
 }
 
