@@ -1,11 +1,12 @@
 //! The environment Lambda gives a function: every reserved variable as a documented constant, and
 //! [`Env`], their typed view, read once per execution environment.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+
+use serde::Deserialize as _;
 
 /// Names of the environment variables Lambda defines, as the Lambda developer guide documents them
 /// ("Defined runtime environment variables").
@@ -214,99 +215,29 @@ impl Env {
         K: Into<String>,
         V: Into<String>,
     {
-        let vars: HashMap<String, String> = vars
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        let get = |name: &str| vars.get(name).filter(|v| !v.is_empty()).cloned();
-        let mut problems = Vec::new();
-        let mut required = |name: &'static str| {
-            get(name).unwrap_or_else(|| {
-                problems.push(EnvProblem {
-                    name,
-                    problem: "not set".into(),
-                });
-                String::new()
-            })
-        };
-        let function_name = required(vars::AWS_LAMBDA_FUNCTION_NAME);
-        let function_version = required(vars::AWS_LAMBDA_FUNCTION_VERSION);
-        let memory = required(vars::AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
-        let memory_mb = if memory.is_empty() {
-            0
-        } else {
-            memory.parse().unwrap_or_else(|e| {
-                problems.push(EnvProblem {
-                    name: vars::AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-                    problem: format!("`{memory}` is not a whole number of MB ({e})"),
-                });
-                0
-            })
-        };
-        let max_concurrency = get(vars::AWS_LAMBDA_MAX_CONCURRENCY).and_then(|v| {
-            v.parse()
-                .map_err(|e| {
-                    problems.push(EnvProblem {
-                        name: vars::AWS_LAMBDA_MAX_CONCURRENCY,
-                        problem: format!("`{v}` is not a whole number ({e})"),
-                    })
-                })
-                .ok()
-        });
-        let xray_daemon_address = get(vars::AWS_XRAY_DAEMON_ADDRESS).and_then(|v| {
-            parse_daemon_address(&v)
-                .map_err(|problem| {
-                    problems.push(EnvProblem {
-                        name: vars::AWS_XRAY_DAEMON_ADDRESS,
-                        problem,
-                    })
-                })
-                .ok()
-        });
-        if let Some(v) = get(vars::AWS_LAMBDA_RUNTIME_API)
-            && let Err(e) = RuntimeApi::parse(&v)
-        {
-            problems.push(EnvProblem {
-                name: vars::AWS_LAMBDA_RUNTIME_API,
-                problem: e.to_string(),
-            });
-        }
-        let log_format = match get(vars::AWS_LAMBDA_LOG_FORMAT) {
-            Some(v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
-            Some(v) if v.eq_ignore_ascii_case("text") => LogFormat::Text,
-            None => LogFormat::Text,
-            Some(v) => {
-                problems.push(EnvProblem {
-                    name: vars::AWS_LAMBDA_LOG_FORMAT,
-                    problem: format!("`{v}` is neither `Text` nor `JSON`"),
-                });
-                LogFormat::Text
-            }
-        };
-        if !problems.is_empty() {
-            return Err(EnvError { problems });
-        }
+        let r: Reserved = crate::config::from_vars(vars, "").map_err(EnvError::from_config)?;
         Ok(Self {
-            function_name,
-            function_version,
-            memory_mb,
-            region: get(vars::AWS_REGION).or_else(|| get(vars::AWS_DEFAULT_REGION)),
-            log_group: get(vars::AWS_LAMBDA_LOG_GROUP_NAME),
-            log_stream: get(vars::AWS_LAMBDA_LOG_STREAM_NAME),
-            log_format,
-            log_level: get(vars::AWS_LAMBDA_LOG_LEVEL),
-            initialization_type: get(vars::AWS_LAMBDA_INITIALIZATION_TYPE)
+            function_name: r.aws_lambda_function_name,
+            function_version: r.aws_lambda_function_version,
+            memory_mb: r.aws_lambda_function_memory_size,
+            region: r.aws_region.or(r.aws_default_region),
+            log_group: r.aws_lambda_log_group_name,
+            log_stream: r.aws_lambda_log_stream_name,
+            log_format: r.aws_lambda_log_format,
+            log_level: r.aws_lambda_log_level,
+            initialization_type: r
+                .aws_lambda_initialization_type
                 .map_or(InitializationType::OnDemand, |v| {
                     InitializationType::parse(&v)
                 }),
-            execution_env: get(vars::AWS_EXECUTION_ENV),
-            runtime_api: get(vars::AWS_LAMBDA_RUNTIME_API),
-            max_concurrency,
-            xray_daemon_address,
-            xray_context_missing: get(vars::AWS_XRAY_CONTEXT_MISSING),
-            handler: get(vars::HANDLER),
-            task_root: get(vars::LAMBDA_TASK_ROOT).map(PathBuf::from),
-            tz: get(vars::TZ),
+            execution_env: r.aws_execution_env,
+            runtime_api: r.aws_lambda_runtime_api,
+            max_concurrency: r.aws_lambda_max_concurrency,
+            xray_daemon_address: r.aws_xray_daemon_address,
+            xray_context_missing: r.aws_xray_context_missing,
+            handler: r._handler,
+            task_root: r.lambda_task_root,
+            tz: r.tz,
         })
     }
 
@@ -348,6 +279,136 @@ impl Env {
             task_root: None,
             tz: Some(":UTC".into()),
         }
+    }
+}
+
+/// The reserved variables as [`config`](crate::config) loads them: each field reads the
+/// variable its name spells in capitals, so this is one loader for both. Fields are in the
+/// order problems are reported in; the parsers' messages name the value and what it should be
+/// (the variable's name comes from the loader).
+#[derive(serde::Deserialize)]
+struct Reserved {
+    aws_lambda_function_name: String,
+    aws_lambda_function_version: String,
+    #[serde(deserialize_with = "memory_mb")]
+    aws_lambda_function_memory_size: u32,
+    #[serde(default, deserialize_with = "max_concurrency")]
+    aws_lambda_max_concurrency: Option<u32>,
+    #[serde(default, deserialize_with = "daemon_address")]
+    aws_xray_daemon_address: Option<SocketAddr>,
+    #[serde(default, deserialize_with = "runtime_api")]
+    aws_lambda_runtime_api: Option<String>,
+    #[serde(default, deserialize_with = "log_format")]
+    aws_lambda_log_format: LogFormat,
+    aws_region: Option<String>,
+    aws_default_region: Option<String>,
+    aws_lambda_log_group_name: Option<String>,
+    aws_lambda_log_stream_name: Option<String>,
+    aws_lambda_log_level: Option<String>,
+    aws_lambda_initialization_type: Option<String>,
+    aws_execution_env: Option<String>,
+    aws_xray_context_missing: Option<String>,
+    _handler: Option<String>,
+    lambda_task_root: Option<PathBuf>,
+    tz: Option<String>,
+}
+
+/// Every variable [`Reserved`] reads, to give problems their `&'static` names.
+const READ: &[&str] = &[
+    vars::AWS_LAMBDA_FUNCTION_NAME,
+    vars::AWS_LAMBDA_FUNCTION_VERSION,
+    vars::AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    vars::AWS_LAMBDA_MAX_CONCURRENCY,
+    vars::AWS_XRAY_DAEMON_ADDRESS,
+    vars::AWS_LAMBDA_RUNTIME_API,
+    vars::AWS_LAMBDA_LOG_FORMAT,
+    vars::AWS_REGION,
+    vars::AWS_DEFAULT_REGION,
+    vars::AWS_LAMBDA_LOG_GROUP_NAME,
+    vars::AWS_LAMBDA_LOG_STREAM_NAME,
+    vars::AWS_LAMBDA_LOG_LEVEL,
+    vars::AWS_LAMBDA_INITIALIZATION_TYPE,
+    vars::AWS_EXECUTION_ENV,
+    vars::AWS_XRAY_CONTEXT_MISSING,
+    vars::HANDLER,
+    vars::LAMBDA_TASK_ROOT,
+    vars::TZ,
+];
+
+impl EnvError {
+    fn from_config(e: crate::config::ConfigError) -> Self {
+        use crate::config::Problem;
+        let problems = e
+            .problems
+            .into_iter()
+            .map(|p| EnvProblem {
+                name: READ.iter().find(|n| **n == p.var).copied().unwrap_or(""),
+                problem: match p.problem {
+                    Problem::Missing => "not set".into(),
+                    // The parsers below quote the value themselves.
+                    Problem::Invalid { reason, .. } => reason,
+                    Problem::Other(reason) => reason,
+                },
+            })
+            .collect();
+        Self { problems }
+    }
+}
+
+// The loader stands a field it already reported in with an empty value while it looks for the
+// next problem (a set variable is never empty): the parsers take that as unset.
+
+fn memory_mb<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = String::deserialize(d)?;
+    if v.is_empty() {
+        return Ok(0);
+    }
+    v.parse()
+        .map_err(|e| serde::de::Error::custom(format!("`{v}` is not a whole number of MB ({e})")))
+}
+
+fn max_concurrency<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = String::deserialize(d)?;
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse()
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("`{v}` is not a whole number ({e})")))
+}
+
+fn daemon_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let v = String::deserialize(d)?;
+    if v.is_empty() {
+        return Ok(None);
+    }
+    parse_daemon_address(&v)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// Keeps the value as given, once [`RuntimeApi::parse`] accepts it.
+fn runtime_api<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = String::deserialize(d)?;
+    if v.is_empty() {
+        return Ok(None);
+    }
+    match RuntimeApi::parse(&v) {
+        Ok(_) => Ok(Some(v)),
+        Err(e) => Err(serde::de::Error::custom(e)),
+    }
+}
+
+fn log_format<'de, D: serde::Deserializer<'de>>(d: D) -> Result<LogFormat, D::Error> {
+    let v = String::deserialize(d)?;
+    if v.is_empty() || v.eq_ignore_ascii_case("text") {
+        Ok(LogFormat::Text)
+    } else if v.eq_ignore_ascii_case("json") {
+        Ok(LogFormat::Json)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`{v}` is neither `Text` nor `JSON`"
+        )))
     }
 }
 
@@ -522,6 +583,69 @@ mod tests {
         );
         assert_eq!(env.log_format, LogFormat::Json);
         assert_eq!(env.task_root, Some(PathBuf::from("/var/task")));
+    }
+
+    #[test]
+    fn every_field_reads_the_variable_it_documents() {
+        let env = Env::from_vars([
+            (vars::AWS_LAMBDA_FUNCTION_NAME, "f"),
+            (vars::AWS_LAMBDA_FUNCTION_VERSION, "$LATEST"),
+            (vars::AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "128"),
+            (vars::AWS_DEFAULT_REGION, "eu-north-1"),
+            (vars::AWS_LAMBDA_LOG_GROUP_NAME, "/aws/lambda/f"),
+            (vars::AWS_LAMBDA_LOG_STREAM_NAME, "2026/01/01/[$LATEST]0"),
+            (vars::AWS_LAMBDA_LOG_LEVEL, "DEBUG"),
+            (vars::AWS_LAMBDA_INITIALIZATION_TYPE, "snap-start"),
+            (vars::AWS_EXECUTION_ENV, "AWS_Lambda_provided.al2023"),
+            (vars::AWS_LAMBDA_RUNTIME_API, "127.0.0.1:9001"),
+            (vars::AWS_LAMBDA_MAX_CONCURRENCY, "8"),
+            (vars::AWS_XRAY_CONTEXT_MISSING, "IGNORE_ERROR"),
+            (vars::HANDLER, "bootstrap"),
+            (vars::TZ, ":UTC"),
+        ])
+        .expect("complete");
+        assert_eq!(env.region.as_deref(), Some("eu-north-1"));
+        assert_eq!(env.log_group.as_deref(), Some("/aws/lambda/f"));
+        assert_eq!(env.log_stream.as_deref(), Some("2026/01/01/[$LATEST]0"));
+        assert_eq!(env.log_level.as_deref(), Some("DEBUG"));
+        assert_eq!(env.initialization_type, InitializationType::SnapStart);
+        assert_eq!(
+            env.execution_env.as_deref(),
+            Some("AWS_Lambda_provided.al2023")
+        );
+        assert_eq!(env.runtime_api.as_deref(), Some("127.0.0.1:9001"));
+        assert_eq!(env.max_concurrency, Some(8));
+        assert_eq!(env.xray_context_missing.as_deref(), Some("IGNORE_ERROR"));
+        assert_eq!(env.handler.as_deref(), Some("bootstrap"));
+        assert_eq!(env.tz.as_deref(), Some(":UTC"));
+        assert_eq!(env.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn each_malformed_variable_says_what_it_should_be() {
+        let mut vars = lambda_vars();
+        vars.retain(|(k, _)| *k != vars::AWS_LAMBDA_LOG_FORMAT);
+        vars.push((vars::AWS_LAMBDA_MAX_CONCURRENCY, "many"));
+        vars.push((vars::AWS_LAMBDA_LOG_FORMAT, "yaml"));
+        let err = Env::from_vars(vars).expect_err("malformed");
+        let problems: Vec<_> = err
+            .problems
+            .iter()
+            .map(|p| (p.name, p.problem.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                (
+                    vars::AWS_LAMBDA_MAX_CONCURRENCY,
+                    "`many` is not a whole number (invalid digit found in string)"
+                ),
+                (
+                    vars::AWS_LAMBDA_LOG_FORMAT,
+                    "`yaml` is neither `Text` nor `JSON`"
+                ),
+            ]
+        );
     }
 
     #[test]
