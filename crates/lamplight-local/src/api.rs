@@ -100,7 +100,7 @@ pub(crate) struct Access {
     bound: SocketAddr,
     /// Lowercase, without a trailing `/`.
     origins: Vec<String>,
-    /// Lowercase.
+    /// Lowercase, as `Host` is compared.
     hosts: Vec<String>,
 }
 

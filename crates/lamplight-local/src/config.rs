@@ -50,12 +50,12 @@ impl TracingMode {
     }
 }
 
-/// A function's configuration.
+/// A function's configuration: what runs, and the settings Lambda would run it with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionConfig {
-    /// The function name.
+    /// 1 to 64 letters, digits, `-` and `_`, as Lambda accepts.
     pub name: String,
-    /// The code to run.
+    /// A `bootstrap` to spawn, or an external runtime the user starts.
     pub code: Code,
     /// `_HANDLER` (`bootstrap` for OS-only runtimes).
     pub handler: String,
@@ -110,19 +110,19 @@ impl FunctionConfig {
         }
     }
 
-    /// Sets the timeout.
+    /// Sets [`timeout`](Self::timeout).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Sets the init timeout.
+    /// Sets [`init_timeout`](Self::init_timeout).
     pub fn init_timeout(mut self, timeout: Duration) -> Self {
         self.init_timeout = timeout;
         self
     }
 
-    /// Sets the memory size.
+    /// Sets [`memory_mb`](Self::memory_mb).
     pub fn memory_mb(mut self, memory: u32) -> Self {
         self.memory_mb = memory;
         self

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{error_type}: {message}")]
 pub struct ApiError {
-    /// HTTP status.
+    /// The HTTP status the API answers with.
     pub status: u16,
     /// The exception name (`ResourceNotFoundException`, ...).
     pub error_type: &'static str,

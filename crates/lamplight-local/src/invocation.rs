@@ -59,7 +59,7 @@ pub enum FunctionResult {
 /// The end of one invocation: its result, its log lines and its `REPORT` figures.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    /// The request id.
+    /// The invocation's `RequestId`.
     pub request_id: String,
     /// Response or error.
     pub result: FunctionResult,

@@ -46,7 +46,7 @@ pub struct InvokeRequest {
     pub invocation_type: InvocationType,
     /// `X-Amz-Log-Type: Tail`.
     pub log_tail: bool,
-    /// The event.
+    /// The event, JSON (whitespace alone stands for `{}`, as Lambda takes an empty body).
     pub payload: Bytes,
     /// `X-Amz-Client-Context` (base64 JSON).
     pub client_context: Option<String>,
@@ -67,7 +67,7 @@ pub struct InvokeResponse {
     pub log_result: Option<String>,
     /// `X-Amz-Executed-Version`.
     pub executed_version: String,
-    /// The request id.
+    /// `X-Amz-Request-Id`.
     pub request_id: String,
     /// `X-Amzn-Trace-Id` of the invocation.
     pub trace_header: Option<String>,

@@ -24,10 +24,10 @@ pub const TRUNCATED: &str = " [truncated]";
 /// first, as the log tail is what callers read.
 pub const MAX_INVOCATION_LOG: usize = 1024 * 1024;
 
-/// One log line.
+/// One log line, as GetLogEvents and FilterLogEvents return it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LogEvent {
+pub(crate) struct LogEvent {
     /// Milliseconds since the epoch.
     pub timestamp: u64,
     /// The execution environment's log stream.
@@ -37,11 +37,11 @@ pub struct LogEvent {
 }
 
 /// Called with (log stream, line) for every line.
-pub type LineEcho = Arc<dyn Fn(&str, &str) + Send + Sync>;
+pub(crate) type LineEcho = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 /// Where a function's lines go: kept for later reads, and optionally echoed as they arrive.
 #[derive(Clone, Default)]
-pub struct LogSink {
+pub(crate) struct LogSink {
     inner: Arc<Mutex<History>>,
     echo: Option<LineEcho>,
 }
@@ -90,7 +90,8 @@ impl LogSink {
         }
     }
 
-    /// How many lines and bytes are kept.
+    /// How many lines and bytes are kept (what the bounds are checked against).
+    #[cfg(test)]
     pub fn kept(&self) -> (usize, usize) {
         let history = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         (history.events.len(), history.bytes)
@@ -276,8 +277,7 @@ impl InvocationLog {
     }
 }
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -287,13 +287,13 @@ pub fn now_ms() -> u64 {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
-    /// The request id.
+    /// The invocation's `RequestId`.
     pub request_id: String,
     /// From handing the event to the runtime to its result.
     pub duration: Duration,
     /// Init duration, on the environment's first invocation.
     pub init_duration: Option<Duration>,
-    /// Configured memory, MB.
+    /// The function's configured memory, in MB (`Memory Size`).
     pub memory_size_mb: u32,
     /// Peak resident memory of the runtime process, MB.
     pub max_memory_used_mb: u64,
@@ -343,7 +343,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Peak resident memory (VmHWM) of a process, in MB, from `/proc`.
-pub fn peak_memory_mb(pid: Option<u32>) -> u64 {
+pub(crate) fn peak_memory_mb(pid: Option<u32>) -> u64 {
     let Some(pid) = pid else { return 0 };
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return 0;

@@ -139,7 +139,8 @@ impl Registry {
     }
 }
 
-/// A registered function.
+/// A function registered with the service: its logs and environments, and for an external
+/// runtime the address its process needs.
 #[derive(Clone)]
 pub struct FunctionHandle {
     function: Arc<Function>,
@@ -164,12 +165,12 @@ impl FunctionHandle {
         }
     }
 
-    /// The function's name.
+    /// The name it was registered under.
     pub fn name(&self) -> &str {
         &self.function.name
     }
 
-    /// The function's ARN.
+    /// `arn:aws:lambda:<region>:<account>:function:<name>`.
     pub fn arn(&self) -> &str {
         &self.function.arn
     }

@@ -123,7 +123,8 @@ impl LocalLambdaBuilder {
         self
     }
 
-    /// Starts the service.
+    /// Binds the API and the X-Ray sink, creates the work directory and registers the
+    /// functions given so far.
     pub async fn start(self) -> Result<LocalLambda, ApiError> {
         let io = |what: &str, e: std::io::Error| ApiError::service(format!("{what}: {e}"));
         let xray = XraySink::bind(self.xray_addr).await.map_err(|e| {
@@ -213,7 +214,7 @@ impl Drop for LocalLambda {
 }
 
 impl LocalLambda {
-    /// A builder.
+    /// A builder, for loopback ports chosen by the system and `us-east-1`.
     pub fn builder() -> LocalLambdaBuilder {
         LocalLambdaBuilder::default()
     }

@@ -38,7 +38,7 @@ pub const MAX_REJECTIONS: usize = 100;
 /// Counters of what the sink received.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SinkStats {
-    /// Datagrams received.
+    /// Datagrams received, well-formed or not.
     pub datagrams: u64,
     /// Segments and subsegments accepted (nested ones included).
     pub segments: u64,
@@ -218,7 +218,7 @@ impl TraceStore {
     }
 
     /// Adds validated segments (the service's own facade segments come in this way).
-    pub fn record(&self, segments: Vec<Segment>) {
+    pub(crate) fn record(&self, segments: Vec<Segment>) {
         let mut inner = self.lock();
         for segment in segments {
             inner.add(segment, RECORDED_SEGMENT_BYTES);
@@ -227,7 +227,7 @@ impl TraceStore {
         self.changed.send_modify(|n| *n += 1);
     }
 
-    /// The trace with `id`.
+    /// The segments of trace `id` received so far.
     pub fn trace(&self, id: &TraceId) -> Option<Trace> {
         self.lock().traces.get(id).map(|k| k.trace.clone())
     }
@@ -278,9 +278,9 @@ impl TraceStore {
     }
 }
 
-/// The UDP listener.
+/// The daemon's UDP listener, feeding a [`TraceStore`].
 #[derive(Debug)]
-pub struct XraySink {
+pub(crate) struct XraySink {
     addr: SocketAddr,
     store: Arc<TraceStore>,
     task: tokio::task::JoinHandle<()>,

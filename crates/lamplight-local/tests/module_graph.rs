@@ -455,10 +455,12 @@ fn references(tokens: &[Token], depth: usize) -> BTreeSet<String> {
                     inline.pop();
                 }
             }
-            Token::Ident(s) if s == "mod" => {
-                if ident(tokens, i + 1).is_some() && tokens.get(i + 2) == Some(&Token::Punct('{')) {
-                    inline.push(braces);
-                }
+            Token::Ident(s)
+                if s == "mod"
+                    && ident(tokens, i + 1).is_some()
+                    && tokens.get(i + 2) == Some(&Token::Punct('{')) =>
+            {
+                inline.push(braces);
             }
             _ => {}
         }
