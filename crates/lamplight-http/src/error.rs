@@ -108,7 +108,7 @@ impl HttpError {
         self
     }
 
-    /// The status.
+    /// The status the response is sent with.
     pub fn status(&self) -> StatusCode {
         self.status
     }

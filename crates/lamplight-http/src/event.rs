@@ -189,7 +189,7 @@ impl HttpEvent {
         })
     }
 
-    /// The event's kind.
+    /// Which integration sent the event, and so which shape its response takes.
     pub fn kind(&self) -> EventKind {
         self.kind
     }

@@ -52,7 +52,7 @@ pub fn install() -> &'static Telemetry {
 /// What the invocation span is made from.
 #[derive(Debug, Clone, Copy)]
 pub struct InvocationInfo<'a> {
-    /// The request id.
+    /// `Lambda-Runtime-Aws-Request-Id`: every line logged in the span carries it.
     pub request_id: &'a str,
     /// The invocation's trace header, if Lambda sent one.
     pub trace_header: Option<&'a str>,

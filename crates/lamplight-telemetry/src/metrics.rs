@@ -26,20 +26,16 @@ use serde_json::{Map, Value, json};
 /// The most values one metric keeps per invocation (EMF's limit per metric).
 pub const MAX_VALUES: usize = 100;
 
-/// A CloudWatch unit.
+/// A CloudWatch unit: each variant is the unit of its name (`None` is CloudWatch's `None`).
+// Variant docs would only repeat their names.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
-    /// A count.
     Count,
-    /// Milliseconds.
     Milliseconds,
-    /// Seconds.
     Seconds,
-    /// Bytes.
     Bytes,
-    /// A percentage.
     Percent,
-    /// No unit.
     None,
 }
 

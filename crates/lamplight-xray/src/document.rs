@@ -24,7 +24,7 @@ pub enum Kind {
 /// One segment or subsegment, flattened out of its document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
-    /// The segment's id.
+    /// 16 hex digits, unique within the trace.
     pub id: SegmentId,
     /// The trace it belongs to.
     pub trace_id: TraceId,
@@ -42,11 +42,11 @@ pub struct Segment {
     pub namespace: Option<String>,
     /// The resource type of a segment (`AWS::Lambda::Function`, ...).
     pub origin: Option<String>,
-    /// A 4xx error.
+    /// A client error (4xx).
     pub error: bool,
     /// A 5xx error or an exception.
     pub fault: bool,
-    /// A 429.
+    /// Throttled (429).
     pub throttle: bool,
     /// The document's own fields, without nested `subsegments`.
     pub fields: Map<String, Value>,

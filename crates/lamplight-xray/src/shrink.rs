@@ -67,7 +67,7 @@ pub enum ShrinkError {
     TooBig {
         /// The smallest size reached.
         needed: usize,
-        /// The budget asked for.
+        /// The size asked for, in bytes.
         budget: usize,
     },
     /// The document is not a JSON object.

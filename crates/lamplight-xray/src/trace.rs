@@ -11,7 +11,7 @@ use crate::ids::{SegmentId, TraceId};
 /// Every segment and subsegment received for one trace id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
-    /// The trace id.
+    /// `1-<8 hex time>-<24 hex>`.
     pub id: TraceId,
     /// Segments in arrival order; a later document with the same id replaces the earlier one
     /// (an in-progress segment followed by its completed form).
@@ -21,7 +21,7 @@ pub struct Trace {
 /// A segment and what ran under it, for JSON output.
 #[derive(Debug, Clone, Serialize)]
 pub struct Node<'a> {
-    /// The segment.
+    /// Its fields, inline in the node's JSON.
     #[serde(flatten)]
     pub segment: &'a Segment,
     /// Its children, by start time.

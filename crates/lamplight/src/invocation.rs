@@ -190,7 +190,7 @@ impl Default for InvocationBuilder {
 }
 
 impl InvocationBuilder {
-    /// Sets the request id.
+    /// Sets the request id (default: the nil-like `00000000-0000-4000-8000-000000000000`).
     pub fn request_id(mut self, id: impl Into<String>) -> Self {
         self.request_id = id.into();
         self
@@ -202,7 +202,7 @@ impl InvocationBuilder {
         self
     }
 
-    /// Sets the deadline.
+    /// Sets the deadline to a point in time (default: 3 s from when the builder was made).
     pub fn deadline(mut self, deadline: SystemTime) -> Self {
         self.deadline = deadline;
         self
@@ -220,7 +220,7 @@ impl InvocationBuilder {
         self
     }
 
-    /// Sets the client context.
+    /// Sets what a mobile SDK caller sends as `Lambda-Runtime-Client-Context`.
     pub fn client_context(mut self, context: ClientContext) -> Self {
         self.client_context = Some(context);
         self
@@ -244,7 +244,8 @@ impl InvocationBuilder {
         self
     }
 
-    /// Builds the invocation.
+    /// The invocation, its ARN and trace header parsed as the runtime parses Lambda's (a
+    /// malformed one shows in [`Invocation::function_arn`] and [`Invocation::trace`]).
     pub fn build(self) -> Invocation {
         let parsed_arn = self.function_arn.parse();
         Invocation {
@@ -269,11 +270,11 @@ impl InvocationBuilder {
 pub struct FunctionArn {
     /// `aws`, `aws-cn`, `aws-us-gov`, ...
     pub partition: String,
-    /// The function's region.
+    /// `us-east-1`, ...
     pub region: String,
     /// The 12-digit account id.
     pub account_id: String,
-    /// The function name.
+    /// The unqualified name (`my-function`, not `my-function:live`).
     pub function_name: String,
     /// The version or alias the caller named, if any.
     pub qualifier: Option<Qualifier>,
@@ -286,7 +287,7 @@ pub enum Qualifier {
     Latest,
     /// A published version number.
     Version(u64),
-    /// An alias name.
+    /// An alias (`live`, `prod`).
     Alias(String),
 }
 
@@ -389,7 +390,7 @@ pub struct ClientContext {
     /// Custom values set by the caller.
     #[serde(default)]
     pub custom: HashMap<String, String>,
-    /// The caller's environment.
+    /// The caller's platform and SDK (`platform`, `model`, `locale`, ...).
     #[serde(default)]
     pub environment: HashMap<String, String>,
 }
@@ -398,19 +399,19 @@ pub struct ClientContext {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientApplication {
-    /// Installation id.
+    /// Identifies the app's installation on the device.
     #[serde(default)]
     pub installation_id: String,
-    /// App title.
+    /// The app's display name.
     #[serde(default)]
     pub app_title: String,
-    /// App version name.
+    /// The version shown to users (`1.4.2`).
     #[serde(default)]
     pub app_version_name: String,
-    /// App version code.
+    /// The build number.
     #[serde(default)]
     pub app_version_code: String,
-    /// App package name.
+    /// The bundle or package id (`com.example.app`).
     #[serde(default)]
     pub app_package_name: String,
 }
@@ -419,9 +420,9 @@ pub struct ClientApplication {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CognitoIdentity {
-    /// Identity id.
+    /// `<region>:<uuid>`, stable for one user of the pool.
     pub identity_id: String,
-    /// Identity pool id.
+    /// The Cognito identity pool the caller authenticated with.
     pub identity_pool_id: String,
 }
 

@@ -97,17 +97,17 @@ pub enum RuntimeApiFailure {
     /// `GET /next` failed transiently [`NEXT_ATTEMPTS`] times in a row.
     #[error("GET {url} failed {attempts} attempts in a row; the last: {last}")]
     GaveUp {
-        /// The URL polled.
+        /// The `/next` URL, with the Runtime API's address.
         url: String,
         /// How many attempts were made.
         attempts: u32,
-        /// The last failure.
+        /// The error of the last attempt.
         last: String,
     },
     /// `GET /next` answered a status that retrying cannot change.
     #[error("GET {url} answered {status}: {body}")]
     Refused {
-        /// The URL polled.
+        /// The `/next` URL, with the Runtime API's address.
         url: String,
         /// The status it answered.
         status: StatusCode,
@@ -120,7 +120,7 @@ pub enum RuntimeApiFailure {
          answered (headers: {headers})"
     )]
     NoRequestId {
-        /// The URL polled.
+        /// The `/next` URL, with the Runtime API's address.
         url: String,
         /// The header names it sent.
         headers: String,
