@@ -28,31 +28,8 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// A connector for HTTP and HTTPS (feature `https`).
 #[cfg(feature = "https")]
-pub type HttpsConnector =
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
-
-/// The connector lamplight's outgoing clients share (the web client, the OTLP exporter):
-/// HTTP/1 over the TLS stack the AWS SDK already brings (rustls, aws-lc, the system's roots),
-/// so no second one is compiled in. Without readable system roots only plain HTTP works; the
-/// first HTTPS call says so.
-#[cfg(feature = "https")]
-pub fn https_connector(connect_timeout: Option<std::time::Duration>) -> HttpsConnector {
-    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(connect_timeout);
-    let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
-        Ok(b) => b,
-        Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-            rustls::ClientConfig::builder()
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth(),
-        ),
-    };
-    builder.https_or_http().enable_http1().wrap_connector(http)
-}
+pub use crate::https::{HttpsConnector, https_connector};
 
 /// The header that carries an X-Ray trace from service to service.
 pub const TRACE_HEADER: &str = "x-amzn-trace-id";

@@ -14,6 +14,8 @@
 //! non-indexed value.
 
 pub mod http_client;
+#[cfg(feature = "https")]
+mod https;
 pub mod logs;
 pub mod metrics;
 pub mod redact;

@@ -9,7 +9,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
 
-use crate::http_client::{HttpsConnector, https_connector};
+use crate::https::{HttpsConnector, https_connector};
 
 #[derive(Debug)]
 pub(super) struct Exporter(opentelemetry_otlp::SpanExporter);
