@@ -1,8 +1,9 @@
 //! The interface an execution environment sees its deployment through.
 //!
-//! An environment needs its deployment's configuration and the pool it returns to; seeing it
-//! only through this trait lets the pool (deployment.rs) hold environments without the two
-//! modules importing each other.
+//! An environment needs its deployment's configuration and the pool it returns to, and the
+//! pool holds its environments: without this trait the two modules would import each other.
+//! It is not a pass-through: the pool's side of an environment's lifecycle (register, next
+//! work, requeue, gone) is implemented only in `Deployment`'s impl of it.
 
 use std::path::Path;
 use std::sync::Arc;
