@@ -71,7 +71,7 @@ pub struct FunctionConfig {
     pub environment: BTreeMap<String, String>,
     /// `x86_64` or `arm64` (recorded; the local service runs whatever the host can run).
     pub architecture: String,
-    /// X-Ray tracing.
+    /// Whether every invocation is traced, or only those a caller sampled.
     pub tracing: TracingMode,
     /// The most execution environments the function may have at once.
     pub max_environments: usize,
@@ -110,19 +110,19 @@ impl FunctionConfig {
         }
     }
 
-    /// Sets [`timeout`](Self::timeout).
+    /// Sets how long an invocation may run (default 3 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Sets [`init_timeout`](Self::init_timeout).
+    /// Sets how long a new environment may take to poll for work (default 10 s).
     pub fn init_timeout(mut self, timeout: Duration) -> Self {
         self.init_timeout = timeout;
         self
     }
 
-    /// Sets [`memory_mb`](Self::memory_mb).
+    /// Sets the configured memory (default 128 MB): reported, not enforced.
     pub fn memory_mb(mut self, memory: u32) -> Self {
         self.memory_mb = memory;
         self
@@ -147,7 +147,7 @@ impl FunctionConfig {
         self
     }
 
-    /// Sets the tracing mode.
+    /// Sets the X-Ray tracing mode (default [`TracingMode::Active`]).
     pub fn tracing(mut self, mode: TracingMode) -> Self {
         self.tracing = mode;
         self

@@ -33,7 +33,8 @@ use std::sync::OnceLock;
 pub use traces::{TraceExport, Tracing};
 pub use xray::AttributeValue;
 
-/// The telemetry of this execution environment.
+/// Logging and tracing as [`install`]ed for this execution environment: makes each
+/// invocation's span and sends its spans after the response.
 #[derive(Debug)]
 pub struct Telemetry {
     spans: xray::Spans,

@@ -208,7 +208,8 @@ impl InvocationBuilder {
         self
     }
 
-    /// Sets the invoked function ARN.
+    /// Sets the ARN the caller invoked, qualified or not (default: `test-function` in
+    /// `us-east-1`).
     pub fn function_arn(mut self, arn: impl Into<String>) -> Self {
         self.function_arn = arn.into();
         self
@@ -226,7 +227,7 @@ impl InvocationBuilder {
         self
     }
 
-    /// Sets the Cognito identity.
+    /// Sets what a Cognito-authenticated caller sends as `Lambda-Runtime-Cognito-Identity`.
     pub fn identity(mut self, identity: CognitoIdentity) -> Self {
         self.identity = Some(identity);
         self
