@@ -82,6 +82,24 @@ pub enum DeployError {
     /// A build step failed.
     #[error("{0}")]
     Build(String),
+    /// The function's architecture is not this machine's and no cross toolchain is installed.
+    #[error(
+        "building {bin} for {arch} on this {host} machine needs a cross toolchain:\n  \
+         - cargo-zigbuild (recommended; also pins glibc to 2.34): `cargo install cargo-zigbuild` and `pip install ziglang`\n  \
+         - or gcc for {arch}: `apt install gcc-{}-linux-gnu` and `rustup target add {}`\n\
+         or deploy with --arch {}",
+        if *.arch == crate::binary::Arch::Arm64 { "aarch64" } else { "x86-64" },
+        .arch.target(),
+        crate::binary::Arch::host().map_or("x86_64", crate::binary::Arch::lambda_name)
+    )]
+    NoCrossToolchain {
+        /// The binary.
+        bin: String,
+        /// The function's architecture.
+        arch: crate::binary::Arch,
+        /// This machine's (`std::env::consts::ARCH`).
+        host: &'static str,
+    },
     /// Reading or writing a file failed.
     // The cause is printed by `Display` and deliberately not returned from `source()`: anyhow
     // chains would print it twice.

@@ -19,7 +19,7 @@
 #[cfg(feature = "servers")]
 pub mod servers;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use insta;
@@ -61,7 +61,14 @@ pub fn event<T: DeserializeOwned>(name: &str) -> T {
 
 /// The names of every sample event of the package (`events/*.json`), sorted.
 pub fn event_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(events_dir())
+    event_names_in(&events_dir())
+}
+
+/// The names of the sample events in `dir` (its `*.json` files, without the extension), sorted;
+/// none when `dir` cannot be read. The one listing of sample events: `cargo xtask invoke`
+/// names them too.
+pub fn event_names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()

@@ -9,9 +9,9 @@ use http::Method;
 use lamplight_local::{Code, FunctionConfig, FunctionResult, LocalLambda};
 use xshell::Shell;
 
+use lamplight_xtask::{Choices, Client, Workspace, render, template_dir};
+
 use crate::flags::{Bench, BenchKind};
-use crate::http::Client;
-use crate::workspace::Workspace;
 
 /// `cargo lambda watch` 1.9.2 on this machine, measured for the local-service issue: sequential
 /// invocations per second over one keep-alive connection (range of runs), p99, spawn to first
@@ -23,7 +23,7 @@ const CARGO_LAMBDA_COLD_MS: f64 = 5.9;
 /// Runs the chosen benchmark. A debug build re-runs itself with the release profile: the
 /// service under test runs inside this process, and debug code would measure the compiler's
 /// settings rather than the service.
-pub async fn run(sh: &Shell, flags: Bench) -> Result<()> {
+pub(crate) async fn run(sh: &Shell, flags: Bench) -> Result<()> {
     if let BenchKind::Concurrency { rounds } = flags.which {
         // Its own harness, built with the bench profile: the helpers measured are lamplight-aws's.
         let rounds = rounds.to_string();
@@ -391,7 +391,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 async fn ship(sh: &Shell, rounds: usize) -> Result<()> {
     use lamplight_deploy::binary::{self, Arch};
     let ws = Workspace::load(sh)?;
-    let template = crate::template::template_dir(Some(&ws.root))?;
+    let template = template_dir(Some(&ws.root))?;
     let checkout = template
         .parent()
         .context("the template has no parent")?
@@ -400,12 +400,12 @@ async fn ship(sh: &Shell, rounds: usize) -> Result<()> {
     let name = "ship-bench";
     let out = ws.target_dir.join("bench");
     let _ = std::fs::remove_dir_all(out.join(name));
-    let choices = crate::template::Choices {
+    let choices = Choices {
         lamplight_path: Some(checkout.clone()),
         architecture: arch.lambda_name().into(),
-        ..crate::template::Choices::default()
+        ..Choices::default()
     };
-    let dir = crate::template::render(&template, name, &out, &choices)?;
+    let dir = render(&template, name, &out, &choices)?;
     std::fs::copy(checkout.join("Cargo.lock"), dir.join("Cargo.lock"))?;
     let target = arch.target();
     let build = |profile: &str| -> Result<f64> {
@@ -425,15 +425,13 @@ async fn ship(sh: &Shell, rounds: usize) -> Result<()> {
     build("fast")?;
     let release = ws.target_dir.join(target).join("release").join(name);
     let fast = ws.target_dir.join(target).join("fast").join(name);
-    binary::check(&release, arch).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let zip =
-        lamplight_deploy::package::package(&release, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let fast_zip =
-        lamplight_deploy::package::package(&fast, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    binary::check(&release, arch)?;
+    let zip = lamplight_deploy::package::package(&release, &[])?;
+    let fast_zip = lamplight_deploy::package::package(&fast, &[])?;
     let mut package_ms = Vec::new();
     for _ in 0..rounds.max(3) {
         let t = Instant::now();
-        lamplight_deploy::package::package(&release, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        lamplight_deploy::package::package(&release, &[])?;
         package_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     // The edit-to-zip loop: change the worker, rebuild with the fast profile, zip.
@@ -445,7 +443,7 @@ async fn ship(sh: &Shell, rounds: usize) -> Result<()> {
         std::fs::write(&worker, text)?;
         let t = Instant::now();
         build("fast")?;
-        lamplight_deploy::package::package(&fast, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        lamplight_deploy::package::package(&fast, &[])?;
         edit_s.push(t.elapsed().as_secs_f64());
     }
     let mut text = std::fs::read_to_string(&worker)?;
@@ -538,28 +536,18 @@ async fn unchanged_deploys(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let config = aws_config_for(&endpoint);
-    let aws = lamplight_deploy::aws::Aws::from_config(&config)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let aws = lamplight_deploy::aws::Aws::from_config(&config).await?;
     let mut settings = DeploySettings::new("ship-bench");
     settings.arch = arch;
-    let zip = package(bootstrap, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let plan = deploy::plan(&aws, &settings, &zip)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    deploy::apply(&aws, &settings, &zip, plan, &mut |_| {})
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let zip = package(bootstrap, &[])?;
+    let plan = deploy::plan(&aws, &settings, &zip).await?;
+    deploy::apply(&aws, &settings, &zip, plan, &mut |_| {}).await?;
     let mut times = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
-        let zip = package(bootstrap, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let plan = deploy::plan(&aws, &settings, &zip)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let done = deploy::apply(&aws, &settings, &zip, plan, &mut |_| {})
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let zip = package(bootstrap, &[])?;
+        let plan = deploy::plan(&aws, &settings, &zip).await?;
+        let done = deploy::apply(&aws, &settings, &zip, plan, &mut |_| {}).await?;
         if done.code_uploaded {
             bail!("an unchanged deploy uploaded code");
         }

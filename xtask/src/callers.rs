@@ -191,7 +191,7 @@ pub async fn cargo_lambda(
             .env("AWS_REGION", "us-east-1")
             .env("TZ", ":UTC"),
     )?;
-    let client = crate::http::Client::default();
+    let client = lamplight_xtask::Client::default();
     let url = format!("http://127.0.0.1:{port}/2015-03-31/functions/{name}/invocations");
     let mut answers = Vec::new();
     for event in events {
