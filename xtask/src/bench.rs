@@ -60,22 +60,18 @@ pub(crate) async fn run(sh: &Shell, flags: Bench) -> Result<()> {
     }
 }
 
-/// Latency statistics in milliseconds.
+/// Latency percentiles in milliseconds; `max` is the slowest sample.
 #[derive(Debug, Clone, Copy)]
-pub struct Stats {
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Slowest.
-    pub max: f64,
+struct Stats {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
 }
 
 impl Stats {
-    /// Percentiles of `samples` (nearest rank).
-    pub fn of(samples: &mut [Duration]) -> Self {
+    /// Nearest-rank percentiles of `samples`.
+    fn of(samples: &mut [Duration]) -> Self {
         samples.sort();
         let at = |q: f64| {
             let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len().max(1)) - 1;

@@ -30,13 +30,13 @@ impl Profile {
 /// One binary of a cargo workspace to build for Lambda.
 #[derive(Debug, Clone)]
 pub struct BuildRequest {
-    /// The cargo package.
+    /// The cargo package that holds the binary.
     pub package: String,
     /// Its binary: the function.
     pub bin: String,
-    /// The function's architecture.
+    /// The function's architecture: the target built for.
     pub arch: Arch,
-    /// The cargo profile.
+    /// Release to deploy, fast for the edit-deploy loop.
     pub profile: Profile,
     /// The workspace's target directory, where cargo leaves the binary.
     pub target_dir: PathBuf,
@@ -47,7 +47,7 @@ pub struct BuildRequest {
 pub struct Built {
     /// The function (the binary's name).
     pub name: String,
-    /// The binary.
+    /// Where cargo left it.
     pub path: PathBuf,
     /// Its architecture, glibc and size.
     pub info: BinaryInfo,

@@ -357,4 +357,51 @@ mod tests {
         };
         assert!(partial.source().is_none());
     }
+
+    /// What `cargo xtask` prints: the error with its causes, the way anyhow's `{:#}` does.
+    fn as_the_cli_prints_it(err: DeployError) -> String {
+        format!(
+            "{:#}",
+            anyhow::Error::from(err).context("deploying greeter")
+        )
+    }
+
+    #[test]
+    fn each_cause_is_printed_once_through_anyhow() {
+        let credentials = as_the_cli_prints_it(DeployError::from_credentials(
+            &CredentialsError::provider_error("503 from STS"),
+            "ci",
+        ));
+        assert_eq!(
+            credentials.matches("503 from STS").count(),
+            1,
+            "{credentials}"
+        );
+        assert!(
+            credentials.starts_with("deploying greeter: could not load AWS credentials"),
+            "{credentials}"
+        );
+
+        let step = DeployError::Aws {
+            operation: "iam:AttachRolePolicy".into(),
+            message: "NoSuchEntity: the policy does not exist".into(),
+        };
+        let partial = as_the_cli_prints_it(DeployError::Partial {
+            cause: Box::new(step),
+            done: "  - created role greeter-lamplight".into(),
+        });
+        for part in [
+            "iam:AttachRolePolicy failed",
+            "the policy does not exist",
+            "created role greeter-lamplight",
+        ] {
+            assert_eq!(partial.matches(part).count(), 1, "{part} in {partial}");
+        }
+
+        let io = as_the_cli_prints_it(DeployError::Io {
+            path: "assets/a.txt".into(),
+            error: std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
+        });
+        assert_eq!(io, "deploying greeter: assets/a.txt: gone");
+    }
 }

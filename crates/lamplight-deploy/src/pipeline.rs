@@ -25,7 +25,7 @@ pub enum Code {
 /// What goes into the zip, and where the zip is written.
 #[derive(Debug, Clone)]
 pub struct Source {
-    /// The bootstrap.
+    /// Built or given.
     pub code: Code,
     /// Extra files or directories shipped beside it.
     pub include: Vec<PathBuf>,
@@ -38,7 +38,7 @@ pub struct Source {
 pub struct Request {
     /// The function as it should be.
     pub settings: DeploySettings,
-    /// Its code.
+    /// What to zip, and where to write the zip.
     pub source: Source,
     /// How to reach AWS; without a region, the settings' region is used.
     pub connection: Connection,
@@ -51,16 +51,16 @@ pub struct Request {
 pub enum Event<'a> {
     /// cargo starts building the function.
     Building {
-        /// The function.
+        /// The binary's name.
         function: &'a str,
-        /// For which architecture.
+        /// The target it is built for.
         arch: Arch,
     },
     /// The bootstrap is built and checked.
     Built(&'a Built),
     /// The zip is written.
     Packaged {
-        /// Where.
+        /// The zip file.
         path: &'a Path,
         /// Its bytes and hashes, and the hidden files left out.
         package: &'a Package,
@@ -92,16 +92,16 @@ pub struct Packaged {
     pub built: Option<Built>,
     /// Where the zip was written.
     pub path: PathBuf,
-    /// The zip.
+    /// Its bytes and hashes, and the hidden files left out.
     pub package: Package,
 }
 
 /// What a deploy did: the plan, and unless it was a dry run, the result of applying it.
 #[derive(Debug, Clone)]
 pub struct Shipped {
-    /// The code shipped.
+    /// The zip shipped (or that would have been, on a dry run).
     pub packaged: Packaged,
-    /// The plan.
+    /// What was (or would be) done.
     pub plan: Plan,
     /// `None` for a dry run.
     pub deployed: Option<Deployed>,

@@ -6,7 +6,9 @@
 //! - [`settings`] and [`assert_response!`]: insta snapshots with one redaction table for what
 //!   changes between runs (request ids and other UUIDs, X-Ray trace and segment ids,
 //!   timestamps, dates in log stream names);
-//! - [`servers`] (feature `servers`): S3 and HTTP servers on loopback for functions that call out.
+//! - [`servers`] (feature `servers`): S3 and HTTP servers on loopback for functions that call out;
+//! - [`process`]: programs started beside the function (an emulator, a client), killed on drop;
+//! - [`event_names_in`]: the sample events of a directory, the one listing `cargo xtask` uses too.
 //!
 //! ```no_run
 //! // tests/handler.rs of a function
@@ -16,6 +18,7 @@
 //! lamplight_test::assert_response!("greeting", response);
 //! ```
 
+pub mod process;
 #[cfg(feature = "servers")]
 pub mod servers;
 
