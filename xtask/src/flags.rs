@@ -34,7 +34,8 @@ pub(crate) enum Maintainer {
 
 #[derive(Debug, Args)]
 pub(crate) struct TemplateCheck {
-    /// Only these variants (fn-custom, fn-http-api, ..., fn-custom-s3, fn-x86).
+    /// Only these variants (fn-custom, fn-http-api, ..., fn-custom-s3, fn-x86; the `fn-` may be
+    /// left out).
     pub(crate) only: Vec<String>,
 }
 

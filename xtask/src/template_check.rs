@@ -11,6 +11,11 @@ use lamplight_xtask::{
 };
 use xshell::{Shell, cmd};
 
+/// Whether `given` (`fn-custom`, or `custom` for short) names the variant `name`.
+fn names(given: &str, name: &str) -> bool {
+    given == name || name.strip_prefix("fn-") == Some(given)
+}
+
 /// The variants `template-check` renders: every event source, plus the S3 worker and x86_64.
 pub fn variants(checkout: &Path) -> Vec<(String, Choices)> {
     let base = Choices {
@@ -59,11 +64,25 @@ pub(crate) async fn run(sh: &Shell, only: &[String]) -> Result<()> {
         .parent()
         .context("the template has no parent directory")?
         .to_owned();
+    let known: Vec<String> = variants(&checkout).into_iter().map(|(n, _)| n).collect();
+    let unknown: Vec<&str> = only
+        .iter()
+        .filter(|o| !known.iter().any(|n| names(o, n)))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        // Checking nothing would pass: a typo must not look like a green check.
+        bail!(
+            "no template variant {}; the variants are {}",
+            unknown.join(", "),
+            known.join(", ")
+        );
+    }
     let out = ws.target_dir.join("template-check");
     let mut failures = Vec::new();
     let mut xtask_checked = false;
     for (name, choices) in variants(&checkout) {
-        if !only.is_empty() && !only.contains(&name) {
+        if !only.is_empty() && !only.iter().any(|o| names(o, &name)) {
             continue;
         }
         let _ = std::fs::remove_dir_all(out.join(&name));
@@ -464,4 +483,17 @@ fn check_project(sh: &Shell, dir: &Path, target: &Path, with_xtask: bool) -> Res
         .run()
         .context("cargo fmt --check")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_are_named_with_or_without_fn() {
+        assert!(names("fn-custom", "fn-custom") && names("custom", "fn-custom"));
+        assert!(!names("custom", "fn-custom-s3") && !names("fn-", "fn-custom"));
+        let all = variants(Path::new("/checkout"));
+        assert!(all.iter().any(|(n, _)| names("x86", n)));
+    }
 }

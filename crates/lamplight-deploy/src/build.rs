@@ -97,15 +97,14 @@ pub fn build(request: &BuildRequest) -> Result<Built, DeployError> {
     if !zig && Arch::host() != Some(arch) && !cross_linker_ready(arch) {
         return Err(DeployError::NoCrossToolchain {
             bin: bin.clone(),
-            arch: arch.lambda_name().to_owned(),
-            target: target.to_owned(),
+            arch: arch.lambda_name(),
+            target,
             gcc_package: match arch {
                 Arch::Arm64 => "gcc-aarch64-linux-gnu",
                 Arch::X86_64 => "gcc-x86-64-linux-gnu",
-            }
-            .to_owned(),
-            host: std::env::consts::ARCH.to_owned(),
-            host_arch: Arch::host().map_or("x86_64", Arch::lambda_name).to_owned(),
+            },
+            host: std::env::consts::ARCH,
+            host_arch: Arch::host().map_or("x86_64", Arch::lambda_name),
         });
     }
     let (tool, target_arg) = if zig {

@@ -93,15 +93,15 @@ pub enum DeployError {
         /// The binary being built.
         bin: String,
         /// The function's architecture, as Lambda names it.
-        arch: String,
+        arch: &'static str,
         /// Its Rust target triple.
-        target: String,
+        target: &'static str,
         /// The Debian package of its cross gcc.
-        gcc_package: String,
+        gcc_package: &'static str,
         /// This machine's architecture, as Rust names it (`std::env::consts::ARCH`).
-        host: String,
+        host: &'static str,
         /// This machine's architecture, as Lambda names it: the build that needs no toolchain.
-        host_arch: String,
+        host_arch: &'static str,
     },
     /// Reading or writing a file failed.
     // The cause is printed by `Display` and deliberately not returned from `source()`: anyhow
