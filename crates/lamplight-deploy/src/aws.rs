@@ -117,8 +117,9 @@ fn retryable(code: &str, message: &str) -> bool {
     ) || (code == "InvalidParameterValueException" && message.contains("cannot be assumed"))
 }
 
-/// Calls `f` until it succeeds, its error is not [`retryable`], or [`ATTEMPTS`] are used;
-/// waits 200 ms, 400 ms, ... (at most 5 s) in between. `on_retry` hears of each retry.
+/// Calls `f` until it succeeds, its error is not worth another try (only a conflicting update,
+/// throttling or a role not yet visible is), or [`ATTEMPTS`] are used; waits 200 ms, 400 ms, ...
+/// (at most 5 s) in between. `on_retry` hears of each retry.
 pub async fn retrying<T, E, R, Fut>(
     operation: &str,
     on_retry: &mut dyn FnMut(&str),
