@@ -1,6 +1,5 @@
-//! `cargo xtask`: every command lives in the `lamplight-xtask` crate, shared with generated
-//! function workspaces. Run `cargo xtask --help`.
+//! `cargo xtask`: this repository's commands. Run `cargo xtask --help`.
 
 fn main() -> std::process::ExitCode {
-    lamplight_xtask::main()
+    xtask::main()
 }

@@ -11,7 +11,8 @@ use aws_types::region::Region;
 
 use crate::error::DeployError;
 
-/// Where to connect.
+/// Where to connect: what the standard chain is told on top of its own sources. The default
+/// leaves everything to the chain.
 #[derive(Debug, Clone, Default)]
 pub struct Connection {
     /// `--region` (else `AWS_REGION`, the profile, ...).
@@ -22,16 +23,14 @@ pub struct Connection {
     pub endpoint_url: Option<String>,
 }
 
-/// The clients.
+/// One client per service a deploy and its follow-up commands call, sharing one configuration
+/// whose region and credentials were checked.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // the fields are the SDK's clients, named after their services
 pub struct Aws {
-    /// Lambda.
     pub lambda: aws_sdk_lambda::Client,
-    /// IAM.
     pub iam: aws_sdk_iam::Client,
-    /// CloudWatch Logs.
     pub logs: aws_sdk_cloudwatchlogs::Client,
-    /// X-Ray.
     pub xray: aws_sdk_xray::Client,
     /// The region in use.
     pub region: String,
@@ -118,8 +117,9 @@ fn retryable(code: &str, message: &str) -> bool {
     ) || (code == "InvalidParameterValueException" && message.contains("cannot be assumed"))
 }
 
-/// Calls `f` until it succeeds, its error is not [`retryable`], or [`ATTEMPTS`] are used;
-/// waits 200 ms, 400 ms, ... (at most 5 s) in between. `on_retry` hears of each retry.
+/// Calls `f` until it succeeds, its error is not worth another try (only a conflicting update,
+/// throttling or a role not yet visible is), or [`ATTEMPTS`] are used; waits 200 ms, 400 ms, ...
+/// (at most 5 s) in between. `on_retry` hears of each retry.
 pub async fn retrying<T, E, R, Fut>(
     operation: &str,
     on_retry: &mut dyn FnMut(&str),

@@ -129,25 +129,25 @@ pub enum Step {
     UseRole(String),
     /// Create a role with these managed policies.
     CreateRole {
-        /// Its name.
+        /// `<function>-lamplight`, shortened and hashed when too long ([`role_name`]).
         name: String,
-        /// The policies attached.
+        /// Managed policy ARNs attached after creation.
         policies: Vec<String>,
     },
     /// Attach policies missing from an existing lamplight role.
     AttachPolicies {
-        /// The role.
+        /// The role lamplight made earlier.
         name: String,
-        /// The policies.
+        /// Managed policy ARNs it lacks.
         policies: Vec<String>,
     },
     /// Create the function.
     CreateFunction,
     /// Upload new code.
     UpdateCode {
-        /// The deployed CodeSha256.
+        /// The deployed zip's base64 SHA-256.
         from: String,
-        /// The new one.
+        /// The new zip's.
         to: String,
     },
     /// The deployed code is this code.
@@ -188,15 +188,15 @@ impl fmt::Display for Step {
 /// What a deploy will do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    /// The function.
+    /// The function's name.
     pub function: String,
-    /// The region.
+    /// Where it is deployed.
     pub region: String,
-    /// The package's size.
+    /// Bytes of the zip to ship.
     pub code_size: usize,
-    /// The package's CodeSha256.
+    /// Base64 SHA-256 of the zip, as Lambda reports `CodeSha256`.
     pub code_sha256: String,
-    /// The steps, in order.
+    /// What [`apply`] does, in order; the whole result of a dry run.
     pub steps: Vec<Step>,
     /// The function as deployed now, if it exists.
     existing: Option<Existing>,
@@ -233,17 +233,17 @@ impl fmt::Display for Plan {
 /// What a deploy did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployed {
-    /// The function's ARN.
+    /// The unqualified function ARN.
     pub arn: String,
-    /// The version the alias points at.
+    /// The version the alias points at now.
     pub version: String,
-    /// The alias.
+    /// The alias moved to it (`live` unless set).
     pub alias: String,
-    /// The code's size.
+    /// Bytes of the zip.
     pub code_size: usize,
-    /// Whether code was uploaded.
+    /// False when the deployed code already had this SHA-256 and the upload was skipped.
     pub code_uploaded: bool,
-    /// The steps done.
+    /// The plan's steps, all carried out.
     pub done: Vec<Step>,
     /// Console links: function, logs, traces.
     pub links: Vec<(String, String)>,

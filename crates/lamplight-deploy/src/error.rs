@@ -2,7 +2,8 @@
 
 use aws_credential_types::provider::error::CredentialsError;
 
-/// A deploy-side failure.
+/// Everything that can stop a build, a package, a deploy or a call to a deployed function; each
+/// message says what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
     /// No credentials in the standard chain.
@@ -33,9 +34,9 @@ pub enum DeployError {
         "the AWS credentials in use may not call {action}: {message}\nask for `{action}` on your user or role, or pass an existing role with --role"
     )]
     AccessDenied {
-        /// The API action.
+        /// The IAM action refused, like `iam:CreateRole`.
         action: String,
-        /// AWS's message.
+        /// AWS's explanation, as it gave it.
         message: String,
     },
     /// A function name Lambda would refuse.
@@ -46,11 +47,11 @@ pub enum DeployError {
         "{path} is built for {found}, but the function runs on {expected}: build with `cargo xtask build --arch {expected}`"
     )]
     WrongArchitecture {
-        /// The binary.
+        /// The bootstrap checked.
         path: String,
-        /// Its machine.
+        /// The architecture it was built for.
         found: String,
-        /// The function's.
+        /// The function's architecture.
         expected: String,
     },
     /// The binary needs a newer glibc than provided.al2023 has.
@@ -58,17 +59,17 @@ pub enum DeployError {
         "{path} needs GLIBC_{found}, but provided.al2023 has glibc 2.34: build with cargo-zigbuild (`cargo xtask build` uses it when installed: `cargo install cargo-zigbuild` and `pip install ziglang`), or on an older distribution"
     )]
     GlibcTooNew {
-        /// The binary.
+        /// The bootstrap checked.
         path: String,
-        /// The newest version it needs.
+        /// The newest `GLIBC_x.y` it needs, as `x.y`.
         found: String,
     },
     /// Not an ELF executable.
     #[error("{path} is not a Linux executable ({reason})")]
     NotExecutable {
-        /// The file.
+        /// The file given as the bootstrap.
         path: String,
-        /// Why.
+        /// What is wrong: not ELF, not executable, ...
         reason: String,
     },
     /// Over Lambda's direct upload limit.
@@ -76,20 +77,41 @@ pub enum DeployError {
         "the package is {size} bytes, over Lambda's 50 MB limit for direct uploads: upload it to S3 and point the function at it (`aws lambda update-function-code --s3-bucket B --s3-key K`), or trim it (strip symbols, drop --include files)"
     )]
     PackageTooLarge {
-        /// Its size.
+        /// Bytes of the zip.
         size: usize,
     },
     /// A build step failed.
     #[error("{0}")]
     Build(String),
+    /// The function's architecture is not this machine's and no cross toolchain is installed.
+    #[error(
+        "building {bin} for {arch} on this {host} machine needs a cross toolchain:\n  \
+         - cargo-zigbuild (recommended; also pins glibc to 2.34): `cargo install cargo-zigbuild` and `pip install ziglang`\n  \
+         - or gcc for {arch}: `apt install {gcc_package}` and `rustup target add {target}`\n\
+         or deploy with --arch {host_arch}"
+    )]
+    NoCrossToolchain {
+        /// The binary being built.
+        bin: String,
+        /// The function's architecture, as Lambda names it.
+        arch: &'static str,
+        /// Its Rust target triple.
+        target: &'static str,
+        /// The Debian package of its cross gcc.
+        gcc_package: &'static str,
+        /// This machine's architecture, as Rust names it (`std::env::consts::ARCH`).
+        host: &'static str,
+        /// This machine's architecture, as Lambda names it: the build that needs no toolchain.
+        host_arch: &'static str,
+    },
     /// Reading or writing a file failed.
     // The cause is printed by `Display` and deliberately not returned from `source()`: anyhow
     // chains would print it twice.
     #[error("{path}: {error}")]
     Io {
-        /// The file.
+        /// The file read or written.
         path: String,
-        /// The cause.
+        /// Printed after the path, not returned as `source()`: anyhow would print it twice.
         error: std::io::Error,
     },
     /// The package would unzip to more than Lambda accepts.
@@ -105,9 +127,9 @@ pub enum DeployError {
         "{link} is a symbolic link to {target}, which is {why}: only links to files or directories inside the included directory are packaged; replace it with the file itself or remove it"
     )]
     UnsafeSymlink {
-        /// The link.
+        /// The link's path.
         link: String,
-        /// Where it points.
+        /// Its target, as stored in the link.
         target: String,
         /// What is wrong with its target.
         why: String,
@@ -135,17 +157,18 @@ pub enum DeployError {
     /// An AWS call failed.
     #[error("{operation} failed: {message}")]
     Aws {
-        /// The operation.
+        /// The SDK operation, like `lambda:CreateFunction`.
         operation: String,
-        /// What AWS said.
+        /// AWS's error code and message, or the SDK's account of why no answer came.
         message: String,
     },
     /// A deploy stopped part way; what was done is listed.
     #[error("{cause}\nalready done before the failure:\n{done}")]
     Partial {
-        /// The failure.
+        /// The step's failure; printed in the message, not returned as `source()` (anyhow would
+        /// print it twice).
         cause: Box<DeployError>,
-        /// The steps completed.
+        /// The steps carried out before it, one `  - step` line each.
         done: String,
     },
 }
@@ -338,5 +361,52 @@ mod tests {
             done: "  - x".into(),
         };
         assert!(partial.source().is_none());
+    }
+
+    /// What `cargo xtask` prints: the error with its causes, the way anyhow's `{:#}` does.
+    fn as_the_cli_prints_it(err: DeployError) -> String {
+        format!(
+            "{:#}",
+            anyhow::Error::from(err).context("deploying greeter")
+        )
+    }
+
+    #[test]
+    fn each_cause_is_printed_once_through_anyhow() {
+        let credentials = as_the_cli_prints_it(DeployError::from_credentials(
+            &CredentialsError::provider_error("503 from STS"),
+            "ci",
+        ));
+        assert_eq!(
+            credentials.matches("503 from STS").count(),
+            1,
+            "{credentials}"
+        );
+        assert!(
+            credentials.starts_with("deploying greeter: could not load AWS credentials"),
+            "{credentials}"
+        );
+
+        let step = DeployError::Aws {
+            operation: "iam:AttachRolePolicy".into(),
+            message: "NoSuchEntity: the policy does not exist".into(),
+        };
+        let partial = as_the_cli_prints_it(DeployError::Partial {
+            cause: Box::new(step),
+            done: "  - created role greeter-lamplight".into(),
+        });
+        for part in [
+            "iam:AttachRolePolicy failed",
+            "the policy does not exist",
+            "created role greeter-lamplight",
+        ] {
+            assert_eq!(partial.matches(part).count(), 1, "{part} in {partial}");
+        }
+
+        let io = as_the_cli_prints_it(DeployError::Io {
+            path: "assets/a.txt".into(),
+            error: std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
+        });
+        assert_eq!(io, "deploying greeter: assets/a.txt: gone");
     }
 }

@@ -54,28 +54,29 @@ pub async fn invoke(
     })
 }
 
-/// One function, summarised.
+/// A deployed function's configuration as Lambda reports it; a field Lambda leaves out is empty
+/// (or 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSummary {
-    /// Name.
+    /// The function's name.
     pub name: String,
-    /// Runtime.
+    /// `provided.al2023`, or another runtime when it was not deployed by lamplight.
     pub runtime: String,
-    /// Architecture.
+    /// `arm64` or `x86_64`.
     pub architecture: String,
-    /// Memory, MB.
+    /// MB.
     pub memory: i32,
-    /// Timeout, s.
+    /// Seconds.
     pub timeout: i32,
-    /// Code size, bytes.
+    /// Bytes of the deployed zip.
     pub code_size: i64,
-    /// CodeSha256.
+    /// Base64 SHA-256 of the deployed zip, comparable to [`crate::package::Package::sha256_base64`].
     pub code_sha256: String,
-    /// Last modified.
+    /// ISO 8601, as Lambda writes it.
     pub last_modified: String,
-    /// X-Ray mode.
+    /// X-Ray: `Active` or `PassThrough`.
     pub tracing: String,
-    /// ARN.
+    /// The unqualified function ARN.
     pub arn: String,
 }
 

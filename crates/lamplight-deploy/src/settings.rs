@@ -57,7 +57,17 @@ fn map(value: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A Lambda function name: 1 to 64 letters, digits, `-`, `_`.
+/// Checks a function name as Lambda does for the plain names lamplight deploys: 1 to 64 ASCII
+/// letters, digits, `-` and `_` (no ARNs, no `:qualifier`). Every command that takes a name
+/// checks it with this before touching AWS or a file; the local Lambda service applies the same
+/// rule to the names it is sent.
+///
+/// ```
+/// use lamplight_deploy::settings::validate_name;
+/// assert!(validate_name("orders-worker_2").is_ok());
+/// assert!(validate_name("orders.worker").is_err());
+/// assert!(validate_name(&"f".repeat(65)).is_err());
+/// ```
 pub fn validate_name(name: &str) -> Result<(), DeployError> {
     let ok = !name.is_empty()
         && name.len() <= 64

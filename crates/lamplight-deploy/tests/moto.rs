@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lamplight_deploy::aws::Aws;
+use lamplight_deploy::aws::{Aws, Connection};
+use lamplight_deploy::binary::{self, Arch};
 use lamplight_deploy::deploy::{self, BASIC_EXECUTION, Step, XRAY_WRITE};
 use lamplight_deploy::error::DeployError;
 use lamplight_deploy::package::{Package, package};
+use lamplight_deploy::pipeline::{self, Code, Event, Request, Source};
 use lamplight_deploy::settings::DeploySettings;
 use lamplight_deploy::{logs, ops};
 
@@ -784,4 +786,125 @@ async fn a_function_created_that_never_became_active_is_reported() {
         .send()
         .await
         .expect("the reported function is really there");
+}
+
+/// A real executable of this machine that Lambda's provided.al2023 could run (glibc 2.34 at
+/// most), for the pipeline, which checks the bootstrap it ships.
+fn runnable_bootstrap() -> (PathBuf, Arch) {
+    let arch = Arch::host().expect("an arm64 or x86_64 machine");
+    ["/bin/true", "/usr/bin/true", "/usr/bin/env"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| binary::check(p, arch).is_ok())
+        .map(|p| (p, arch))
+        .expect("no executable here links glibc 2.34 or older")
+}
+
+fn pipeline_request(name: &str, dir: &Path, dry_run: bool) -> Request {
+    let (bootstrap, arch) = runnable_bootstrap();
+    let mut s = settings(name);
+    s.arch = arch;
+    Request {
+        settings: s,
+        source: Source {
+            code: Code::Bootstrap(bootstrap),
+            include: Vec::new(),
+            zip_path: dir.join("lambda").join(name).join("bootstrap.zip"),
+        },
+        connection: Connection::default(),
+        dry_run,
+    }
+}
+
+#[tokio::test]
+async fn the_pipeline_plans_a_dry_run_then_ships_then_keeps_unchanged_code() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut heard = Vec::new();
+    let mut progress = |e: Event<'_>| {
+        heard.push(match e {
+            Event::Building { .. } => "building".to_owned(),
+            Event::Built(_) => "built".to_owned(),
+            Event::Packaged { .. } => "packaged".to_owned(),
+            Event::Planned(plan) => format!("planned {}", plan.steps.len()),
+            Event::Applying(step) => format!("applying {step}"),
+        })
+    };
+
+    let dry = pipeline::ship_with(
+        &aws,
+        &pipeline_request("piped", dir.path(), true),
+        &mut progress,
+    )
+    .await
+    .expect("dry run");
+    assert!(dry.deployed.is_none());
+    assert!(
+        dry.plan.steps.contains(&Step::CreateFunction),
+        "{:?}",
+        dry.plan
+    );
+    let zip = std::fs::read(&dry.packaged.path).expect("the zip is written");
+    assert_eq!(zip, dry.packaged.package.bytes);
+
+    let shipped = pipeline::ship_with(
+        &aws,
+        &pipeline_request("piped", dir.path(), false),
+        &mut progress,
+    )
+    .await
+    .expect("deploy");
+    let deployed = shipped.deployed.expect("applied");
+    assert!(deployed.code_uploaded);
+    assert_eq!(deployed.done, shipped.plan.steps);
+
+    let again = pipeline::ship_with(
+        &aws,
+        &pipeline_request("piped", dir.path(), false),
+        &mut progress,
+    )
+    .await
+    .expect("redeploy");
+    assert!(!again.deployed.expect("applied").code_uploaded);
+    assert!(
+        matches!(again.plan.steps.first(), Some(Step::UseRole(_))),
+        "{:?}",
+        again.plan
+    );
+
+    assert_eq!(heard[0], "packaged");
+    assert!(heard[1].starts_with("planned "), "{heard:?}");
+    assert_eq!(heard[2], "packaged", "a dry run applies nothing: {heard:?}");
+    assert!(
+        heard.iter().any(|h| h == "applying create the function"),
+        "{heard:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_step_through_the_pipeline_prints_each_cause_once() {
+    // No managed policies: CreateRole succeeds, AttachRolePolicy is refused.
+    let moto = Moto::start_with(false);
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let err = pipeline::ship_with(
+        &aws,
+        &pipeline_request("halfpiped", dir.path(), false),
+        &mut |_: Event<'_>| {},
+    )
+    .await
+    .expect_err("attaching fails");
+    assert!(matches!(err, DeployError::Partial { .. }), "{err}");
+    let printed = format!(
+        "{:#}",
+        anyhow::Error::from(err).context("deploying halfpiped")
+    );
+    for part in [
+        "iam:AttachRolePolicy failed",
+        "created role halfpiped-lamplight",
+        "already done before the failure",
+    ] {
+        assert_eq!(printed.matches(part).count(), 1, "{part} in {printed}");
+    }
 }

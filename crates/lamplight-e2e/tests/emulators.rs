@@ -5,82 +5,14 @@
 //! Needs `cargo-lambda` on `PATH` (`python3 -m pip install cargo-lambda==1.9.2`). Without it the
 //! test says so and passes, unless `CI` is set: on CI it must run.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use lamplight_test::process::{Spawned, printed_lambda_env};
 use serde_json::{Value, json};
-
-/// A child process in its own process group (so a terminal's signals stay with the test),
-/// killed on drop.
-struct Group {
-    child: Child,
-    output: Arc<Mutex<String>>,
-}
-
-impl Group {
-    fn spawn(command: &mut Command) -> Self {
-        use std::os::unix::process::CommandExt as _;
-        let mut child = command
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{command:?} starts: {e}"));
-        let output = Arc::new(Mutex::new(String::new()));
-        let pipes: [Box<dyn Read + Send>; 2] = [
-            Box::new(child.stdout.take().expect("stdout")),
-            Box::new(child.stderr.take().expect("stderr")),
-        ];
-        for pipe in pipes {
-            let output = output.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    let mut out = output.lock().expect("lock");
-                    out.push_str(&line);
-                    out.push('\n');
-                }
-            });
-        }
-        Self { child, output }
-    }
-
-    fn output(&self) -> String {
-        self.output.lock().expect("lock").clone()
-    }
-
-    /// Waits until the output satisfies `done`, or fails with the output so far.
-    fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
-        let started = Instant::now();
-        loop {
-            let out = self.output();
-            if done(&out) {
-                return out;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "timed out waiting for {what}; output so far:\n{out}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        // `cargo lambda watch --only-lambda-apis` starts no process of its own, so the group is
-        // this one process: kill it by its exact pid. (Not `kill -KILL -<pgid>` through procps:
-        // its `kill` reads `-<digits>` as an option and signals pid -1, every process.)
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn on_path(name: &str) -> bool {
     std::env::var_os("PATH")
@@ -92,22 +24,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
-}
-
-/// `NAME=value` lines cargo-lambda prints for the function to use.
-fn printed_env(output: &str) -> Vec<(String, String)> {
-    output
-        .split(|c: char| c.is_whitespace() || c == '\u{1b}')
-        .filter(|word| word.starts_with("AWS_LAMBDA_"))
-        .filter_map(|word| word.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.to_owned(),
-                v.trim_end_matches(|c: char| !c.is_ascii_graphic())
-                    .to_owned(),
-            )
-        })
-        .collect()
 }
 
 async fn invoke(client: &Client, url: &str, event: Value) -> (u16, Value) {
@@ -156,7 +72,7 @@ async fn testfn_serves_invocations_in_a_row_under_cargo_lambda_watch() {
     }
     let port = free_port();
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let emulator = Group::spawn(
+    let emulator = Spawned::start(
         Command::new("cargo-lambda")
             .args([
                 "lambda",
@@ -171,13 +87,16 @@ async fn testfn_serves_invocations_in_a_row_under_cargo_lambda_watch() {
             .arg(&manifest)
             .env("NO_COLOR", "1")
             .env("CARGO_TERM_COLOR", "never"),
-    );
-    let output = emulator.wait_for(
-        "cargo-lambda's Runtime API",
-        Duration::from_secs(120),
-        |out| out.contains("AWS_LAMBDA_RUNTIME_API=") && out.contains("starting Runtime server"),
-    );
-    let vars = printed_env(&output);
+    )
+    .expect("cargo-lambda starts");
+    let output = emulator
+        .wait_for(Duration::from_secs(120), |out| {
+            out.contains("AWS_LAMBDA_RUNTIME_API=") && out.contains("starting Runtime server")
+        })
+        .unwrap_or_else(|out| {
+            panic!("timed out waiting for cargo-lambda's Runtime API; output so far:\n{out}")
+        });
+    let vars = printed_lambda_env(&output);
     let var = |name: &str| {
         vars.iter()
             .find(|(k, _)| k == name)
@@ -192,14 +111,15 @@ async fn testfn_serves_invocations_in_a_row_under_cargo_lambda_watch() {
     );
     let name = var("AWS_LAMBDA_FUNCTION_NAME");
 
-    let function = Group::spawn(
+    let function = Spawned::start(
         Command::new(env!("CARGO_BIN_EXE_testfn"))
             .env_clear()
             .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_REGION", "us-east-1")
             .env("TZ", ":UTC")
             .env("GREETING", "hello"),
-    );
+    )
+    .expect("testfn starts");
 
     let client: Client =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())

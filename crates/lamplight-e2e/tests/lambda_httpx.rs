@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 /// The client side, shared with `cargo xtask template-check`: lambda-httpx's
 /// `AsyncLambdaTransport`, its aioboto3 client pointed at the local service.
-const SCRIPT: &str = include_str!("../../lamplight-xtask/src/callers/lambda_httpx.py");
+const SCRIPT: &str = include_str!("../../../xtask/src/callers/lambda_httpx.py");
 
 fn python_has_lambda_httpx() -> bool {
     Command::new("python3")

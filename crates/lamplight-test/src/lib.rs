@@ -6,7 +6,9 @@
 //! - [`settings`] and [`assert_response!`]: insta snapshots with one redaction table for what
 //!   changes between runs (request ids and other UUIDs, X-Ray trace and segment ids,
 //!   timestamps, dates in log stream names);
-//! - [`servers`] (feature `servers`): S3 and HTTP servers on loopback for functions that call out.
+//! - [`servers`] (feature `servers`): S3 and HTTP servers on loopback for functions that call out;
+//! - [`process`]: programs started beside the function (an emulator, a client), killed on drop;
+//! - [`event_names_in`]: the sample events of a directory, the one listing `cargo xtask` uses too.
 //!
 //! ```no_run
 //! // tests/handler.rs of a function
@@ -16,10 +18,11 @@
 //! lamplight_test::assert_response!("greeting", response);
 //! ```
 
+pub mod process;
 #[cfg(feature = "servers")]
 pub mod servers;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use insta;
@@ -61,7 +64,14 @@ pub fn event<T: DeserializeOwned>(name: &str) -> T {
 
 /// The names of every sample event of the package (`events/*.json`), sorted.
 pub fn event_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(events_dir())
+    event_names_in(&events_dir())
+}
+
+/// The names of the sample events in `dir` (its `*.json` files, without the extension), sorted;
+/// none when `dir` cannot be read. The one listing of sample events: `cargo xtask invoke`
+/// names them too.
+pub fn event_names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()

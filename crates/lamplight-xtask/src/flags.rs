@@ -1,19 +1,21 @@
-//! The command line.
+//! The command line: clap's derive, one `Args` struct per command.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use lamplight_deploy::aws::Connection;
+use lamplight_deploy::binary::Arch;
 
 /// lamplight: build, run, invoke and trace AWS Lambda functions written in Rust.
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", version, about, long_about = None)]
-pub struct Cli {
-    /// The command.
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
-/// Every command.
+/// The commands of a function's author. Another command line can embed them with
+/// `#[command(flatten)]` in its own `Subcommand` enum and hand them to [`crate::run`].
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the workspace's functions (or a given bootstrap) under the local Lambda service.
@@ -36,18 +38,10 @@ pub enum Command {
     Logs(Logs),
     /// Show a function's X-Ray traces as waterfalls (or an HTML page).
     Traces(Traces),
-    /// Run a benchmark and print its figures.
-    Bench(Bench),
-    /// Generate a function, build it, run it under the local Lambda service, invoke it, show
-    /// its trace: the whole loop on this machine.
-    Demo,
     /// Create a function: a new function workspace here, or another function in this one.
     New(New),
-    /// Render every template variant, then build, lint and test each (offline).
-    TemplateCheck(TemplateCheck),
 }
 
-/// `cargo xtask new`.
 #[derive(Debug, Args)]
 pub struct New {
     /// The function's name (kebab-case).
@@ -80,28 +74,6 @@ pub struct New {
     pub destination: Option<PathBuf>,
 }
 
-impl New {
-    /// The template placeholders these flags choose.
-    pub fn choices(&self) -> crate::template::Choices {
-        crate::template::Choices {
-            event_source: self.event.clone(),
-            architecture: self.arch.clone(),
-            memory: self.memory,
-            timeout: self.timeout,
-            region: self.region.clone(),
-            use_s3: self.s3,
-            lamplight_path: self.lamplight_path.clone(),
-        }
-    }
-}
-
-/// `cargo xtask template-check`.
-#[derive(Debug, Args)]
-pub struct TemplateCheck {
-    /// Only these variants (fn-custom, fn-http-api, ..., fn-custom-s3, fn-x86).
-    pub only: Vec<String>,
-}
-
 /// Settings of a function that flags override.
 #[derive(Debug, Args, Clone)]
 pub struct FunctionSettings {
@@ -130,7 +102,6 @@ impl Default for FunctionSettings {
     }
 }
 
-/// `cargo xtask local`.
 #[derive(Debug, Args)]
 pub struct Local {
     /// Functions (binary names) to run; all of the workspace's by default.
@@ -157,12 +128,10 @@ pub struct Local {
     /// with CORS headers; only loopback origins are served otherwise. Repeatable.
     #[arg(long, value_name = "ORIGIN")]
     pub allow_origin: Vec<String>,
-    /// Function settings.
     #[command(flatten)]
     pub settings: FunctionSettings,
 }
 
-/// `cargo xtask invoke`.
 #[derive(Debug, Args)]
 pub struct Invoke {
     /// The function (binary name).
@@ -205,7 +174,7 @@ pub struct AwsFlags {
 pub struct DeployFlags {
     /// arm64 or x86_64.
     #[arg(long)]
-    pub arch: Option<String>,
+    pub arch: Option<Arch>,
     /// Memory in MB.
     #[arg(long)]
     pub memory: Option<i32>,
@@ -240,12 +209,10 @@ pub struct Build {
     /// The fast profile: quick builds, bigger binaries.
     #[arg(long)]
     pub fast: bool,
-    /// Deploy settings (the architecture).
     #[command(flatten)]
     pub deploy: DeployFlags,
 }
 
-/// `cargo xtask package`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct Package {
     /// Functions (binary names); the only one, or every one with --all.
@@ -262,21 +229,17 @@ pub struct Package {
     /// Extra files or directories for the package (repeatable).
     #[arg(long)]
     pub include: Vec<PathBuf>,
-    /// Deploy settings.
     #[command(flatten)]
     pub deploy: DeployFlags,
 }
 
-/// `cargo xtask deploy`.
 #[derive(Debug, Args)]
 pub struct Deploy {
-    /// What to build and package.
     #[command(flatten)]
     pub package: Package,
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Where.
     #[command(flatten)]
     pub aws: AwsFlags,
 }
@@ -286,15 +249,12 @@ pub struct Deploy {
 pub struct Named {
     /// The function's name.
     pub function: String,
-    /// Where.
     #[command(flatten)]
     pub aws: AwsFlags,
 }
 
-/// `cargo xtask delete`.
 #[derive(Debug, Args)]
 pub struct Delete {
-    /// Which.
     #[command(flatten)]
     pub named: Named,
     /// Do not ask.
@@ -302,10 +262,8 @@ pub struct Delete {
     pub yes: bool,
 }
 
-/// `cargo xtask logs`.
 #[derive(Debug, Args)]
 pub struct Logs {
-    /// Which.
     #[command(flatten)]
     pub named: Named,
     /// Keep printing new lines.
@@ -319,10 +277,8 @@ pub struct Logs {
     pub filter: Option<String>,
 }
 
-/// `cargo xtask traces`.
 #[derive(Debug, Args)]
 pub struct Traces {
-    /// Which.
     #[command(flatten)]
     pub named: Named,
     /// Trace ids (default: the recent ones).
@@ -339,48 +295,12 @@ pub struct Traces {
     pub local: bool,
 }
 
-/// `cargo xtask bench`.
-#[derive(Debug, Args)]
-pub struct Bench {
-    /// Which benchmark.
-    #[command(subcommand)]
-    pub which: BenchKind,
-}
-
-/// The benchmarks.
-#[derive(Debug, Subcommand)]
-pub enum BenchKind {
-    /// The local Lambda service: invoke throughput and latency, cold start overhead.
-    Local {
-        /// Sequential invocations measured (after a warm-up of a tenth as many).
-        #[arg(long, default_value_t = 3000)]
-        invocations: usize,
-        /// Cold starts measured.
-        #[arg(long, default_value_t = 20)]
-        cold_starts: usize,
-    },
-    /// Shipping: the generated function's zip size, the edit-to-zip loop, packaging, and an
-    /// unchanged deploy against moto (`pip install 'moto[server]==5.2.5'`).
-    Ship {
-        /// Rounds of each measurement.
-        #[arg(long, default_value_t = 5)]
-        rounds: usize,
-    },
-    /// Doing many things at once: 100 concurrent S3 GetObject (against the seeds' Python ways
-    /// when `pip install aiobotocore aiohttp` is done) and 100 Lambda invocations through the
-    /// local service, each against a sequential loop.
-    Concurrency {
-        /// Rounds of each measurement (the median is reported).
-        #[arg(long, default_value_t = 30)]
-        rounds: usize,
-    },
-    /// Telemetry's cost: the same function with and without X-Ray tracing.
-    Telemetry {
-        /// Warm invocations measured per variant.
-        #[arg(long, default_value_t = 2000)]
-        invocations: usize,
-        /// Cold starts measured per variant.
-        #[arg(long, default_value_t = 30)]
-        cold_starts: usize,
-    },
+impl AwsFlags {
+    pub(crate) fn connection(&self) -> Connection {
+        Connection {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        }
+    }
 }

@@ -8,25 +8,25 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-/// A response, read whole.
+/// A response, its body read to the end.
 #[derive(Debug)]
 pub struct Reply {
-    /// Status.
+    /// As received: a status of 400 or more is not an error here.
     pub status: StatusCode,
-    /// Headers.
+    /// As received, names lowercase.
     pub headers: HeaderMap,
-    /// Body.
+    /// The whole body.
     pub body: Bytes,
 }
 
 impl Reply {
-    /// A header as text.
+    /// A header's value, when present and visible ASCII.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
-/// A pooled client.
+/// An HTTP/1.1 client that keeps connections to each host open between requests.
 #[derive(Clone)]
 pub struct Client {
     inner: HyperClient<HttpConnector, Full<Bytes>>,
@@ -43,7 +43,7 @@ impl Default for Client {
 }
 
 impl Client {
-    /// Sends one request.
+    /// Sends a request and reads the whole response; `Err` only when no response came.
     pub async fn send(
         &self,
         method: Method,

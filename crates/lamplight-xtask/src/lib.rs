@@ -1,40 +1,85 @@
-//! The `cargo xtask` commands of lamplight workspaces. A workspace's `xtask` binary is one line,
-//! `lamplight_xtask::main()`, so every generated project gets new commands by upgrading this
-//! crate.
+//! The `cargo xtask` commands of a lamplight function's author. A generated workspace's `xtask`
+//! binary is one line, `lamplight_xtask::main()`, so every project gets new commands by upgrading
+//! this crate.
 //!
 //! | command | what it does |
 //! |---|---|
-//! | `demo` | generate, build, run locally, invoke and trace a function, in one command |
+//! | `new` | a function workspace from the template, or another function in one |
 //! | `local` | runs functions under the local Lambda service (Lambda API, X-Ray sink) |
-//! | `invoke --local` | invokes one, printing the response, the log tail and the trace |
-//! | `bench local`, `bench telemetry` | measure the local service and telemetry's cost |
+//! | `invoke` | invokes one, locally (`--local`) or on AWS, printing the response, the log tail and the trace |
 //! | `build`, `package` | checked Lambda bootstraps; deterministic zips with their SHA-256 |
 //! | `deploy` | create or update functions idempotently (`--dry-run` prints the plan) |
-//! | `invoke`, `get`, `list`, `delete`, `logs`, `traces` | the deployed functions |
-//! | `new` | a function workspace from the template, or another function in one |
-//! | `template-check` | every template variant rendered, built, linted and tested; HTTP ones called through lambda-httpx |
+//! | `get`, `list`, `delete`, `logs`, `traces` | the deployed functions |
+//!
+//! Another command line (this repository's own `xtask`) embeds them: it flattens [`Command`]
+//! into its `Subcommand` enum, hands it to [`run`], and uses the template, workspace and local
+//! service helpers re-exported here.
 
-pub mod bench;
-pub mod callers;
-pub mod demo;
-pub mod flags;
-pub mod http;
-pub mod local;
-pub mod payload;
-pub mod ship;
-pub mod template;
-pub mod workspace;
+mod build;
+mod delete;
+mod deploy;
+mod flags;
+mod get;
+mod http;
+mod invoke;
+mod list;
+mod local;
+mod logs;
+mod new;
+mod package;
+mod payload;
+mod signals;
+mod traces;
+mod workspace;
 
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
 
-/// Parses the command line and runs the command; errors are printed with their causes.
+pub use flags::{Command, FunctionSettings};
+pub use http::{Client, Reply};
+pub use invoke::{Shown, invoke_in_process};
+pub use local::function_config;
+pub use new::{Choices, EVENT_SOURCES, render, template_dir};
+pub use signals::{StopSignal, StopSignals, stop_on_signal};
+pub use workspace::{FunctionPackage, Workspace};
+
+/// A generated workspace's whole `xtask`: parses the command line, runs the command, prints an
+/// error with its causes.
 pub fn main() -> ExitCode {
-    author_for_templates();
+    set_template_author();
     let cli = flags::Cli::parse();
-    match run(cli) {
+    report(run(cli.command))
+}
+
+/// Runs one command to its end, on an async runtime of its own.
+pub fn run(command: Command) -> Result<()> {
+    let sh = xshell::Shell::new().context("cannot start a shell")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        match command {
+            Command::Local(f) => local::run(&sh, f).await,
+            Command::Invoke(f) => invoke::run(&sh, &f).await,
+            Command::Build(f) => build::run(&sh, &f),
+            Command::Package(f) => package::run(&sh, &f),
+            Command::Deploy(f) => deploy::run(&sh, &f).await,
+            Command::Get(f) => get::run(&f).await,
+            Command::List(f) => list::run(&f).await,
+            Command::Delete(f) => delete::run(&f).await,
+            Command::Logs(f) => logs::run(&f).await,
+            Command::Traces(f) => traces::run(&f).await,
+            Command::New(f) => new::run(&sh, &f),
+        }
+    })
+}
+
+/// The exit status of a command's result; an error is printed with each of its causes.
+pub fn report(result: Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -43,11 +88,12 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// cargo-generate fills the template's `authors` from `CARGO_NAME`, `GIT_AUTHOR_NAME`, ... or
-/// `USER`, and fails when none is set (CI machines, containers). Without its `git` feature it
-/// cannot read `git config user.name` itself, so do it here.
+/// Makes sure cargo-generate can fill the template's `authors`: it reads `CARGO_NAME`,
+/// `GIT_AUTHOR_NAME`, ... or `USER`, fails when none is set (CI machines, containers), and
+/// without its `git` feature cannot read `git config user.name` itself, so this does. Call it
+/// first thing in `main`, before any other thread exists: it sets an environment variable.
 #[allow(unsafe_code)]
-fn author_for_templates() {
+pub fn set_template_author() {
     let known = [
         "CARGO_NAME",
         "GIT_AUTHOR_NAME",
@@ -69,38 +115,7 @@ fn author_for_templates() {
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "lamplight".to_owned());
-    // SAFETY: called first thing in `main`, before the async runtime or any other thread exists,
-    // so nothing reads the environment concurrently.
+    // SAFETY: documented as called first thing in `main`, before the async runtime or any
+    // other thread exists, so nothing reads the environment concurrently.
     unsafe { std::env::set_var("CARGO_NAME", name) };
-}
-
-fn run(cli: flags::Cli) -> Result<()> {
-    let sh = xshell::Shell::new().context("cannot start a shell")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        match cli.command {
-            flags::Command::Local(flags) => local::serve(&sh, flags).await,
-            flags::Command::Invoke(flags) if flags.local => {
-                let shown = local::invoke(&sh, &flags).await?;
-                shown.print();
-                Ok(())
-            }
-            flags::Command::Invoke(flags) => ship::invoke_remote(&sh, &flags).await,
-            flags::Command::Build(flags) => ship::build(&sh, &flags),
-            flags::Command::Package(flags) => ship::package_cmd(&sh, &flags),
-            flags::Command::Deploy(flags) => ship::deploy_cmd(&sh, &flags).await,
-            flags::Command::Get(flags) => ship::get(&flags).await,
-            flags::Command::List(flags) => ship::list(&flags).await,
-            flags::Command::Delete(flags) => ship::delete(&flags).await,
-            flags::Command::Logs(flags) => ship::logs_cmd(&flags).await,
-            flags::Command::Traces(flags) => ship::traces_cmd(&flags).await,
-            flags::Command::Bench(flags) => bench::run(&sh, flags).await,
-            flags::Command::New(flags) => template::new(&sh, &flags),
-            flags::Command::Demo => demo::run(&sh).await,
-            flags::Command::TemplateCheck(flags) => template::check(&sh, &flags.only).await,
-        }
-    })
 }

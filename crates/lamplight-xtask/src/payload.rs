@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 
 /// Resolves `spec`: `@path` or an existing file path is read; text that parses as JSON is used
 /// as is; otherwise it names a sample event, `events/<spec>.json` of the function's package.
-pub fn resolve(spec: Option<&str>, package_dir: Option<&Path>) -> Result<Vec<u8>> {
+pub(crate) fn resolve(spec: Option<&str>, package_dir: Option<&Path>) -> Result<Vec<u8>> {
     let Some(spec) = spec else {
         return Ok(b"{}".to_vec());
     };
@@ -25,17 +25,7 @@ pub fn resolve(spec: Option<&str>, package_dir: Option<&Path>) -> Result<Vec<u8>
             return std::fs::read(&event)
                 .with_context(|| format!("cannot read {}", event.display()));
         }
-        let known: Vec<String> = std::fs::read_dir(dir.join("events"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                e.file_name()
-                    .to_str()?
-                    .strip_suffix(".json")
-                    .map(str::to_owned)
-            })
-            .collect();
+        let known = lamplight_test::event_names_in(&dir.join("events"));
         if !known.is_empty() {
             bail!(
                 "`{spec}` is not JSON, a file, or a sample event; sample events: {}",

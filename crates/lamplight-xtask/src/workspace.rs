@@ -3,16 +3,21 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use lamplight_deploy::binary::Arch;
+use lamplight_deploy::build::{BuildRequest, Profile};
+use lamplight_deploy::settings::DeploySettings;
 use serde_json::Value;
 use xshell::{Shell, cmd};
+
+use crate::flags::DeployFlags;
 
 /// A binary of the workspace that is a Lambda function (its package depends on `lamplight`,
 /// `lambda_runtime` or `lambda_http`).
 #[derive(Debug, Clone)]
 pub struct FunctionPackage {
-    /// The package name.
+    /// The cargo package that holds it.
     pub package: String,
-    /// The binary name (the function's name by default).
+    /// The binary: the function's name.
     pub bin: String,
     /// The package directory (where `events/` lives).
     pub dir: PathBuf,
@@ -22,18 +27,47 @@ pub struct FunctionPackage {
     pub metadata: Value,
 }
 
-/// The workspace.
+/// The cargo workspace around the current directory, as `cargo metadata` describes it.
 #[derive(Debug)]
 pub struct Workspace {
-    /// The workspace root.
+    /// Where its root `Cargo.toml` is.
     pub root: PathBuf,
-    /// `CARGO_TARGET_DIR`.
+    /// Where cargo builds (`CARGO_TARGET_DIR`, else `target/`).
     pub target_dir: PathBuf,
-    /// Every function binary.
+    /// Every binary of the workspace that is a Lambda function.
     pub functions: Vec<FunctionPackage>,
 }
 
 const RUNTIMES: &[&str] = &["lamplight", "lambda_runtime", "lambda_http"];
+
+impl FunctionPackage {
+    /// How to deploy it: `[package.metadata]`, then the command's flags.
+    pub(crate) fn deploy_settings(&self, overrides: &DeployFlags) -> Result<DeploySettings> {
+        let mut s = DeploySettings::from_metadata(&self.bin, &self.metadata)?;
+        if let Some(arch) = overrides.arch {
+            s.arch = arch;
+        }
+        if let Some(m) = overrides.memory {
+            s.memory = m;
+        }
+        if let Some(t) = overrides.timeout {
+            s.timeout = t;
+        }
+        if let Some(role) = &overrides.role {
+            s.role = Some(role.clone());
+        }
+        if let Some(alias) = &overrides.alias {
+            s.alias = alias.clone();
+        }
+        for pair in &overrides.env {
+            let (k, v) = pair
+                .split_once('=')
+                .with_context(|| format!("--env `{pair}` is not KEY=VALUE"))?;
+            s.env.insert(k.to_owned(), v.to_owned());
+        }
+        Ok(s)
+    }
+}
 
 impl Workspace {
     /// Reads `cargo metadata` of the workspace around the current directory.
@@ -88,6 +122,42 @@ impl Workspace {
             target_dir,
             functions,
         })
+    }
+
+    /// The functions a command names: `names`, or with none named the only one, or every one
+    /// with `all`.
+    pub(crate) fn targets(&self, names: &[String], all: bool) -> Result<Vec<&FunctionPackage>> {
+        if all || (names.is_empty() && self.functions.len() == 1) {
+            return Ok(self.functions.iter().collect());
+        }
+        if names.is_empty() {
+            let known: Vec<&str> = self.functions.iter().map(|f| f.bin.as_str()).collect();
+            bail!(
+                "name the function (one of: {}) or pass --all",
+                known.join(", ")
+            );
+        }
+        names.iter().map(|n| self.function(n)).collect()
+    }
+
+    /// What cargo builds to ship `function` for `arch`: `--fast` picks the quick profile.
+    pub(crate) fn build_request(
+        &self,
+        function: &FunctionPackage,
+        arch: Arch,
+        fast: bool,
+    ) -> BuildRequest {
+        BuildRequest {
+            package: function.package.clone(),
+            bin: function.bin.clone(),
+            arch,
+            profile: if fast {
+                Profile::Fast
+            } else {
+                Profile::Release
+            },
+            target_dir: self.target_dir.clone(),
+        }
     }
 
     /// The function binary called `name`.

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lamplight_local::{Code, FunctionConfig, FunctionResult, LocalLambda};
-use lamplight_xtask::local::{StopSignals, stop_on_signal};
+use lamplight_xtask::{StopSignals, stop_on_signal};
 
 /// Generous: the machine running this may be small and busy.
 const BOUND: Duration = Duration::from_secs(20);

@@ -7,7 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use lamplight_xtask::template::{render, template_dir, variants};
+use lamplight_xtask::{render, template_dir};
+use xtask::variants;
 
 fn files(root: &Path) -> Vec<String> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {

@@ -6,15 +6,15 @@ use anyhow::{Context, Result};
 use lamplight_local::LocalLambda;
 use xshell::{Shell, cmd};
 
-use crate::local::{function_config, invoke_in_process};
-use crate::template::{Choices, render, template_dir};
-use crate::workspace::{FunctionPackage, Workspace};
+use lamplight_xtask::{
+    Choices, FunctionPackage, Workspace, function_config, invoke_in_process, render, template_dir,
+};
 
-/// The demo function's name.
-pub const NAME: &str = "hello-lamplight";
+use crate::template_check::PROFILE;
 
-/// Runs the demo.
-pub async fn run(sh: &Shell) -> Result<()> {
+const NAME: &str = "hello-lamplight";
+
+pub(crate) async fn run(sh: &Shell) -> Result<()> {
     let ws = Workspace::load(sh)?;
     let template = template_dir(Some(&ws.root))?;
     let checkout = template
@@ -37,7 +37,7 @@ pub async fn run(sh: &Shell) -> Result<()> {
     {
         let _cwd = sh.push_dir(&dir);
         let _target = sh.push_env("CARGO_TARGET_DIR", &ws.target_dir);
-        let profile = crate::template::PROFILE;
+        let profile = PROFILE;
         cmd!(sh, "cargo {profile...} build --quiet --package {NAME}")
             .run()
             .context("building the demo function")?;
@@ -60,19 +60,13 @@ pub async fn run(sh: &Shell) -> Result<()> {
         service.xray_addr()
     );
 
-    let mut events: Vec<_> = std::fs::read_dir(package.dir.join("events"))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    events.sort();
-    for (i, event) in events.iter().enumerate() {
-        let name = event
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("event");
+    let events = package.dir.join("events");
+    for (i, name) in lamplight_test::event_names_in(&events).iter().enumerate() {
         println!("\n4.{} invoking it with events/{name}.json", i + 1);
-        let shown = invoke_in_process(&service, NAME, std::fs::read(event)?).await?;
+        let event = events.join(format!("{name}.json"));
+        let payload =
+            std::fs::read(&event).with_context(|| format!("reading {}", event.display()))?;
+        let shown = invoke_in_process(&service, NAME, payload).await?;
         shown.print();
     }
     println!(

@@ -1,212 +1,19 @@
-//! `cargo xtask new` (render the template with cargo-generate, the same engine as
-//! `cargo generate`) and `cargo xtask template-check` (render every variant, then build, lint
-//! and test each one).
+//! `cargo xtask template-check`: every variant of the template rendered, built, linted and
+//! tested offline against this checkout, then run under the local Lambda service as its users
+//! reach it (sample events, lambda-httpx, cargo-lambda's emulator).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use cargo_generate::{GenerateArgs, TemplatePath, Vcs};
-use lamplight_local::FunctionResult;
+use lamplight_local::{FunctionResult, LocalLambda};
+use lamplight_xtask::{
+    Choices, EVENT_SOURCES, FunctionSettings, Workspace, function_config, render, template_dir,
+};
 use xshell::{Shell, cmd};
 
-/// The event sources the template knows.
-pub const EVENT_SOURCES: &[&str] = &[
-    "custom",
-    "http-api",
-    "rest-api",
-    "alb",
-    "function-url",
-    "sqs",
-    "s3",
-    "eventbridge",
-    "sns",
-    "dynamodb",
-];
-
-/// The placeholders of one rendering.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choices {
-    /// `event_source`.
-    pub event_source: String,
-    /// `architecture`.
-    pub architecture: String,
-    /// `memory`, MB.
-    pub memory: u32,
-    /// `timeout`, seconds.
-    pub timeout: u32,
-    /// `region`.
-    pub region: String,
-    /// `use_s3`.
-    pub use_s3: bool,
-    /// `lamplight_path`: a checkout to depend on by path, or `None` for crates.io versions.
-    pub lamplight_path: Option<PathBuf>,
-}
-
-impl Default for Choices {
-    fn default() -> Self {
-        Self {
-            event_source: "custom".into(),
-            architecture: "arm64".into(),
-            memory: 128,
-            timeout: 3,
-            region: "us-east-1".into(),
-            use_s3: false,
-            lamplight_path: None,
-        }
-    }
-}
-
-impl Choices {
-    fn defines(&self) -> Vec<String> {
-        vec![
-            format!("event_source={}", self.event_source),
-            format!("architecture={}", self.architecture),
-            format!("memory={}", self.memory),
-            format!("timeout={}", self.timeout),
-            format!("region={}", self.region),
-            format!("use_s3={}", self.use_s3),
-            format!(
-                "lamplight_path={}",
-                self.lamplight_path
-                    .as_deref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            ),
-        ]
-    }
-
-    /// Checks the choices the way the template's prompts would.
-    pub fn validate(&self) -> Result<()> {
-        if !EVENT_SOURCES.contains(&self.event_source.as_str()) {
-            bail!(
-                "unknown event source `{}`; choose one of: {}",
-                self.event_source,
-                EVENT_SOURCES.join(", ")
-            );
-        }
-        if !["arm64", "x86_64"].contains(&self.architecture.as_str()) {
-            bail!(
-                "architecture `{}` is neither arm64 nor x86_64",
-                self.architecture
-            );
-        }
-        if !(128..=10240).contains(&self.memory) {
-            bail!(
-                "memory {} MB is outside Lambda's 128 to 10240 MB",
-                self.memory
-            );
-        }
-        if !(1..=900).contains(&self.timeout) {
-            bail!("timeout {} s is outside Lambda's 1 to 900 s", self.timeout);
-        }
-        Ok(())
-    }
-}
-
-/// The template directory: `LAMPLIGHT_TEMPLATE`, else `template/` of the workspace being
-/// worked in, else the lamplight checkout this crate was built from.
-pub fn template_dir(workspace_root: Option<&Path>) -> Result<PathBuf> {
-    if let Ok(dir) = std::env::var("LAMPLIGHT_TEMPLATE") {
-        return Ok(PathBuf::from(dir));
-    }
-    let candidates = [
-        workspace_root.map(|r| r.join("template")),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|d| d.join("cargo-generate.toml").is_file())
-        .map(|d| d.canonicalize().unwrap_or(d))
-        .context("no lamplight template found: set LAMPLIGHT_TEMPLATE to a lamplight checkout's template/ directory")
-}
-
-/// Renders the template as `name` into `destination/name`, as `cargo generate --path` would.
-pub fn render(
-    template: &Path,
-    name: &str,
-    destination: &Path,
-    choices: &Choices,
-) -> Result<PathBuf> {
-    choices.validate()?;
-    std::fs::create_dir_all(destination)
-        .with_context(|| format!("cannot create {}", destination.display()))?;
-    let args = GenerateArgs {
-        template_path: TemplatePath {
-            path: Some(template.display().to_string()),
-            ..TemplatePath::default()
-        },
-        name: Some(name.to_owned()),
-        destination: Some(destination.to_owned()),
-        silent: true,
-        quiet: false,
-        vcs: Some(Vcs::None),
-        define: choices.defines(),
-        no_workspace: true,
-        ..GenerateArgs::default()
-    };
-    cargo_generate::generate(args)
-        .with_context(|| format!("rendering the template as `{name}` failed"))
-}
-
-/// `cargo xtask new`.
-pub fn new(sh: &Shell, flags: &crate::flags::New) -> Result<()> {
-    let workspace = crate::workspace::Workspace::load(sh).ok();
-    let root = workspace.as_ref().map(|w| w.root.clone());
-    let template = template_dir(root.as_deref())?;
-    let mut choices = flags.choices();
-    let generated_workspace = root.as_deref().filter(|r| {
-        r.join("functions").is_dir() && r.join("xtask").is_dir() && !r.join("template").is_dir()
-    });
-    if let Some(root) = generated_workspace {
-        // In a function workspace: render aside, keep only the new function.
-        let target = root.join("functions").join(&flags.name);
-        if target.exists() {
-            bail!("{} already exists", target.display());
-        }
-        let scratch = std::env::temp_dir().join(format!("lamplight-new-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&scratch);
-        let rendered = render(&template, &flags.name, &scratch, &choices)?;
-        copy_dir(&rendered.join("functions").join(&flags.name), &target)?;
-        let _ = std::fs::remove_dir_all(&scratch);
-        println!(
-            "added {} (a member through `functions/*`)",
-            target.display()
-        );
-        println!("note: its dependencies come from this workspace's [workspace.dependencies]");
-        return Ok(());
-    }
-    if choices.lamplight_path.is_none() && flags.lamplight_path.is_none() {
-        // Rendering from a lamplight checkout: build against it.
-        choices.lamplight_path = template.parent().map(Path::to_owned);
-    }
-    let destination = flags
-        .destination
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("."));
-    let path = render(&template, &flags.name, &destination, &choices)?;
-    println!("created {}", path.display());
-    println!(
-        "next: cd {} && cargo test && cargo xtask invoke {} --local --payload <event>",
-        path.display(),
-        flags.name
-    );
-    Ok(())
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)
-                .with_context(|| format!("copying to {}", target.display()))?;
-        }
-    }
-    Ok(())
+/// Whether `given` (`fn-custom`, or `custom` for short) names the variant `name`.
+fn names(given: &str, name: &str) -> bool {
+    given == name || name.strip_prefix("fn-") == Some(given)
 }
 
 /// The variants `template-check` renders: every event source, plus the S3 worker and x86_64.
@@ -247,21 +54,35 @@ pub fn variants(checkout: &Path) -> Vec<(String, Choices)> {
     variants
 }
 
-/// `cargo xtask template-check`: renders every variant under `target/template-check/` and runs
+/// Renders every variant under `target/template-check/` and runs
 /// `cargo build`, `cargo clippy -D warnings` and `cargo test` in each, offline, with this
 /// checkout's target directory (dependencies compile once) and lock file.
-pub async fn check(sh: &Shell, only: &[String]) -> Result<()> {
-    let ws = crate::workspace::Workspace::load(sh)?;
+pub(crate) async fn run(sh: &Shell, only: &[String]) -> Result<()> {
+    let ws = Workspace::load(sh)?;
     let template = template_dir(Some(&ws.root))?;
     let checkout = template
         .parent()
         .context("the template has no parent directory")?
         .to_owned();
+    let known: Vec<String> = variants(&checkout).into_iter().map(|(n, _)| n).collect();
+    let unknown: Vec<&str> = only
+        .iter()
+        .filter(|o| !known.iter().any(|n| names(o, n)))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        // Checking nothing would pass: a typo must not look like a green check.
+        bail!(
+            "no template variant {}; the variants are {}",
+            unknown.join(", "),
+            known.join(", ")
+        );
+    }
     let out = ws.target_dir.join("template-check");
     let mut failures = Vec::new();
     let mut xtask_checked = false;
     for (name, choices) in variants(&checkout) {
-        if !only.is_empty() && !only.contains(&name) {
+        if !only.is_empty() && !only.iter().any(|o| names(o, &name)) {
             continue;
         }
         let _ = std::fs::remove_dir_all(out.join(&name));
@@ -351,16 +172,16 @@ async fn answers_from_outside(
 ) -> Result<()> {
     let workspace = {
         let _cwd = sh.push_dir(dir);
-        crate::workspace::Workspace::load(sh)?
+        Workspace::load(sh)?
     };
-    let config = crate::local::function_config(
+    let config = function_config(
         name,
         target.join("debug").join(name),
         Some(workspace.function(name)?),
-        &crate::flags::FunctionSettings::default(),
+        &FunctionSettings::default(),
     )?;
     let env: Vec<(String, String)> = config.environment.clone().into_iter().collect();
-    let service = lamplight_local::LocalLambda::builder()
+    let service = LocalLambda::builder()
         .function(config)
         .start()
         .await
@@ -459,7 +280,7 @@ async fn serves_under_cargo_lambda(
 /// REST proxy events must get the answers API Gateway would give (200, 201, 422, 409, 404),
 /// ten reads at once included. Skipped, saying so, when lambda-httpx is not installed, except
 /// on CI.
-async fn answers_lambda_httpx(service: &lamplight_local::LocalLambda, name: &str) -> Result<()> {
+async fn answers_lambda_httpx(service: &LocalLambda, name: &str) -> Result<()> {
     use crate::callers;
     if !callers::lambda_httpx_installed() {
         if std::env::var_os("CI").is_some() {
@@ -617,7 +438,7 @@ fn tree_differences(a: &Path, b: &Path) -> Result<Vec<String>> {
 
 /// The flags that give a generated project this checkout's dev profile (see the workspace's
 /// Cargo.toml), so it reuses the artifacts already built here instead of building them again.
-pub const PROFILE: &[&str] = &[
+pub(crate) const PROFILE: &[&str] = &[
     "--config",
     "profile.dev.debug=\"line-tables-only\"",
     "--config",
@@ -662,4 +483,17 @@ fn check_project(sh: &Shell, dir: &Path, target: &Path, with_xtask: bool) -> Res
         .run()
         .context("cargo fmt --check")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_are_named_with_or_without_fn() {
+        assert!(names("fn-custom", "fn-custom") && names("custom", "fn-custom"));
+        assert!(!names("custom", "fn-custom-s3") && !names("fn-", "fn-custom"));
+        let all = variants(Path::new("/checkout"));
+        assert!(all.iter().any(|(n, _)| names("x86", n)));
+    }
 }

@@ -4,6 +4,7 @@
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
+use lamplight_test::process::{Spawned, printed_lambda_env};
 use serde_json::Value;
 
 /// The client script: `python3 -c SCRIPT ENDPOINT FUNCTION < plan.json` (see its docstring).
@@ -67,66 +68,6 @@ pub fn cargo_lambda_installed() -> bool {
     })
 }
 
-/// A process in its own process group, its output collected, killed (with its group) on drop.
-struct Spawned {
-    child: std::process::Child,
-    output: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Spawned {
-    fn start(command: &mut Command) -> Result<Self> {
-        use std::io::BufRead as _;
-        use std::os::unix::process::CommandExt as _;
-        let mut child = command
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("could not start {command:?}"))?;
-        let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let pipes: Vec<Box<dyn std::io::Read + Send>> = [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        for pipe in pipes {
-            let output = output.clone();
-            std::thread::spawn(move || {
-                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-                    let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
-                    out.push_str(&line);
-                    out.push('\n');
-                }
-            });
-        }
-        Ok(Self { child, output })
-    }
-
-    fn output(&self) -> String {
-        self.output
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        // The process is its group's leader and starts no children of its own here.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Serves `bootstrap` under cargo-lambda's emulator (`cargo lambda watch --only-lambda-apis`,
 /// which hands functions `AWS_LAMBDA_RUNTIME_API=http://host:port/.rt`) and invokes it with
 /// each event in turn, through cargo-lambda's Invoke endpoint; returns `(status, body)` per
@@ -156,7 +97,8 @@ pub async fn cargo_lambda(
             .arg(manifest)
             .env("NO_COLOR", "1")
             .env("CARGO_TERM_COLOR", "never"),
-    )?;
+    )
+    .context("could not start cargo-lambda")?;
     let started = std::time::Instant::now();
     let printed = loop {
         let out = emulator.output();
@@ -168,16 +110,7 @@ pub async fn cargo_lambda(
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    // The `NAME=value` words it prints for the function to use.
-    let vars: Vec<(String, String)> = printed
-        .split(|c: char| c.is_whitespace() || c == '\u{1b}')
-        .filter(|word| word.starts_with("AWS_LAMBDA_"))
-        .filter_map(|word| word.split_once('='))
-        .map(|(k, v)| {
-            let v = v.trim_end_matches(|c: char| !c.is_ascii_graphic());
-            (k.to_owned(), v.to_owned())
-        })
-        .collect();
+    let vars = printed_lambda_env(&printed);
     let name = vars
         .iter()
         .find(|(k, _)| k == "AWS_LAMBDA_FUNCTION_NAME")
@@ -190,8 +123,9 @@ pub async fn cargo_lambda(
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_REGION", "us-east-1")
             .env("TZ", ":UTC"),
-    )?;
-    let client = crate::http::Client::default();
+    )
+    .with_context(|| format!("could not start {}", bootstrap.display()))?;
+    let client = lamplight_xtask::Client::default();
     let url = format!("http://127.0.0.1:{port}/2015-03-31/functions/{name}/invocations");
     let mut answers = Vec::new();
     for event in events {

@@ -1,0 +1,26 @@
+//! `cargo xtask delete`: deletes a deployed function, after the user types its name.
+
+use std::io::Write as _;
+
+use anyhow::{Result, bail};
+use lamplight_deploy::aws::Aws;
+use lamplight_deploy::ops;
+
+use crate::flags;
+
+pub(crate) async fn run(f: &flags::Delete) -> Result<()> {
+    let name = &f.named.function;
+    if !f.yes {
+        print!("delete the function {name}? type its name to confirm: ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if answer.trim() != name {
+            bail!("not deleted (the answer was not `{name}`); pass --yes to skip the question");
+        }
+    }
+    let aws = Aws::connect(&f.named.aws.connection()).await?;
+    ops::delete(&aws, name).await?;
+    println!("deleted {name}");
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! The command line: the author's commands from lamplight-xtask, flattened beside the
+//! maintainer's.
+
+use clap::{Args, Parser, Subcommand};
+
+/// lamplight: build, run, invoke and trace AWS Lambda functions written in Rust; and this
+/// repository's checks and benchmarks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    #[command(flatten)]
+    Author(Box<lamplight_xtask::Command>),
+    #[command(flatten)]
+    Maintainer(Maintainer),
+}
+
+/// The commands that work on this repository only.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Maintainer {
+    /// Run a benchmark and print its figures.
+    Bench(Bench),
+    /// Generate a function, build it, run it under the local Lambda service, invoke it, show
+    /// its trace: the whole loop on this machine.
+    Demo,
+    /// Render every template variant, then build, lint and test each (offline).
+    TemplateCheck(TemplateCheck),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TemplateCheck {
+    /// Only these variants (fn-custom, fn-http-api, ..., fn-custom-s3, fn-x86; the `fn-` may be
+    /// left out).
+    pub(crate) only: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Bench {
+    #[command(subcommand)]
+    pub(crate) which: BenchKind,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchKind {
+    /// The local Lambda service: invoke throughput and latency, cold start overhead.
+    Local {
+        /// Sequential invocations measured (after a warm-up of a tenth as many).
+        #[arg(long, default_value_t = 3000)]
+        invocations: usize,
+        /// Cold starts measured.
+        #[arg(long, default_value_t = 20)]
+        cold_starts: usize,
+    },
+    /// Shipping: the generated function's zip size, the edit-to-zip loop, packaging, and an
+    /// unchanged deploy against moto (`pip install 'moto[server]==5.2.5'`).
+    Ship {
+        /// Rounds of each measurement.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
+    /// Doing many things at once: 100 concurrent S3 GetObject (against the seeds' Python ways
+    /// when `pip install aiobotocore aiohttp` is done) and 100 Lambda invocations through the
+    /// local service, each against a sequential loop.
+    Concurrency {
+        /// Rounds of each measurement (the median is reported).
+        #[arg(long, default_value_t = 30)]
+        rounds: usize,
+    },
+    /// Telemetry's cost: the same function with and without X-Ray tracing.
+    Telemetry {
+        /// Warm invocations measured per variant.
+        #[arg(long, default_value_t = 2000)]
+        invocations: usize,
+        /// Cold starts measured per variant.
+        #[arg(long, default_value_t = 30)]
+        cold_starts: usize,
+    },
+}
