@@ -8,7 +8,7 @@ use lamplight::concurrent::{Settled, fan_out, fan_out_settled};
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
     /// The Lambda API refused or could not be reached.
-    #[error("invoking {function} failed: {source}")]
+    #[error("invoking {function} failed")]
     Api {
         /// The function.
         function: String,

@@ -63,7 +63,7 @@ pub enum TransportError {
         uri: String,
     },
     /// The request body could not be read.
-    #[error("reading the request body for {function} failed: {source}")]
+    #[error("reading the request body for {function} failed")]
     Body {
         /// The function.
         function: String,

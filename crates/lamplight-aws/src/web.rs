@@ -41,7 +41,7 @@ pub enum WebError {
         reason: String,
     },
     /// Connecting, sending, or reading the answer failed.
-    #[error("{method} {url} failed: {source}")]
+    #[error("{method} {url} failed")]
     Request {
         /// The method.
         method: String,

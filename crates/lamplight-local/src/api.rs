@@ -590,29 +590,30 @@ enum UnpackError {
         target: String,
         why: &'static str,
     },
-    #[error("{0}")]
+    #[error(transparent)]
     Zip(#[from] zip::result::ZipError),
-    #[error("could not unpack `{entry}`: {source}")]
+    // The cause is in the message, not a `source`: this error is only ever shown as text.
+    #[error("could not unpack `{entry}`: {error}")]
     Io {
         entry: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
 impl UnpackError {
     fn io(entry: &str) -> impl FnOnce(std::io::Error) -> Self + '_ {
-        move |source| Self::Io {
+        move |error| Self::Io {
             entry: entry.to_owned(),
-            source,
+            error,
         }
     }
 
     fn into_api(self) -> ApiError {
         match self {
             Self::TooLarge => ApiError::invalid_parameter(self.to_string()),
-            Self::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+            Self::Io { error, .. } if error.kind() == std::io::ErrorKind::StorageFull => {
                 ApiError::service(format!(
-                    "lamplight-local could not unpack the package: {source} (free space where the work directory is, or \
+                    "lamplight-local could not unpack the package: {error} (free space where the work directory is, or \
                      move it with LocalLambdaBuilder::work_dir_in)"
                 ))
             }

@@ -12,58 +12,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Loops in crates this test's owners do not maintain, reported to their owners rather than
-/// fixed here: `(crate directory, modules of the cycle in order)`. Each entry must still be a
-/// real cycle, so a fixed loop has to be removed from this list.
-const KNOWN_LOOPS: &[(&str, &[&str])] = &[
-    // lamplight-xtask (not ours): `flags` builds `template::Choices`, `template` reads
-    // `flags::New` and calls `local::function_config`, `local` reads `flags`. Reported to its
-    // owners.
-    ("crates/lamplight-xtask", &["flags", "template"]),
-];
-
 #[test]
 fn no_import_loop_inside_any_crate() {
     let mut found = Vec::new();
     for krate in workspace_crates() {
         let graph = module_graph(&krate.src);
         for cycle in cycles(&graph) {
-            let members = loop_members(&graph, &cycle[0]);
-            found.push((krate.name.clone(), cycle, members));
+            let members: Vec<String> = loop_members(&graph, &cycle[0]).into_iter().collect();
+            found.push(format!(
+                "{} (modules in the loop: {})",
+                describe(&krate.name, &cycle),
+                members.join(", ")
+            ));
         }
     }
-    let known = |name: &str, cycle: &[String]| {
-        KNOWN_LOOPS
-            .iter()
-            .any(|(k, c)| *k == name && same_cycle(c, cycle))
-    };
-    let new: Vec<String> = found
-        .iter()
-        .filter(|(name, cycle, _)| !known(name, cycle))
-        .map(|(name, cycle, members)| {
-            let members: Vec<&str> = members.iter().map(String::as_str).collect();
-            format!(
-                "{} (modules in the loop: {})",
-                describe(name, cycle),
-                members.join(", ")
-            )
-        })
-        .collect();
     assert!(
-        new.is_empty(),
+        found.is_empty(),
         "import loops between top-level modules:\n{}",
-        new.join("\n")
+        found.join("\n")
     );
-    for (name, cycle) in KNOWN_LOOPS {
-        let cycle: Vec<String> = cycle.iter().map(|s| (*s).to_owned()).collect();
-        assert!(
-            found
-                .iter()
-                .any(|(n, c, _)| n == name && same_cycle(c, &cycle)),
-            "{} is listed as known but no longer found: remove it from KNOWN_LOOPS",
-            describe(name, &cycle)
-        );
-    }
 }
 
 #[test]

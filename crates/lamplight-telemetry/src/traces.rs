@@ -191,12 +191,13 @@ fn translator() -> SegmentTranslator {
 /// Why one segment document did not reach the daemon.
 #[derive(Debug, thiserror::Error)]
 enum SendError {
+    // Causes are in the messages, not `source`s: these errors are only ever shown as text.
     #[error("the segment document could not be encoded as JSON: {0}")]
-    Encode(#[from] serde_json::Error),
+    Encode(serde_json::Error),
     #[error(transparent)]
     TooBig(#[from] lamplight_xray::shrink::ShrinkError),
     #[error("the UDP send failed: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
 }
 
 /// The X-Ray daemon over UDP: one datagram per document, each cut to fit.
@@ -293,15 +294,15 @@ impl Daemon {
         buf.clear();
         buf.extend_from_slice(daemon::HEADER.as_bytes());
         buf.push(b'\n');
-        serde_json::to_writer(&mut *buf, document)?;
+        serde_json::to_writer(&mut *buf, document).map_err(SendError::Encode)?;
         if buf.len() <= daemon::MAX_UDP_PAYLOAD {
-            self.socket.send(buf)?;
+            self.socket.send(buf).map_err(SendError::Io)?;
             return Ok(false);
         }
         // Rare: only an oversized document pays for the JSON tree the shrinker works on.
-        let mut value = serde_json::to_value(document)?;
+        let mut value = serde_json::to_value(document).map_err(SendError::Encode)?;
         let (datagram, shrunk) = daemon::encode_fitting(&mut value)?;
-        self.socket.send(&datagram)?;
+        self.socket.send(&datagram).map_err(SendError::Io)?;
         Ok(shrunk.truncated)
     }
 }
