@@ -14,10 +14,7 @@ use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::error::DeployError;
 
-/// Lambda's limit for a zip uploaded directly.
-pub const MAX_DIRECT_UPLOAD: usize = 50 * 1024 * 1024;
-/// Lambda's limit for the unzipped code (function and layers).
-pub const MAX_UNZIPPED: u64 = 250 * 1024 * 1024;
+pub use lamplight_limits::{MAX_DIRECT_UPLOAD, MAX_UNZIPPED};
 
 /// A built package.
 #[derive(Debug, Clone)]

@@ -48,6 +48,16 @@ fn text(value: &Value) -> Option<String> {
     }
 }
 
+/// `value` as an integer in `range`, typed as the AWS SDK wants it.
+fn within(value: &Value, range: &std::ops::RangeInclusive<u32>) -> Option<i32> {
+    let n = u32::try_from(value.as_u64()?).ok()?;
+    if range.contains(&n) {
+        i32::try_from(n).ok()
+    } else {
+        None
+    }
+}
+
 fn map(value: &Value) -> BTreeMap<String, String> {
     value
         .as_object()
@@ -69,12 +79,7 @@ fn map(value: &Value) -> BTreeMap<String, String> {
 /// assert!(validate_name(&"f".repeat(65)).is_err());
 /// ```
 pub fn validate_name(name: &str) -> Result<(), DeployError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if lamplight_limits::is_function_name(name) {
         Ok(())
     } else {
         Err(DeployError::InvalidName(name.to_owned()))
@@ -117,18 +122,12 @@ impl DeploySettings {
                 continue;
             }
             if let Some(v) = table.get("memory") {
-                s.memory = v
-                    .as_i64()
-                    .filter(|m| (128..=10240).contains(m))
-                    .ok_or_else(|| bad("memory", v, "128 to 10240 (MB)"))?
-                    as i32;
+                s.memory = within(v, &lamplight_limits::MEMORY_MB)
+                    .ok_or_else(|| bad("memory", v, "128 to 10240 (MB)"))?;
             }
             if let Some(v) = table.get("timeout") {
-                s.timeout = v
-                    .as_i64()
-                    .filter(|t| (1..=900).contains(t))
-                    .ok_or_else(|| bad("timeout", v, "1 to 900 (seconds)"))?
-                    as i32;
+                s.timeout = within(v, &lamplight_limits::TIMEOUT_SECONDS)
+                    .ok_or_else(|| bad("timeout", v, "1 to 900 (seconds)"))?;
             }
             if let Some(v) = table.get("architecture").or_else(|| table.get("arch")) {
                 s.arch = v

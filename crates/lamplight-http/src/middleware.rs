@@ -21,7 +21,7 @@ pub struct RequestId(pub String);
 
 /// The largest request body accepted by default: Lambda's synchronous invocation payload limit
 /// (6 MB), which no request through API Gateway or a Function URL can exceed anyway.
-pub const BODY_LIMIT: usize = 6 * 1024 * 1024;
+pub const BODY_LIMIT: usize = lamplight_limits::MAX_SYNC_PAYLOAD;
 
 /// The environment variable that sets the body limit in bytes instead of [`BODY_LIMIT`].
 pub const BODY_LIMIT_VAR: &str = "LAMPLIGHT_HTTP_BODY_LIMIT";

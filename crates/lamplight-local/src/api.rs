@@ -23,6 +23,7 @@ use axum::serve::ListenerExt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::StreamExt as _;
+use lamplight_limits::MAX_UNZIPPED;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -37,9 +38,7 @@ use crate::registry::{Alias, Function, Meta, Registry, validate_name};
 /// zip, base64, in JSON).
 const MAX_REQUEST: usize = 70 * 1024 * 1024;
 /// The largest zipped deployment package (Lambda's limit for a direct upload).
-const MAX_ZIPPED: usize = 52_428_800;
-/// The most bytes a package may unpack to (Lambda's limit).
-pub(crate) const MAX_UNZIPPED: u64 = 262_144_000;
+const MAX_ZIPPED: usize = lamplight_limits::MAX_DIRECT_UPLOAD;
 /// The most entries a package may hold: parsing a zip's directory costs memory per entry
 /// before any limit on bytes can act, and no real function needs more.
 pub(crate) const MAX_ENTRIES: usize = 50_000;
@@ -535,7 +534,7 @@ impl ConfigurationInput {
             config.description = v;
         }
         if let Some(v) = self.timeout {
-            if !(1..=900).contains(&v) {
+            if !u32::try_from(v).is_ok_and(|v| lamplight_limits::TIMEOUT_SECONDS.contains(&v)) {
                 return Err(ApiError::invalid_parameter(format!(
                     "Timeout {v} is outside 1 to 900 seconds"
                 )));
@@ -543,7 +542,7 @@ impl ConfigurationInput {
             config.timeout = Duration::from_secs(v);
         }
         if let Some(v) = self.memory_size {
-            if !(128..=10240).contains(&v) {
+            if !lamplight_limits::MEMORY_MB.contains(&v) {
                 return Err(ApiError::invalid_parameter(format!(
                     "MemorySize {v} is outside 128 to 10240 MB"
                 )));

@@ -16,10 +16,7 @@ use crate::error::ApiError;
 use crate::invocation::{FunctionResult, Outcome, Pending, TraceContext};
 use crate::registry::Registry;
 
-/// The largest synchronous invocation payload (6 MB).
-pub const MAX_SYNC_PAYLOAD: usize = 6_291_456;
-/// The largest asynchronous (Event) invocation payload (1 MB since October 2025).
-pub const MAX_EVENT_PAYLOAD: usize = 1_048_576;
+pub use lamplight_limits::{MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD};
 /// The most bytes of log returned by `X-Amz-Log-Type: Tail`.
 pub const LOG_TAIL_BYTES: usize = 4096;
 

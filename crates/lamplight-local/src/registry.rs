@@ -381,12 +381,7 @@ fn parse_reference(reference: &str) -> Result<(String, Option<String>), ApiError
 
 /// A function name as Lambda accepts it: the only names that may become a path.
 pub(crate) fn validate_name(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if lamplight_limits::is_function_name(name) {
         Ok(())
     } else {
         Err(ApiError::validation_name(name))
