@@ -1,0 +1,69 @@
+//! The Lambda side: state built once per execution environment, and the handler that turns an
+//! event into a worker call.
+
+use lamplight::{BoxError, Invocation};
+use lamplight_batch::aws_lambda_events::event::dynamodb::Event;
+use lamplight_batch::aws_lambda_events::event::streams::DynamoDbEventResponse;
+use serde::Deserialize;
+
+use crate::worker::{self, OrderMessage};
+
+/// The function's settings, from its environment variables.
+#[derive(Debug, Deserialize)]
+pub struct Config {
+    /// `MAX_QUANTITY`: the most items one order may ship.
+    pub max_quantity: u32,
+}
+
+/// What lives as long as the execution environment.
+pub struct State {
+    /// Settings.
+    pub config: Config,
+}
+
+impl State {
+    /// Reads the configuration; every missing or invalid variable is reported at once.
+    pub async fn load() -> Result<Self, lamplight::config::ConfigError> {
+        Ok(Self {
+            config: lamplight::config::from_env()?,
+        })
+    }
+}
+
+/// Records processed at once.
+const CONCURRENCY: usize = 10;
+
+fn ship(state: &State, json: &str) -> Result<(), BoxError> {
+    let order: OrderMessage = serde_json::from_str(json)?;
+    let shipment = worker::ship(&order, state.config.max_quantity)?;
+    tracing::info!(order_id = %shipment.order_id, parcels = shipment.parcels, "shipped");
+    Ok(())
+}
+
+/// Ships every new order in the stream; Lambda retries from the first failed record.
+pub async fn handle(
+    state: &State,
+    event: Event,
+    _inv: Invocation,
+) -> Result<DynamoDbEventResponse, std::convert::Infallible> {
+    Ok(
+        lamplight_batch::dynamodb(event, CONCURRENCY, |record| async move {
+            // The new image, in DynamoDB's typed JSON: {"orderId": {"S": "o-1"}, "quantity": {"N": "2"}}.
+            let image = serde_json::to_value(&record.change.new_image)?;
+            let text = |name: &str| {
+                image[name]["S"]
+                    .as_str()
+                    .or(image[name]["N"].as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let order = serde_json::json!({
+                "orderId": text("orderId"),
+                "item": text("item"),
+                "quantity": text("quantity").parse::<u32>().map_err(|e| format!("quantity: {e}"))?,
+            });
+            ship(state, &order.to_string())
+        })
+        .await,
+    )
+}
