@@ -33,9 +33,8 @@ impl State {
 /// Records processed at once.
 const CONCURRENCY: usize = 10;
 
-fn ship(state: &State, json: &str) -> Result<(), BoxError> {
-    let order: OrderMessage = serde_json::from_str(json)?;
-    let shipment = worker::ship(&order, state.config.max_quantity)?;
+fn ship(state: &State, order: &OrderMessage) -> Result<(), BoxError> {
+    let shipment = worker::ship(order, state.config.max_quantity)?;
     tracing::info!(order_id = %shipment.order_id, parcels = shipment.parcels, "shipped");
     Ok(())
 }
@@ -48,21 +47,10 @@ pub async fn handle(
 ) -> Result<DynamoDbEventResponse, std::convert::Infallible> {
     Ok(
         lamplight_batch::dynamodb(event, CONCURRENCY, |record| async move {
-            // The new image, in DynamoDB's typed JSON: {"orderId": {"S": "o-1"}, "quantity": {"N": "2"}}.
-            let image = serde_json::to_value(&record.change.new_image)?;
-            let text = |name: &str| {
-                image[name]["S"]
-                    .as_str()
-                    .or(image[name]["N"].as_str())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let order = serde_json::json!({
-                "orderId": text("orderId"),
-                "item": text("item"),
-                "quantity": text("quantity").parse::<u32>().map_err(|e| format!("quantity: {e}"))?,
-            });
-            ship(state, &order.to_string())
+            // The new image, in DynamoDB's attribute maps ({"orderId": {"S": "o-1"},
+            // "quantity": {"N": "2"}}), read straight into an order.
+            let order: OrderMessage = lamplight_batch::new_image(&record)?;
+            ship(state, &order)
         })
         .await,
     )

@@ -32,31 +32,6 @@ impl State {
     }
 }
 
-/// Keys in S3 events are URL-encoded, with `+` for spaces.
-fn decode_key(key: &str) -> String {
-    let bytes = key.replace('+', " ").into_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Summarizes every object of the event, 8 at a time; one error names every failure.
 pub async fn handle<O: Objects>(
     state: &State<O>,
@@ -65,8 +40,13 @@ pub async fn handle<O: Objects>(
 ) -> Result<Vec<Summary>, AggregateError> {
     let tasks = event.records.into_iter().map(|record| {
         let bucket = record.s3.bucket.name.unwrap_or_default();
-        let key = decode_key(&record.s3.object.key.unwrap_or_default());
-        (format!("s3://{bucket}/{key}"), async move {
+        let encoded = record.s3.object.key.unwrap_or_default();
+        // Keys in S3 events are URL-encoded, with `+` for spaces; one that does not decode
+        // fails its object, named as the event sent it.
+        let key = lamplight_aws::s3::object_key(&encoded);
+        let label = format!("s3://{bucket}/{}", key.as_deref().unwrap_or(&encoded));
+        (label, async move {
+            let key = key?;
             let body = state.objects.get(&bucket, &key).await?;
             Ok::<_, lamplight::BoxError>(worker::summarize(&key, &body, state.config.max_lines)?)
         })
