@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | SQS | [`sqs`] | `batchItemFailures` with the failed message ids (enable `ReportBatchItemFailures`) |
 //! | Kinesis | [`kinesis`] | `batchItemFailures` with the failed sequence numbers |
-//! | DynamoDB streams | [`dynamodb`] | `batchItemFailures` with the failed sequence numbers |
+//! | DynamoDB streams | [`dynamodb()`] | `batchItemFailures` with the failed sequence numbers |
 //! | SNS | [`sns`] | an error naming every failed message (SNS retries the whole delivery) |
 //! | Amazon MQ (ActiveMQ) | [`activemq`] | an error naming every failed message (the batch is retried) |
 //! | Amazon MQ (RabbitMQ) | [`rabbitmq`] | an error naming every failed message (the batch is retried) |
