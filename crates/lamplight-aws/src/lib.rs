@@ -7,7 +7,7 @@
 //!
 //! | feature | module | what |
 //! |---|---|---|
-//! | `s3` (default) | [`s3`] | the S3 client; many objects fetched or stored at once, every failure named |
+//! | `s3` (default) | [`s3`] | the S3 client; many objects fetched or stored at once, every failure named; S3 event keys decoded ([`s3::object_key`]) |
 //! | `lambda` (default) | [`lambda`] | the Lambda client; many invocations at once, results in input order |
 //! | `web` (default) | [`web`] | outgoing HTTP(S) calls, pooled, traced as `remote` subsegments |
 //! | `lambda` (default) | [`transport`] | a function called as an HTTP service: a `tower::Service` over Invoke |

@@ -6,10 +6,13 @@
 //! |---|---|---|
 //! | SQS | [`sqs`] | `batchItemFailures` with the failed message ids (enable `ReportBatchItemFailures`) |
 //! | Kinesis | [`kinesis`] | `batchItemFailures` with the failed sequence numbers |
-//! | DynamoDB streams | [`dynamodb`] | `batchItemFailures` with the failed sequence numbers |
+//! | DynamoDB streams | [`dynamodb()`] | `batchItemFailures` with the failed sequence numbers |
 //! | SNS | [`sns`] | an error naming every failed message (SNS retries the whole delivery) |
 //! | Amazon MQ (ActiveMQ) | [`activemq`] | an error naming every failed message (the batch is retried) |
 //! | Amazon MQ (RabbitMQ) | [`rabbitmq`] | an error naming every failed message (the batch is retried) |
+//!
+//! A DynamoDB stream record's images become your own types with [`new_image`], [`old_image`]
+//! and [`image`] (straight from DynamoDB's attribute maps, no JSON in between).
 //!
 //! ```
 //! use aws_lambda_events::event::sqs::SqsEvent;
@@ -28,6 +31,8 @@
 //! # });
 //! ```
 
+mod images;
+
 use std::future::Future;
 
 use aws_lambda_events::event::activemq::{ActiveMqEvent, ActiveMqMessage};
@@ -43,6 +48,7 @@ use lamplight::BoxError;
 use lamplight::concurrent::{AggregateError, all_settled_bounded};
 
 pub use aws_lambda_events;
+pub use images::{Image, ImageError, image, new_image, old_image};
 
 /// Runs `f` on every record labelled by `id`; returns the ids of the failures, in input order.
 async fn failed_ids<R, F, Fut, E>(
