@@ -80,4 +80,12 @@ pub(crate) enum BenchKind {
         #[arg(long, default_value_t = 30)]
         cold_starts: usize,
     },
+    /// A freshly generated workspace's first `cargo test` and first `cargo xtask --help`, each
+    /// from an empty target directory: seconds and crates compiled.
+    FirstBuild {
+        /// Also measure a workspace generated from this checkout (e.g. a `git worktree` of an
+        /// older commit), in the same run.
+        #[arg(long)]
+        against: Option<std::path::PathBuf>,
+    },
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: figures measured in one run, printed with the baselines they are
 //! compared with. Performance claims in BENCHMARKS.md come from here, not from timed tests.
 
+mod first_build;
 mod local;
 mod ship;
 mod stats;
@@ -26,6 +27,10 @@ pub(crate) async fn run(sh: &Shell, flags: Bench) -> Result<()> {
         .context("the concurrency benchmark failed")?;
         return Ok(());
     }
+    if let BenchKind::FirstBuild { against } = flags.which {
+        // It measures cargo building a generated workspace: this process's profile is moot.
+        return first_build::run(sh, against);
+    }
     if cfg!(debug_assertions) {
         let args: Vec<String> = std::env::args().skip(1).collect();
         eprintln!("re-running the benchmark from a release build ...");
@@ -47,6 +52,6 @@ pub(crate) async fn run(sh: &Shell, flags: Bench) -> Result<()> {
             cold_starts,
         } => telemetry::run(sh, invocations, cold_starts).await,
         BenchKind::Ship { rounds } => ship::run(sh, rounds).await,
-        BenchKind::Concurrency { .. } => Ok(()),
+        BenchKind::Concurrency { .. } | BenchKind::FirstBuild { .. } => Ok(()),
     }
 }
