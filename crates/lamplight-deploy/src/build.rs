@@ -63,8 +63,12 @@ fn runs(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn has_zigbuild() -> bool {
-    runs("cargo", &["zigbuild", "--version"])
+/// Whether `cargo zigbuild` works here. Probed with `--help`, through cargo, because that is how
+/// the build runs it (cargo also finds it in `$CARGO_HOME/bin` off `PATH`) and because
+/// cargo-zigbuild 0.24 rejects `cargo zigbuild --version`: only its top-level command
+/// (`cargo-zigbuild --version`) has `--version`, so probing with it never found the tool.
+pub fn has_zigbuild() -> bool {
+    runs("cargo", &["zigbuild", "--help"])
 }
 
 fn cross_linker_ready(arch: Arch) -> bool {

@@ -56,7 +56,7 @@ pub enum DeployError {
     },
     /// The binary needs a newer glibc than provided.al2023 has.
     #[error(
-        "{path} needs GLIBC_{found}, but provided.al2023 has glibc 2.34: build with cargo-zigbuild (`cargo xtask build` uses it when installed: `cargo install cargo-zigbuild` and `pip install ziglang`), or on an older distribution"
+        "{path} needs GLIBC_{found}, but provided.al2023 has glibc 2.34: build with cargo-zigbuild (`cargo xtask build` uses it when installed: `pip install cargo-zigbuild ziglang`), or on an older distribution"
     )]
     GlibcTooNew {
         /// The bootstrap checked.
@@ -86,7 +86,7 @@ pub enum DeployError {
     /// The function's architecture is not this machine's and no cross toolchain is installed.
     #[error(
         "building {bin} for {arch} on this {host} machine needs a cross toolchain:\n  \
-         - cargo-zigbuild (recommended; also pins glibc to 2.34): `cargo install cargo-zigbuild` and `pip install ziglang`\n  \
+         - cargo-zigbuild (recommended; also pins glibc to 2.34): `pip install cargo-zigbuild ziglang` and `rustup target add {target}`\n  \
          - or gcc for {arch}: `apt install {gcc_package}` and `rustup target add {target}`\n\
          or deploy with --arch {host_arch}"
     )]
