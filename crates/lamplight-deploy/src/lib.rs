@@ -30,5 +30,6 @@ pub mod package;
 pub mod pipeline;
 pub mod settings;
 pub mod traces;
+pub mod trigger;
 
 pub use error::DeployError;

@@ -908,3 +908,305 @@ async fn a_failed_step_through_the_pipeline_prints_each_cause_once() {
         assert_eq!(printed.matches(part).count(), 1, "{part} in {printed}");
     }
 }
+
+fn trigger_settings(name: &str, trigger: serde_json::Value) -> DeploySettings {
+    let mut s = settings(name);
+    s.trigger = lamplight_deploy::trigger::Trigger::from_value(name, &trigger).expect("trigger");
+    s
+}
+
+fn trigger_steps(plan: &deploy::Plan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .filter(|s| matches!(s, Step::Trigger(_)))
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn changes_nothing(plan: &deploy::Plan) -> bool {
+    plan.steps.iter().all(|s| {
+        !matches!(s, Step::Trigger(_))
+            || matches!(
+                s,
+                Step::Trigger(lamplight_deploy::trigger::TriggerStep::Unchanged(_))
+            )
+    })
+}
+
+async fn policy_of(aws: &Aws, name: &str) -> serde_json::Value {
+    let policy = aws
+        .lambda
+        .get_policy()
+        .function_name(name)
+        .qualifier("live")
+        .send()
+        .await
+        .expect("policy");
+    serde_json::from_str(policy.policy().expect("document")).expect("json")
+}
+
+fn statement<'a>(policy: &'a serde_json::Value, sid: &str) -> Option<&'a serde_json::Value> {
+    policy["Statement"]
+        .as_array()?
+        .iter()
+        .find(|s| s["Sid"] == sid)
+}
+
+#[tokio::test]
+async fn a_function_url_is_created_kept_updated_and_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"url"), &[]).expect("zip");
+    let s = trigger_settings(
+        "web",
+        serde_json::json!({"kind": "function-url", "cors": {"allow_origins": ["https://example.com"], "allow_methods": ["GET"], "max_age": 60}}),
+    );
+
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        ["create a Function URL (auth AWS_IAM)"]
+    );
+    assert!(
+        done.urls.iter().any(|(_, u)| u.starts_with("http")),
+        "{:?}",
+        done.urls
+    );
+    let url = aws
+        .lambda
+        .get_function_url_config()
+        .function_name("web")
+        .qualifier("live")
+        .send()
+        .await
+        .expect("url");
+    assert_eq!(url.auth_type().as_str(), "AWS_IAM");
+    let cors = url.cors().expect("cors");
+    assert_eq!(cors.allow_origins(), ["https://example.com"]);
+    assert_eq!(cors.allow_methods(), ["GET"]);
+    assert_eq!(cors.max_age(), Some(60));
+
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+    assert!(!done.urls.is_empty(), "the URL is printed every time");
+
+    // Public, with the permission that makes it callable.
+    let public = trigger_settings(
+        "web",
+        serde_json::json!({"kind": "function-url", "auth": "NONE"}),
+    );
+    let (plan, _) = deploy(&aws, &public, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "update the Function URL: auth -> NONE, cors",
+            "allow anyone to call the Function URL (lambda:InvokeFunctionUrl, principal *)"
+        ]
+    );
+    let url = aws
+        .lambda
+        .get_function_url_config()
+        .function_name("web")
+        .qualifier("live")
+        .send()
+        .await
+        .expect("url");
+    assert_eq!(url.auth_type().as_str(), "NONE");
+    let policy = policy_of(&aws, "web").await;
+    let st = statement(&policy, "lamplight-function-url-public").expect("public statement");
+    assert_eq!(st["Action"], "lambda:InvokeFunctionUrl");
+    let (plan, _) = deploy(&aws, &public, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let removed = ops::delete(&aws, "web").await.expect("delete");
+    assert!(
+        removed.iter().any(|r| r.starts_with("Function URL")),
+        "{removed:?}"
+    );
+    assert!(ops::get(&aws, "web").await.is_err());
+    assert!(
+        aws.iam
+            .get_role()
+            .role_name("web-lamplight")
+            .send()
+            .await
+            .is_err(),
+        "the role lamplight created is deleted"
+    );
+}
+
+async fn queue_arn(aws: &Aws, name: &str) -> Option<String> {
+    let url = aws
+        .sqs
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .ok()?
+        .queue_url()?
+        .to_owned();
+    aws.sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .ok()?
+        .attributes()?
+        .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .cloned()
+}
+
+async fn mappings(aws: &Aws) -> Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration> {
+    aws.lambda
+        .list_event_source_mappings()
+        .send()
+        .await
+        .expect("mappings")
+        .event_source_mappings()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn an_sqs_queue_is_created_mapped_scoped_updated_and_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"sqs"), &[]).expect("zip");
+    let s = trigger_settings("jobs", serde_json::json!({"kind": "sqs"}));
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "create the SQS queue jobs-queue",
+            "let role jobs-lamplight receive, delete and read attributes of queue jobs-queue only",
+            "map queue jobs-queue to the alias (ReportBatchItemFailures)"
+        ]
+    );
+    let arn = queue_arn(&aws, "jobs-queue").await.expect("queue created");
+    let all = mappings(&aws).await;
+    assert_eq!(all.len(), 1);
+    let m = &all[0];
+    assert_eq!(m.event_source_arn(), Some(arn.as_str()));
+    // Lambda records the alias ARN; moto 5.2.5 the version the alias points at.
+    assert!(
+        m.function_arn()
+            .is_some_and(|f| f.ends_with(":function:jobs:live") || f.ends_with(":function:jobs:1")),
+        "{m:?}"
+    );
+    assert_eq!(m.batch_size(), Some(10));
+    assert_eq!(
+        m.function_response_types(),
+        [aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures]
+    );
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name("jobs-lamplight")
+        .policy_name("lamplight-sqs")
+        .send()
+        .await
+        .expect("inline policy");
+    let policy: serde_json::Value =
+        serde_json::from_str(&deploy::decode_trust_policy(policy.policy_document())).expect("json");
+    assert_eq!(policy["Statement"][0]["Resource"], arn.as_str());
+    assert_eq!(
+        policy["Statement"][0]["Action"],
+        serde_json::json!([
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes"
+        ])
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let bigger = trigger_settings(
+        "jobs",
+        serde_json::json!({"kind": "sqs", "batch_size": 50, "batching_window_seconds": 5}),
+    );
+    let (plan, _) = deploy(&aws, &bigger, &zip).await;
+    let steps = trigger_steps(&plan);
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(
+        steps[0].contains("batch_size 10 -> 50")
+            && steps[0].contains("batching_window_seconds 0 -> 5"),
+        "{steps:?}"
+    );
+    let all = mappings(&aws).await;
+    assert_eq!(all.len(), 1, "updated in place");
+    assert_eq!(all[0].batch_size(), Some(50));
+    assert_eq!(all[0].maximum_batching_window_in_seconds(), Some(5));
+
+    ops::delete(&aws, "jobs").await.expect("delete");
+    assert!(mappings(&aws).await.is_empty());
+    assert_eq!(
+        queue_arn(&aws, "jobs-queue").await,
+        None,
+        "deploy's queue is deleted"
+    );
+}
+
+#[tokio::test]
+async fn a_queue_the_user_named_by_arn_is_mapped_but_never_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"sqs"), &[]).expect("zip");
+    aws.sqs
+        .create_queue()
+        .queue_name("orders")
+        .send()
+        .await
+        .expect("user's queue");
+    let arn = queue_arn(&aws, "orders").await.expect("arn");
+    let s = trigger_settings("worker", serde_json::json!({"kind": "sqs", "queue": arn}));
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(
+        !trigger_steps(&plan)
+            .iter()
+            .any(|s| s.contains("create the SQS queue")),
+        "{plan}"
+    );
+    assert_eq!(mappings(&aws).await.len(), 1);
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+    ops::delete(&aws, "worker").await.expect("delete");
+    assert!(mappings(&aws).await.is_empty());
+    assert_eq!(
+        queue_arn(&aws, "orders").await,
+        Some(arn),
+        "the user's queue stays"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_lists_trigger_steps_and_unsupported_kinds_are_refused() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"dry"), &[]).expect("zip");
+    let s = trigger_settings("dry", serde_json::json!({"kind": "sqs", "queue": "create"}));
+    let plan = deploy::plan(&aws, &s, &zip).await.expect("plan");
+    let text = plan.to_string();
+    assert!(text.contains("create the SQS queue dry-queue"), "{text}");
+    assert!(text.contains("map queue dry-queue to the alias"), "{text}");
+    assert_eq!(
+        queue_arn(&aws, "dry-queue").await,
+        None,
+        "a plan changes nothing"
+    );
+
+    let s = trigger_settings("api", serde_json::json!({"kind": "rest-api"}));
+    let err = deploy::plan(&aws, &s, &zip)
+        .await
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("kind `rest-api` is not supported yet"),
+        "{err}"
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use lamplight_deploy::aws::Aws;
 use lamplight_deploy::ops;
 
@@ -20,7 +20,11 @@ pub(crate) async fn run(f: &flags::Delete) -> Result<()> {
         }
     }
     let aws = Aws::connect(&f.named.aws.connection()).await?;
-    ops::delete(&aws, name).await?;
-    println!("deleted {name}");
+    let removed = ops::delete(&aws, name)
+        .await
+        .with_context(|| format!("deleting {name}"))?;
+    for what in removed {
+        println!("deleted {what}");
+    }
     Ok(())
 }
