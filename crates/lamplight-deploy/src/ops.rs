@@ -153,7 +153,22 @@ pub async fn list(aws: &Aws) -> Result<Vec<FunctionSummary>, DeployError> {
 /// permissions go with it. Returns what was removed, one line each.
 pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
     let mut removed = Vec::new();
-    let arn = get(aws, name).await?.arn;
+    let function = aws
+        .lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .map_err(|e| DeployError::from_sdk("lambda:GetFunction", e))?;
+    let configuration = function.configuration();
+    let arn = configuration
+        .and_then(|c| c.function_arn())
+        .unwrap_or_default()
+        .to_owned();
+    // Only the role this function runs as is a candidate: a given role is never lamplight's.
+    let runs_as_lamplight_role = configuration
+        .and_then(|c| c.role())
+        .is_some_and(|r| r.ends_with(&format!("/{}", deploy::role_name(name))));
     let aliases = match aws.lambda.list_aliases().function_name(name).send().await {
         Ok(a) => a.aliases().to_vec(),
         // A service without aliases (the local one) has no URLs on them either.
@@ -289,7 +304,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
         .await
         .map_err(|e| DeployError::from_sdk("lambda:DeleteFunction", e))?;
     removed.push(format!("function {name}"));
-    if let Some(role) = delete_role(aws, name).await? {
+    if runs_as_lamplight_role && let Some(role) = delete_role(aws, name).await? {
         removed.push(format!("role {role}"));
     }
     Ok(removed)

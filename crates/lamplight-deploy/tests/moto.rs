@@ -1210,3 +1210,122 @@ async fn a_dry_run_lists_trigger_steps_and_unsupported_kinds_are_refused() {
         "{err}"
     );
 }
+
+async fn apis(aws: &Aws) -> Vec<aws_sdk_apigatewayv2::types::Api> {
+    aws.apigw
+        .get_apis()
+        .send()
+        .await
+        .expect("apis")
+        .items()
+        .to_vec()
+}
+
+async fn route_keys(aws: &Aws, api_id: &str) -> Vec<String> {
+    let mut keys: Vec<String> = aws
+        .apigw
+        .get_routes()
+        .api_id(api_id)
+        .send()
+        .await
+        .expect("routes")
+        .items()
+        .iter()
+        .filter_map(|r| r.route_key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn an_http_api_is_created_scoped_kept_rerouted_and_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"api"), &[]).expect("zip");
+    let s = trigger_settings("orders", serde_json::json!({"kind": "http-api"}));
+
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "create HTTP API orders (payload 2.0, stage $default with auto-deploy)",
+            "allow the HTTP API to invoke the alias (statement lamplight-http-api)"
+        ]
+    );
+    let all = apis(&aws).await;
+    assert_eq!(all.len(), 1);
+    let api = &all[0];
+    let id = api.api_id().expect("id").to_owned();
+    assert_eq!(api.protocol_type().map(|p| p.as_str()), Some("HTTP"));
+    assert_eq!(
+        done.urls,
+        [(
+            "url".to_owned(),
+            api.api_endpoint().expect("endpoint").to_owned()
+        )]
+    );
+    assert_eq!(route_keys(&aws, &id).await, ["$default"]);
+    let integrations = aws
+        .apigw
+        .get_integrations()
+        .api_id(&id)
+        .send()
+        .await
+        .expect("integrations");
+    let integration = &integrations.items()[0];
+    assert_eq!(integration.payload_format_version(), Some("2.0"));
+    assert!(
+        integration
+            .integration_uri()
+            .is_some_and(|u| u.ends_with(":function:orders:live")),
+        "{integration:?}"
+    );
+    let stages = aws
+        .apigw
+        .get_stages()
+        .api_id(&id)
+        .send()
+        .await
+        .expect("stages");
+    assert!(
+        stages
+            .items()
+            .iter()
+            .any(|st| st.stage_name() == Some("$default") && st.auto_deploy() == Some(true)),
+        "{stages:?}"
+    );
+    let policy = policy_of(&aws, "orders").await;
+    let st = statement(&policy, "lamplight-http-api").expect("statement");
+    assert_eq!(st["Action"], "lambda:InvokeFunction");
+    assert_eq!(
+        st["Condition"]["ArnLike"]["AWS:SourceArn"],
+        format!("arn:aws:execute-api:us-east-1:123456789012:{id}/*")
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let routed = trigger_settings(
+        "orders",
+        serde_json::json!({"kind": "http-api", "routes": ["GET /orders/{id}", "POST /orders"]}),
+    );
+    let (plan, _) = deploy(&aws, &routed, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [format!(
+            "update routes of HTTP API {id}: add [GET /orders/{{id}}, POST /orders], remove [$default]"
+        )]
+    );
+    assert_eq!(apis(&aws).await.len(), 1, "updated in place");
+    assert_eq!(
+        route_keys(&aws, &id).await,
+        ["GET /orders/{id}", "POST /orders"]
+    );
+    let (plan, _) = deploy(&aws, &routed, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let removed = ops::delete(&aws, "orders").await.expect("delete");
+    assert!(removed.contains(&format!("HTTP API {id}")), "{removed:?}");
+    assert!(apis(&aws).await.is_empty());
+}
