@@ -230,6 +230,17 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
             _ => break,
         }
     }
+    // The queue `queue = "create"` makes is looked for too: a deploy that failed before its
+    // mapping existed left it behind with nothing pointing at it. Its tags still decide.
+    let account = arn.split(':').nth(4).unwrap_or_default().to_owned();
+    let default_queue = format!(
+        "arn:aws:sqs:{}:{account}:{}",
+        aws.region,
+        trigger::queue_name(name, "create")
+    );
+    if !queues.contains(&default_queue) {
+        queues.push(default_queue);
+    }
     for queue in queues {
         let parts: Vec<&str> = queue.split(':').collect();
         let (Some(account), Some(queue_name)) = (parts.get(4), parts.get(5)) else {

@@ -1329,3 +1329,106 @@ async fn an_http_api_is_created_scoped_kept_rerouted_and_deleted() {
     assert!(removed.contains(&format!("HTTP API {id}")), "{removed:?}");
     assert!(apis(&aws).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_trigger_that_fails_part_way_names_the_steps_done_and_delete_cleans_up() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"half"), &[]).expect("zip");
+    aws.sqs
+        .create_queue()
+        .queue_name("vanishing")
+        .send()
+        .await
+        .expect("queue");
+    let arn = queue_arn(&aws, "vanishing").await.expect("arn");
+    let s = trigger_settings("half", serde_json::json!({"kind": "sqs", "queue": arn}));
+    let plan = deploy::plan(&aws, &s, &zip).await.expect("plan");
+    // The queue goes away between the plan and the mapping: everything before it is done.
+    let url = aws
+        .sqs
+        .get_queue_url()
+        .queue_name("vanishing")
+        .send()
+        .await
+        .expect("url");
+    aws.sqs
+        .delete_queue()
+        .queue_url(url.queue_url().expect("url"))
+        .send()
+        .await
+        .expect("delete queue");
+    let err = deploy::apply(&aws, &s, &zip, plan, &mut |_| {})
+        .await
+        .expect_err("the mapping fails");
+    let DeployError::Partial { cause, done } = &err else {
+        panic!("a partial failure, not: {err}");
+    };
+    assert!(
+        cause
+            .to_string()
+            .contains("lambda:CreateEventSourceMapping"),
+        "{cause}"
+    );
+    assert!(done.contains("  - create the function"), "{done}");
+    assert!(
+        done.contains(
+            "  - let role half-lamplight receive, delete and read attributes of queue vanishing only"
+        ),
+        "{done}"
+    );
+    assert!(!done.contains("map queue"), "{done}");
+    let removed = ops::delete(&aws, "half").await.expect("delete");
+    assert!(
+        removed.contains(&"role half-lamplight".to_owned()),
+        "{removed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_queue_created_before_its_mapping_failed_is_still_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"orphan"), &[]).expect("zip");
+    let s = trigger_settings("orphan", serde_json::json!({"kind": "sqs"}));
+    deploy(&aws, &s, &zip).await;
+    let uuid = mappings(&aws).await[0].uuid().expect("uuid").to_owned();
+    aws.lambda
+        .delete_event_source_mapping()
+        .uuid(uuid)
+        .send()
+        .await
+        .expect("mapping removed behind deploy's back");
+    ops::delete(&aws, "orphan").await.expect("delete");
+    assert_eq!(queue_arn(&aws, "orphan-queue").await, None);
+}
+
+#[tokio::test]
+async fn a_pipeline_dry_run_lists_the_trigger_steps_and_creates_nothing() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut request = pipeline_request("planned", dir.path(), true);
+    request.settings.trigger = lamplight_deploy::trigger::Trigger::from_value(
+        "planned",
+        &serde_json::json!({"kind": "http-api", "routes": ["GET /items"]}),
+    )
+    .expect("trigger");
+    let mut planned = String::new();
+    let shipped = pipeline::ship_with(&aws, &request, &mut |e: Event<'_>| {
+        if let Event::Planned(plan) = e {
+            planned = plan.to_string();
+        }
+    })
+    .await
+    .expect("dry run");
+    assert!(shipped.deployed.is_none());
+    assert!(
+        planned.contains("create HTTP API planned (payload 2.0, stage $default with auto-deploy)")
+            && planned.contains("allow the HTTP API to invoke the alias"),
+        "{planned}"
+    );
+    assert!(apis(&aws).await.is_empty(), "a dry run creates nothing");
+}
