@@ -157,9 +157,16 @@ impl Trigger {
             message,
         };
         let trigger: Self = serde_json::from_value(value.clone()).map_err(|e| {
-            invalid(format!(
-                "{e}; write `trigger = {{ kind = \"function-url\" }}` (or sqs, http-api, custom, ...)"
-            ))
+            // serde names the expected values of a bad one; a missing or mistyped table needs
+            // the shape spelled out.
+            let text = e.to_string();
+            if text.contains("`kind`") || !value.is_object() {
+                invalid(format!(
+                    "{text}; write `trigger = {{ kind = \"function-url\" }}` (or sqs, http-api, custom, ...)"
+                ))
+            } else {
+                invalid(text)
+            }
         })?;
         match &trigger {
             Self::Custom {} => return Ok(None),
@@ -1260,7 +1267,8 @@ mod tests {
                 json!({"kind": "lambda-url"}),
                 "unknown variant `lambda-url`",
             ),
-            (json!({}), "missing field `kind`"),
+            (json!({}), "missing field `kind`; write `trigger = { kind"),
+            (json!("sqs"), "write `trigger = { kind"),
         ] {
             let err = Trigger::from_value("orders", &value).expect_err("invalid");
             let text = err.to_string();

@@ -1019,6 +1019,33 @@ async fn a_function_url_is_created_kept_updated_and_deleted() {
     let (plan, _) = deploy(&aws, &public, &zip).await;
     assert!(changes_nothing(&plan), "{plan}");
 
+    // Back to signed requests: the public permission is taken back.
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "update the Function URL: auth -> AWS_IAM, cors",
+            "remove the public Function URL permission"
+        ]
+    );
+    // With its only statement gone the alias has no policy at all: GetPolicy answers 404.
+    let policy = aws
+        .lambda
+        .get_policy()
+        .function_name("web")
+        .qualifier("live")
+        .send()
+        .await;
+    assert!(
+        policy.as_ref().map_or(true, |p| !p
+            .policy()
+            .unwrap_or_default()
+            .contains("lamplight-function-url-public")),
+        "{policy:?}"
+    );
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
     let removed = ops::delete(&aws, "web").await.expect("delete");
     assert!(
         removed.iter().any(|r| r.starts_with("Function URL")),
