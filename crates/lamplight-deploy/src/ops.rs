@@ -177,6 +177,20 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
     };
     for alias in &aliases {
         let qualifier = alias.name().unwrap_or_default();
+        // Looked up first: moto 5.2.5 answers a delete of a URL that does not exist with
+        // success, which would report a removal that never happened.
+        match aws
+            .lambda
+            .get_function_url_config()
+            .function_name(name)
+            .qualifier(qualifier)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if gone(e.as_service_error().and_then(|s| s.code())) => continue,
+            Err(e) => return Err(DeployError::from_sdk("lambda:GetFunctionUrlConfig", e)),
+        }
         match aws
             .lambda
             .delete_function_url_config()

@@ -1168,7 +1168,15 @@ async fn an_sqs_queue_is_created_mapped_scoped_updated_and_deleted() {
     assert_eq!(all[0].batch_size(), Some(50));
     assert_eq!(all[0].maximum_batching_window_in_seconds(), Some(5));
 
-    ops::delete(&aws, "jobs").await.expect("delete");
+    let removed = ops::delete(&aws, "jobs").await.expect("delete");
+    assert_eq!(
+        removed
+            .iter()
+            .map(|r| r.split(' ').next().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["event", "queue", "function", "role"],
+        "only what existed is reported: {removed:?}"
+    );
     assert!(mappings(&aws).await.is_empty());
     assert_eq!(
         queue_arn(&aws, "jobs-queue").await,
