@@ -27,8 +27,11 @@ pub const FUNCTION_TAG: &str = "lamplight:function";
 pub const SQS_POLICY: &str = "lamplight-sqs";
 /// Statement id of the HTTP API's invoke permission.
 pub const HTTP_API_STATEMENT: &str = "lamplight-http-api";
-/// Statement id of the public Function URL's invoke permission.
+/// Statement id of the public Function URL's `lambda:InvokeFunctionUrl` permission.
 pub const PUBLIC_URL_STATEMENT: &str = "lamplight-function-url-public";
+/// Statement id of its companion `lambda:InvokeFunction` permission, limited to calls through
+/// the URL: Lambda asks for both on public URLs created since October 2025.
+pub const PUBLIC_URL_INVOKE_STATEMENT: &str = "lamplight-function-url-public-invoke";
 
 /// `trigger = { kind = "...", ... }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -330,7 +333,7 @@ impl fmt::Display for TriggerStep {
                 write!(f, "update the Function URL: {}", changes.join(", "))
             }
             Self::AllowPublicUrl => f.write_str(
-                "allow anyone to call the Function URL (lambda:InvokeFunctionUrl, principal *)",
+                "allow anyone to call the Function URL (lambda:InvokeFunctionUrl, and lambda:InvokeFunction via the URL only; principal *)",
             ),
             Self::RemovePublicUrlPermission => {
                 f.write_str("remove the public Function URL permission")
@@ -525,10 +528,12 @@ pub async fn plan(
             } else {
                 Vec::new()
             };
-            let public = statements.iter().any(|id| id == PUBLIC_URL_STATEMENT);
-            match (url.auth, public) {
-                (UrlAuth::None, false) => steps.push(TriggerStep::AllowPublicUrl),
-                (UrlAuth::AwsIam, true) => steps.push(TriggerStep::RemovePublicUrlPermission),
+            let has = |sid: &str| statements.iter().any(|id| id == sid);
+            let both = has(PUBLIC_URL_STATEMENT) && has(PUBLIC_URL_INVOKE_STATEMENT);
+            let either = has(PUBLIC_URL_STATEMENT) || has(PUBLIC_URL_INVOKE_STATEMENT);
+            match url.auth {
+                UrlAuth::None if !both => steps.push(TriggerStep::AllowPublicUrl),
+                UrlAuth::AwsIam if either => steps.push(TriggerStep::RemovePublicUrlPermission),
                 _ => {}
             }
         }
@@ -916,29 +921,57 @@ impl Applying<'_> {
                     .push(("url".into(), out.function_url().to_owned()));
             }
             TriggerStep::AllowPublicUrl => {
-                retrying("lambda:AddPermission", progress, || {
-                    aws.lambda
-                        .add_permission()
-                        .function_name(&s.name)
-                        .qualifier(&s.alias)
-                        .statement_id(PUBLIC_URL_STATEMENT)
-                        .action("lambda:InvokeFunctionUrl")
-                        .principal("*")
-                        .function_url_auth_type(FunctionUrlAuthType::None)
-                        .send()
-                })
-                .await?;
+                let existing = statement_ids(aws, s).await?;
+                if !existing.iter().any(|id| id == PUBLIC_URL_STATEMENT) {
+                    retrying("lambda:AddPermission", progress, || {
+                        aws.lambda
+                            .add_permission()
+                            .function_name(&s.name)
+                            .qualifier(&s.alias)
+                            .statement_id(PUBLIC_URL_STATEMENT)
+                            .action("lambda:InvokeFunctionUrl")
+                            .principal("*")
+                            .function_url_auth_type(FunctionUrlAuthType::None)
+                            .send()
+                    })
+                    .await?;
+                }
+                if !existing.iter().any(|id| id == PUBLIC_URL_INVOKE_STATEMENT) {
+                    let added = retrying("lambda:AddPermission", progress, || {
+                        aws.lambda
+                            .add_permission()
+                            .function_name(&s.name)
+                            .qualifier(&s.alias)
+                            .statement_id(PUBLIC_URL_INVOKE_STATEMENT)
+                            .action("lambda:InvokeFunction")
+                            .principal("*")
+                            .invoked_via_function_url(true)
+                            .send()
+                    })
+                    .await;
+                    if let Err(e) = added {
+                        *half_done = Some(format!(
+                            "added statement {PUBLIC_URL_STATEMENT} (lambda:InvokeFunctionUrl); adding {PUBLIC_URL_INVOKE_STATEMENT} failed"
+                        ));
+                        return Err(e);
+                    }
+                }
             }
             TriggerStep::RemovePublicUrlPermission => {
-                retrying("lambda:RemovePermission", progress, || {
-                    aws.lambda
-                        .remove_permission()
-                        .function_name(&s.name)
-                        .qualifier(&s.alias)
-                        .statement_id(PUBLIC_URL_STATEMENT)
-                        .send()
-                })
-                .await?;
+                let existing = statement_ids(aws, s).await?;
+                for sid in [PUBLIC_URL_STATEMENT, PUBLIC_URL_INVOKE_STATEMENT] {
+                    if existing.iter().any(|id| id == sid) {
+                        retrying("lambda:RemovePermission", progress, || {
+                            aws.lambda
+                                .remove_permission()
+                                .function_name(&s.name)
+                                .qualifier(&s.alias)
+                                .statement_id(sid)
+                                .send()
+                        })
+                        .await?;
+                    }
+                }
             }
             TriggerStep::CreateQueue(name) => {
                 let url = aws

@@ -1001,7 +1001,7 @@ async fn a_function_url_is_created_kept_updated_and_deleted() {
         trigger_steps(&plan),
         [
             "update the Function URL: auth -> NONE, cors",
-            "allow anyone to call the Function URL (lambda:InvokeFunctionUrl, principal *)"
+            "allow anyone to call the Function URL (lambda:InvokeFunctionUrl, and lambda:InvokeFunction via the URL only; principal *)"
         ]
     );
     let url = aws
@@ -1016,6 +1016,16 @@ async fn a_function_url_is_created_kept_updated_and_deleted() {
     let policy = policy_of(&aws, "web").await;
     let st = statement(&policy, "lamplight-function-url-public").expect("public statement");
     assert_eq!(st["Action"], "lambda:InvokeFunctionUrl");
+    assert_eq!(st["Principal"], "*");
+    let invoke =
+        statement(&policy, "lamplight-function-url-public-invoke").expect("invoke statement");
+    assert_eq!(invoke["Action"], "lambda:InvokeFunction");
+    // Only through the URL: Lambda writes a Bool condition; moto 5.2.5 keeps the flag as sent.
+    assert!(
+        invoke["InvokedViaFunctionUrl"] == true
+            || invoke["Condition"]["Bool"]["lambda:InvokedViaFunctionUrl"] == "true",
+        "{invoke}"
+    );
     let (plan, _) = deploy(&aws, &public, &zip).await;
     assert!(changes_nothing(&plan), "{plan}");
 
