@@ -64,6 +64,20 @@ fn every_variant_renders_its_own_files() {
             read(&format!("{function}/src/handler.rs")),
         );
         insta::assert_snapshot!(name.as_str(), text);
+
+        // The trigger the template writes is one deploy reads: created for the kinds it
+        // supports, refused by name for the others, none for custom events.
+        let manifest: toml::Value =
+            toml::from_str(&read(&format!("{function}/Cargo.toml"))).expect("Cargo.toml");
+        let metadata = serde_json::to_value(&manifest["package"]["metadata"]).expect("json");
+        let settings = lamplight_deploy::settings::DeploySettings::from_metadata(&name, &metadata)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let kind = settings.trigger.as_ref().map(|t| t.kind());
+        let expected = match choices.event_source.as_str() {
+            source @ ("sqs" | "http-api" | "function-url" | "rest-api" | "alb") => Some(source),
+            _ => None,
+        };
+        assert_eq!(kind, expected, "{name}: the trigger written for its source");
     }
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -32,6 +32,8 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub xray: aws_sdk_xray::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub apigw: aws_sdk_apigatewayv2::Client,
     /// The region in use.
     pub region: String,
 }
@@ -96,6 +98,8 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
             xray: aws_sdk_xray::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            apigw: aws_sdk_apigatewayv2::Client::new(config),
             region,
         })
     }

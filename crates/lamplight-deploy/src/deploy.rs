@@ -17,6 +17,7 @@ use crate::aws::{Aws, retrying};
 use crate::error::DeployError;
 use crate::package::Package;
 use crate::settings::DeploySettings;
+use crate::trigger::{self, TriggerStep};
 
 /// The managed policy every function role gets: logs.
 pub const BASIC_EXECUTION: &str =
@@ -160,6 +161,8 @@ pub enum Step {
     MoveAlias(String),
     /// Keep the logs this many days.
     SetRetention(i32),
+    /// Create, update or keep what invokes the function (`trigger` in the metadata).
+    Trigger(TriggerStep),
 }
 
 impl fmt::Display for Step {
@@ -181,6 +184,7 @@ impl fmt::Display for Step {
             Self::PublishVersion => f.write_str("publish a version"),
             Self::MoveAlias(alias) => write!(f, "point alias `{alias}` at it"),
             Self::SetRetention(days) => write!(f, "keep logs {days} days"),
+            Self::Trigger(step) => step.fmt(f),
         }
     }
 }
@@ -201,6 +205,7 @@ pub struct Plan {
     /// The function as deployed now, if it exists.
     existing: Option<Existing>,
     role: RoleState,
+    found: trigger::Found,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -247,6 +252,8 @@ pub struct Deployed {
     pub done: Vec<Step>,
     /// Console links: function, logs, traces.
     pub links: Vec<(String, String)>,
+    /// What to call the function at: the Function URL or the API's invoke URL.
+    pub urls: Vec<(String, String)>,
 }
 
 fn config_differences(
@@ -441,6 +448,8 @@ pub async fn plan(aws: &Aws, s: &DeploySettings, package: &Package) -> Result<Pl
     if let Some(days) = s.log_retention_days {
         steps.push(Step::SetRetention(days));
     }
+    let (trigger_steps, found) = trigger::plan(aws, s, existing.is_some()).await?;
+    steps.extend(trigger_steps.into_iter().map(Step::Trigger));
     Ok(Plan {
         function: s.name.clone(),
         region: aws.region.clone(),
@@ -449,6 +458,7 @@ pub async fn plan(aws: &Aws, s: &DeploySettings, package: &Package) -> Result<Pl
         steps,
         existing,
         role,
+        found,
     })
 }
 
@@ -516,6 +526,8 @@ async fn apply_steps(
     let environment = Environment::builder()
         .set_variables(Some(s.env.clone().into_iter().collect()))
         .build();
+    // Made at the first trigger step, once the function (and so its ARN) exists.
+    let mut triggers: Option<trigger::Applying<'_>> = None;
     for step in &plan.steps {
         progress(&step.to_string());
         match step {
@@ -691,6 +703,19 @@ async fn apply_steps(
                     .await?;
                 }
             }
+            Step::Trigger(trigger_step) => {
+                let applying = match &mut triggers {
+                    Some(a) => a,
+                    None => triggers.insert(trigger::Applying {
+                        aws,
+                        settings: s,
+                        function_arn: function_arn(aws, &s.name).await?,
+                        found: plan.found.clone(),
+                        urls: Vec::new(),
+                    }),
+                };
+                applying.step(trigger_step, progress, half_done).await?;
+            }
             Step::SetRetention(days) => {
                 let group = format!("/aws/lambda/{}", s.name);
                 if let Err(e) = aws
@@ -723,16 +748,16 @@ async fn apply_steps(
         }
         done.push(step.clone());
     }
-    let arn = lambda
-        .get_function_configuration()
-        .function_name(&s.name)
-        .send()
-        .await
-        .map_err(|e| DeployError::from_sdk("lambda:GetFunctionConfiguration", e))?
-        .function_arn()
-        .unwrap_or_default()
-        .to_owned();
+    let arn = function_arn(aws, &s.name).await?;
+    let urls = match &mut triggers {
+        Some(applying) => {
+            applying.finish().await?;
+            std::mem::take(&mut applying.urls)
+        }
+        None => Vec::new(),
+    };
     Ok(Deployed {
+        urls,
         links: console_links(&aws.region, &s.name),
         arn,
         version,
@@ -741,6 +766,19 @@ async fn apply_steps(
         code_uploaded,
         done: Vec::new(),
     })
+}
+
+async fn function_arn(aws: &Aws, name: &str) -> Result<String, DeployError> {
+    Ok(aws
+        .lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .map_err(|e| DeployError::from_sdk("lambda:GetFunctionConfiguration", e))?
+        .function_arn()
+        .unwrap_or_default()
+        .to_owned())
 }
 
 fn attached_so_far(attached: &[&str]) -> String {

@@ -19,6 +19,24 @@ pub enum DeployError {
         /// What the chain said, with its causes.
         detail: String,
     },
+    /// A `trigger` in `[package.metadata.lamplight]` that cannot be deployed as written.
+    #[error("[package.metadata.lamplight] trigger of {function}: {message}")]
+    InvalidTrigger {
+        /// The function whose metadata holds it.
+        function: String,
+        /// Which key is wrong and what to write instead.
+        message: String,
+    },
+    /// A trigger kind that parses but that deploy does not create yet.
+    #[error(
+        "[package.metadata.lamplight] trigger of {function}: kind `{kind}` is not supported yet by `cargo xtask deploy` (supported: function-url, sqs, http-api); create it yourself and set `trigger = {{ kind = \"custom\" }}`"
+    )]
+    UnsupportedTrigger {
+        /// The function whose metadata holds it.
+        function: String,
+        /// `rest-api`, `dynamodb`, ...
+        kind: String,
+    },
     /// No region configured.
     #[error(
         "no AWS region: pass --region, set AWS_REGION, or set `region` in [package.metadata.lamplight]"

@@ -14,7 +14,8 @@
 //! | [`settings`] | `[package.metadata.lamplight]` (and cargo-lambda's keys) as [`settings::DeploySettings`]; [`settings::validate_name`], the one check of a function name |
 //! | [`aws`] | clients from the standard chain with `--endpoint-url`; retries of conflicts and throttles |
 //! | [`deploy`] | the plan (`--dry-run`) and its application: role, code, configuration, version, alias |
-//! | [`ops`] | invoke, get, list, delete |
+//! | [`trigger`] | `trigger` in the metadata: a Function URL, an SQS mapping or an HTTP API, planned and applied idempotently |
+//! | [`ops`] | invoke, get, list, delete (with the triggers, tagged queue or API, and role deploy created) |
 //! | [`logs`] | CloudWatch Logs lines, filtered and followed |
 //! | [`traces`] | X-Ray traces assembled and rendered |
 //! | [`error`] | [`DeployError`]: every failure with what to do about it |
@@ -30,5 +31,6 @@ pub mod package;
 pub mod pipeline;
 pub mod settings;
 pub mod traces;
+pub mod trigger;
 
 pub use error::DeployError;

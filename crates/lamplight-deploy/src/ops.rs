@@ -1,11 +1,13 @@
 //! Everyday calls on deployed functions: invoke, get, list, delete.
 
+use aws_sdk_lambda::error::ProvideErrorMetadata as _;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{InvocationType, LogType};
 use base64::Engine as _;
 
 use crate::aws::Aws;
 use crate::error::DeployError;
+use crate::{deploy, trigger};
 
 /// What an invocation returned.
 #[derive(Debug, Clone)]
@@ -145,13 +147,272 @@ pub async fn list(aws: &Aws) -> Result<Vec<FunctionSummary>, DeployError> {
     Ok(out)
 }
 
-/// Deletes `name` (its role, if lamplight created it, stays: other functions may share it).
-pub async fn delete(aws: &Aws, name: &str) -> Result<(), DeployError> {
+/// Deletes `name` and what deploy created for it, in order: its Function URLs, event source
+/// mappings (and a queue only when deploy created it, by its tags), its HTTP API (by tags), the
+/// role lamplight created (inline and managed policies first), then the function, whose
+/// permissions go with it. Returns what was removed, one line each.
+pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
+    let mut removed = Vec::new();
+    let function = aws
+        .lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .map_err(|e| DeployError::from_sdk("lambda:GetFunction", e))?;
+    let configuration = function.configuration();
+    let arn = configuration
+        .and_then(|c| c.function_arn())
+        .unwrap_or_default()
+        .to_owned();
+    // Only the role this function runs as is a candidate: a given role is never lamplight's.
+    let runs_as_lamplight_role = configuration
+        .and_then(|c| c.role())
+        .is_some_and(|r| r.ends_with(&format!("/{}", deploy::role_name(name))));
+    let aliases = match aws.lambda.list_aliases().function_name(name).send().await {
+        Ok(a) => a.aliases().to_vec(),
+        // A service without aliases (the local one) has no URLs on them either.
+        Err(e) if local(e.as_service_error().and_then(|s| s.code())) => Vec::new(),
+        Err(e) => return Err(DeployError::from_sdk("lambda:ListAliases", e)),
+    };
+    for alias in &aliases {
+        let qualifier = alias.name().unwrap_or_default();
+        // Looked up first: moto 5.2.5 answers a delete of a URL that does not exist with
+        // success, which would report a removal that never happened.
+        match aws
+            .lambda
+            .get_function_url_config()
+            .function_name(name)
+            .qualifier(qualifier)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if gone(e.as_service_error().and_then(|s| s.code())) => continue,
+            Err(e) => return Err(DeployError::from_sdk("lambda:GetFunctionUrlConfig", e)),
+        }
+        match aws
+            .lambda
+            .delete_function_url_config()
+            .function_name(name)
+            .qualifier(qualifier)
+            .send()
+            .await
+        {
+            Ok(_) => removed.push(format!("Function URL of {name}:{qualifier}")),
+            Err(e) if gone(e.as_service_error().and_then(|s| s.code())) => {}
+            Err(e) => return Err(DeployError::from_sdk("lambda:DeleteFunctionUrlConfig", e)),
+        }
+    }
+    let mut marker: Option<String> = None;
+    let mut queues = Vec::new();
+    loop {
+        let page = match aws
+            .lambda
+            .list_event_source_mappings()
+            .set_marker(marker.take())
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if local(e.as_service_error().and_then(|s| s.code())) => break,
+            Err(e) => return Err(DeployError::from_sdk("lambda:ListEventSourceMappings", e)),
+        };
+        for m in page.event_source_mappings() {
+            let of_function = m
+                .function_arn()
+                .is_some_and(|f| f == arn || f.starts_with(&format!("{arn}:")));
+            if !of_function {
+                continue;
+            }
+            let uuid = m.uuid().unwrap_or_default();
+            aws.lambda
+                .delete_event_source_mapping()
+                .uuid(uuid)
+                .send()
+                .await
+                .map_err(|e| DeployError::from_sdk("lambda:DeleteEventSourceMapping", e))?;
+            removed.push(format!("event source mapping {uuid}"));
+            if let Some(source) = m.event_source_arn()
+                && source.starts_with("arn:aws:sqs:")
+            {
+                queues.push(source.to_owned());
+            }
+        }
+        match page.next_marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_owned()),
+            _ => break,
+        }
+    }
+    // The queue `queue = "create"` makes is looked for too: a deploy that failed before its
+    // mapping existed left it behind with nothing pointing at it. Its tags still decide.
+    let account = arn.split(':').nth(4).unwrap_or_default().to_owned();
+    let default_queue = format!(
+        "arn:aws:sqs:{}:{account}:{}",
+        aws.region,
+        trigger::queue_name(name, "create")
+    );
+    if !queues.contains(&default_queue) {
+        queues.push(default_queue);
+    }
+    for queue in queues {
+        let parts: Vec<&str> = queue.split(':').collect();
+        let (Some(account), Some(queue_name)) = (parts.get(4), parts.get(5)) else {
+            continue;
+        };
+        let url = match aws
+            .sqs
+            .get_queue_url()
+            .queue_name(*queue_name)
+            .queue_owner_aws_account_id(*account)
+            .send()
+            .await
+        {
+            Ok(u) => u.queue_url().unwrap_or_default().to_owned(),
+            Err(e) if gone(e.as_service_error().and_then(|s| s.code())) => continue,
+            Err(e) => return Err(DeployError::from_sdk("sqs:GetQueueUrl", e)),
+        };
+        let tags = aws
+            .sqs
+            .list_queue_tags()
+            .queue_url(&url)
+            .send()
+            .await
+            .map_err(|e| DeployError::from_sdk("sqs:ListQueueTags", e))?;
+        let tags = tags.tags();
+        // A queue the user named is theirs: only one deploy tagged as its own is removed.
+        if created_for(tags, name) {
+            aws.sqs
+                .delete_queue()
+                .queue_url(&url)
+                .send()
+                .await
+                .map_err(|e| DeployError::from_sdk("sqs:DeleteQueue", e))?;
+            removed.push(format!("queue {queue_name}"));
+        }
+    }
+    let mut token: Option<String> = None;
+    loop {
+        let page = aws
+            .apigw
+            .get_apis()
+            .set_next_token(token.take())
+            .send()
+            .await;
+        let page = match page {
+            Ok(p) => p,
+            // The local service has no API Gateway: nothing of it to remove.
+            Err(e) if local(e.as_service_error().and_then(|s| s.code())) => break,
+            Err(e) => return Err(DeployError::from_sdk("apigateway:GetApis", e)),
+        };
+        for api in page.items() {
+            if created_for(api.tags(), name) {
+                let id = api.api_id().unwrap_or_default();
+                aws.apigw
+                    .delete_api()
+                    .api_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| DeployError::from_sdk("apigateway:DeleteApi", e))?;
+                removed.push(format!("HTTP API {id}"));
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
     aws.lambda
         .delete_function()
         .function_name(name)
         .send()
         .await
-        .map(|_| ())
-        .map_err(|e| DeployError::from_sdk("lambda:DeleteFunction", e))
+        .map_err(|e| DeployError::from_sdk("lambda:DeleteFunction", e))?;
+    removed.push(format!("function {name}"));
+    if runs_as_lamplight_role && let Some(role) = delete_role(aws, name).await? {
+        removed.push(format!("role {role}"));
+    }
+    Ok(removed)
+}
+
+fn gone(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ResourceNotFoundException"
+                | "NotFoundException"
+                | "AWS.SimpleQueueService.NonExistentQueue"
+                | "QueueDoesNotExist"
+                | "NoSuchEntity"
+                | "UnknownOperationException"
+        )
+    )
+}
+
+fn local(code: Option<&str>) -> bool {
+    code == Some("UnknownOperationException")
+}
+
+fn created_for(tags: Option<&std::collections::HashMap<String, String>>, name: &str) -> bool {
+    tags.is_some_and(|t| {
+        t.get(trigger::CREATED_BY_TAG).map(String::as_str) == Some(trigger::CREATED_BY)
+            && t.get(trigger::FUNCTION_TAG).map(String::as_str) == Some(name)
+    })
+}
+
+/// Deletes the role lamplight created for `name` (its description says so), after its policies;
+/// a role the user gave, or one someone else made under that name, stays.
+async fn delete_role(aws: &Aws, name: &str) -> Result<Option<String>, DeployError> {
+    let role = deploy::role_name(name);
+    let found = match aws.iam.get_role().role_name(&role).send().await {
+        Ok(r) => r,
+        Err(e) if gone(e.as_service_error().and_then(|s| s.code())) => return Ok(None),
+        Err(e) => return Err(DeployError::from_sdk("iam:GetRole", e)),
+    };
+    let ours = found
+        .role()
+        .and_then(|r| r.description())
+        .is_some_and(|d| d.ends_with("created by lamplight"));
+    if !ours {
+        return Ok(None);
+    }
+    let inline = aws
+        .iam
+        .list_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(|e| DeployError::from_sdk("iam:ListRolePolicies", e))?;
+    for policy in inline.policy_names() {
+        aws.iam
+            .delete_role_policy()
+            .role_name(&role)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(|e| DeployError::from_sdk("iam:DeleteRolePolicy", e))?;
+    }
+    let attached = aws
+        .iam
+        .list_attached_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(|e| DeployError::from_sdk("iam:ListAttachedRolePolicies", e))?;
+    for policy in attached.attached_policies() {
+        aws.iam
+            .detach_role_policy()
+            .role_name(&role)
+            .policy_arn(policy.policy_arn().unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| DeployError::from_sdk("iam:DetachRolePolicy", e))?;
+    }
+    aws.iam
+        .delete_role()
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(|e| DeployError::from_sdk("iam:DeleteRole", e))?;
+    Ok(Some(role))
 }

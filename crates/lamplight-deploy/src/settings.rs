@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::binary::Arch;
 use crate::error::DeployError;
+use crate::trigger::Trigger;
 
 /// Everything a deploy sets on the function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub struct DeploySettings {
     pub alias: String,
     /// The region, when the metadata names one.
     pub region: Option<String>,
+    /// What invokes the function (`trigger`); `None` for none or `custom`.
+    pub trigger: Option<Trigger>,
 }
 
 fn text(value: &Value) -> Option<String> {
@@ -103,6 +106,7 @@ impl DeploySettings {
             log_retention_days: None,
             alias: "live".into(),
             region: None,
+            trigger: None,
         }
     }
 
@@ -169,6 +173,9 @@ impl DeploySettings {
             }
             if let Some(runtime) = table.get("runtime").and_then(text) {
                 s.runtime = runtime;
+            }
+            if let Some(trigger) = table.get("trigger") {
+                s.trigger = Trigger::from_value(name, trigger)?;
             }
         }
         let env_size: usize = s.env.iter().map(|(k, v)| k.len() + v.len()).sum();

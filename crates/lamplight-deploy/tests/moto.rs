@@ -908,3 +908,572 @@ async fn a_failed_step_through_the_pipeline_prints_each_cause_once() {
         assert_eq!(printed.matches(part).count(), 1, "{part} in {printed}");
     }
 }
+
+fn trigger_settings(name: &str, trigger: serde_json::Value) -> DeploySettings {
+    let mut s = settings(name);
+    s.trigger = lamplight_deploy::trigger::Trigger::from_value(name, &trigger).expect("trigger");
+    s
+}
+
+fn trigger_steps(plan: &deploy::Plan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .filter(|s| matches!(s, Step::Trigger(_)))
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn changes_nothing(plan: &deploy::Plan) -> bool {
+    plan.steps.iter().all(|s| {
+        !matches!(s, Step::Trigger(_))
+            || matches!(
+                s,
+                Step::Trigger(lamplight_deploy::trigger::TriggerStep::Unchanged(_))
+            )
+    })
+}
+
+async fn policy_of(aws: &Aws, name: &str) -> serde_json::Value {
+    let policy = aws
+        .lambda
+        .get_policy()
+        .function_name(name)
+        .qualifier("live")
+        .send()
+        .await
+        .expect("policy");
+    serde_json::from_str(policy.policy().expect("document")).expect("json")
+}
+
+fn statement<'a>(policy: &'a serde_json::Value, sid: &str) -> Option<&'a serde_json::Value> {
+    policy["Statement"]
+        .as_array()?
+        .iter()
+        .find(|s| s["Sid"] == sid)
+}
+
+#[tokio::test]
+async fn a_function_url_is_created_kept_updated_and_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"url"), &[]).expect("zip");
+    let s = trigger_settings(
+        "web",
+        serde_json::json!({"kind": "function-url", "cors": {"allow_origins": ["https://example.com"], "allow_methods": ["GET"], "max_age": 60}}),
+    );
+
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        ["create a Function URL (auth AWS_IAM)"]
+    );
+    assert!(
+        done.urls.iter().any(|(_, u)| u.starts_with("http")),
+        "{:?}",
+        done.urls
+    );
+    let url = aws
+        .lambda
+        .get_function_url_config()
+        .function_name("web")
+        .qualifier("live")
+        .send()
+        .await
+        .expect("url");
+    assert_eq!(url.auth_type().as_str(), "AWS_IAM");
+    let cors = url.cors().expect("cors");
+    assert_eq!(cors.allow_origins(), ["https://example.com"]);
+    assert_eq!(cors.allow_methods(), ["GET"]);
+    assert_eq!(cors.max_age(), Some(60));
+
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+    assert!(!done.urls.is_empty(), "the URL is printed every time");
+
+    // Public, with the permission that makes it callable.
+    let public = trigger_settings(
+        "web",
+        serde_json::json!({"kind": "function-url", "auth": "NONE"}),
+    );
+    let (plan, _) = deploy(&aws, &public, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "update the Function URL: auth -> NONE, cors",
+            "allow anyone to call the Function URL (lambda:InvokeFunctionUrl, and lambda:InvokeFunction via the URL only; principal *)"
+        ]
+    );
+    let url = aws
+        .lambda
+        .get_function_url_config()
+        .function_name("web")
+        .qualifier("live")
+        .send()
+        .await
+        .expect("url");
+    assert_eq!(url.auth_type().as_str(), "NONE");
+    let policy = policy_of(&aws, "web").await;
+    let st = statement(&policy, "lamplight-function-url-public").expect("public statement");
+    assert_eq!(st["Action"], "lambda:InvokeFunctionUrl");
+    assert_eq!(st["Principal"], "*");
+    let invoke =
+        statement(&policy, "lamplight-function-url-public-invoke").expect("invoke statement");
+    assert_eq!(invoke["Action"], "lambda:InvokeFunction");
+    // Only through the URL: Lambda writes a Bool condition; moto 5.2.5 keeps the flag as sent.
+    assert!(
+        invoke["InvokedViaFunctionUrl"] == true
+            || invoke["Condition"]["Bool"]["lambda:InvokedViaFunctionUrl"] == "true",
+        "{invoke}"
+    );
+    let (plan, _) = deploy(&aws, &public, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    // Back to signed requests: the public permission is taken back.
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "update the Function URL: auth -> AWS_IAM, cors",
+            "remove the public Function URL permission"
+        ]
+    );
+    // With its only statement gone the alias has no policy at all: GetPolicy answers 404.
+    let policy = aws
+        .lambda
+        .get_policy()
+        .function_name("web")
+        .qualifier("live")
+        .send()
+        .await;
+    assert!(
+        policy.as_ref().map_or(true, |p| !p
+            .policy()
+            .unwrap_or_default()
+            .contains("lamplight-function-url-public")),
+        "{policy:?}"
+    );
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let removed = ops::delete(&aws, "web").await.expect("delete");
+    assert!(
+        removed.iter().any(|r| r.starts_with("Function URL")),
+        "{removed:?}"
+    );
+    assert!(ops::get(&aws, "web").await.is_err());
+    assert!(
+        aws.iam
+            .get_role()
+            .role_name("web-lamplight")
+            .send()
+            .await
+            .is_err(),
+        "the role lamplight created is deleted"
+    );
+}
+
+async fn queue_arn(aws: &Aws, name: &str) -> Option<String> {
+    let url = aws
+        .sqs
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .ok()?
+        .queue_url()?
+        .to_owned();
+    aws.sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .ok()?
+        .attributes()?
+        .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .cloned()
+}
+
+async fn mappings(aws: &Aws) -> Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration> {
+    aws.lambda
+        .list_event_source_mappings()
+        .send()
+        .await
+        .expect("mappings")
+        .event_source_mappings()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn an_sqs_queue_is_created_mapped_scoped_updated_and_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"sqs"), &[]).expect("zip");
+    let s = trigger_settings("jobs", serde_json::json!({"kind": "sqs"}));
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "create the SQS queue jobs-queue",
+            "let role jobs-lamplight receive, delete and read attributes of queue jobs-queue only",
+            "map queue jobs-queue to the alias (ReportBatchItemFailures)"
+        ]
+    );
+    let arn = queue_arn(&aws, "jobs-queue").await.expect("queue created");
+    let all = mappings(&aws).await;
+    assert_eq!(all.len(), 1);
+    let m = &all[0];
+    assert_eq!(m.event_source_arn(), Some(arn.as_str()));
+    // Lambda records the alias ARN; moto 5.2.5 the version the alias points at.
+    assert!(
+        m.function_arn()
+            .is_some_and(|f| f.ends_with(":function:jobs:live") || f.ends_with(":function:jobs:1")),
+        "{m:?}"
+    );
+    assert_eq!(m.batch_size(), Some(10));
+    assert_eq!(
+        m.function_response_types(),
+        [aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures]
+    );
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name("jobs-lamplight")
+        .policy_name("lamplight-sqs")
+        .send()
+        .await
+        .expect("inline policy");
+    let policy: serde_json::Value =
+        serde_json::from_str(&deploy::decode_trust_policy(policy.policy_document())).expect("json");
+    assert_eq!(policy["Statement"][0]["Resource"], arn.as_str());
+    assert_eq!(
+        policy["Statement"][0]["Action"],
+        serde_json::json!([
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes"
+        ])
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let bigger = trigger_settings(
+        "jobs",
+        serde_json::json!({"kind": "sqs", "batch_size": 50, "batching_window_seconds": 5}),
+    );
+    let (plan, _) = deploy(&aws, &bigger, &zip).await;
+    let steps = trigger_steps(&plan);
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(
+        steps[0].contains("batch_size 10 -> 50")
+            && steps[0].contains("batching_window_seconds 0 -> 5"),
+        "{steps:?}"
+    );
+    let all = mappings(&aws).await;
+    assert_eq!(all.len(), 1, "updated in place");
+    assert_eq!(all[0].batch_size(), Some(50));
+    assert_eq!(all[0].maximum_batching_window_in_seconds(), Some(5));
+
+    let removed = ops::delete(&aws, "jobs").await.expect("delete");
+    assert_eq!(
+        removed
+            .iter()
+            .map(|r| r.split(' ').next().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["event", "queue", "function", "role"],
+        "only what existed is reported: {removed:?}"
+    );
+    assert!(mappings(&aws).await.is_empty());
+    assert_eq!(
+        queue_arn(&aws, "jobs-queue").await,
+        None,
+        "deploy's queue is deleted"
+    );
+}
+
+#[tokio::test]
+async fn a_queue_the_user_named_by_arn_is_mapped_but_never_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"sqs"), &[]).expect("zip");
+    aws.sqs
+        .create_queue()
+        .queue_name("orders")
+        .send()
+        .await
+        .expect("user's queue");
+    let arn = queue_arn(&aws, "orders").await.expect("arn");
+    let s = trigger_settings("worker", serde_json::json!({"kind": "sqs", "queue": arn}));
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(
+        !trigger_steps(&plan)
+            .iter()
+            .any(|s| s.contains("create the SQS queue")),
+        "{plan}"
+    );
+    assert_eq!(mappings(&aws).await.len(), 1);
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+    ops::delete(&aws, "worker").await.expect("delete");
+    assert!(mappings(&aws).await.is_empty());
+    assert_eq!(
+        queue_arn(&aws, "orders").await,
+        Some(arn),
+        "the user's queue stays"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_lists_trigger_steps_and_unsupported_kinds_are_refused() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"dry"), &[]).expect("zip");
+    let s = trigger_settings("dry", serde_json::json!({"kind": "sqs", "queue": "create"}));
+    let plan = deploy::plan(&aws, &s, &zip).await.expect("plan");
+    let text = plan.to_string();
+    assert!(text.contains("create the SQS queue dry-queue"), "{text}");
+    assert!(text.contains("map queue dry-queue to the alias"), "{text}");
+    assert_eq!(
+        queue_arn(&aws, "dry-queue").await,
+        None,
+        "a plan changes nothing"
+    );
+
+    let s = trigger_settings("api", serde_json::json!({"kind": "rest-api"}));
+    let err = deploy::plan(&aws, &s, &zip)
+        .await
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("kind `rest-api` is not supported yet"),
+        "{err}"
+    );
+}
+
+async fn apis(aws: &Aws) -> Vec<aws_sdk_apigatewayv2::types::Api> {
+    aws.apigw
+        .get_apis()
+        .send()
+        .await
+        .expect("apis")
+        .items()
+        .to_vec()
+}
+
+async fn route_keys(aws: &Aws, api_id: &str) -> Vec<String> {
+    let mut keys: Vec<String> = aws
+        .apigw
+        .get_routes()
+        .api_id(api_id)
+        .send()
+        .await
+        .expect("routes")
+        .items()
+        .iter()
+        .filter_map(|r| r.route_key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn an_http_api_is_created_scoped_kept_rerouted_and_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"api"), &[]).expect("zip");
+    let s = trigger_settings("orders", serde_json::json!({"kind": "http-api"}));
+
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "create HTTP API orders (payload 2.0, stage $default with auto-deploy)",
+            "allow the HTTP API to invoke the alias (statement lamplight-http-api)"
+        ]
+    );
+    let all = apis(&aws).await;
+    assert_eq!(all.len(), 1);
+    let api = &all[0];
+    let id = api.api_id().expect("id").to_owned();
+    assert_eq!(api.protocol_type().map(|p| p.as_str()), Some("HTTP"));
+    assert_eq!(
+        done.urls,
+        [(
+            "url".to_owned(),
+            api.api_endpoint().expect("endpoint").to_owned()
+        )]
+    );
+    assert_eq!(route_keys(&aws, &id).await, ["$default"]);
+    let integrations = aws
+        .apigw
+        .get_integrations()
+        .api_id(&id)
+        .send()
+        .await
+        .expect("integrations");
+    let integration = &integrations.items()[0];
+    assert_eq!(integration.payload_format_version(), Some("2.0"));
+    assert!(
+        integration
+            .integration_uri()
+            .is_some_and(|u| u.ends_with(":function:orders:live")),
+        "{integration:?}"
+    );
+    let stages = aws
+        .apigw
+        .get_stages()
+        .api_id(&id)
+        .send()
+        .await
+        .expect("stages");
+    assert!(
+        stages
+            .items()
+            .iter()
+            .any(|st| st.stage_name() == Some("$default") && st.auto_deploy() == Some(true)),
+        "{stages:?}"
+    );
+    let policy = policy_of(&aws, "orders").await;
+    let st = statement(&policy, "lamplight-http-api").expect("statement");
+    assert_eq!(st["Action"], "lambda:InvokeFunction");
+    assert_eq!(
+        st["Condition"]["ArnLike"]["AWS:SourceArn"],
+        format!("arn:aws:execute-api:us-east-1:123456789012:{id}/*")
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let routed = trigger_settings(
+        "orders",
+        serde_json::json!({"kind": "http-api", "routes": ["GET /orders/{id}", "POST /orders"]}),
+    );
+    let (plan, _) = deploy(&aws, &routed, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [format!(
+            "update routes of HTTP API {id}: add [GET /orders/{{id}}, POST /orders], remove [$default]"
+        )]
+    );
+    assert_eq!(apis(&aws).await.len(), 1, "updated in place");
+    assert_eq!(
+        route_keys(&aws, &id).await,
+        ["GET /orders/{id}", "POST /orders"]
+    );
+    let (plan, _) = deploy(&aws, &routed, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let removed = ops::delete(&aws, "orders").await.expect("delete");
+    assert!(removed.contains(&format!("HTTP API {id}")), "{removed:?}");
+    assert!(apis(&aws).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_trigger_that_fails_part_way_names_the_steps_done_and_delete_cleans_up() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"half"), &[]).expect("zip");
+    aws.sqs
+        .create_queue()
+        .queue_name("vanishing")
+        .send()
+        .await
+        .expect("queue");
+    let arn = queue_arn(&aws, "vanishing").await.expect("arn");
+    let s = trigger_settings("half", serde_json::json!({"kind": "sqs", "queue": arn}));
+    let plan = deploy::plan(&aws, &s, &zip).await.expect("plan");
+    // The queue goes away between the plan and the mapping: everything before it is done.
+    let url = aws
+        .sqs
+        .get_queue_url()
+        .queue_name("vanishing")
+        .send()
+        .await
+        .expect("url");
+    aws.sqs
+        .delete_queue()
+        .queue_url(url.queue_url().expect("url"))
+        .send()
+        .await
+        .expect("delete queue");
+    let err = deploy::apply(&aws, &s, &zip, plan, &mut |_| {})
+        .await
+        .expect_err("the mapping fails");
+    let DeployError::Partial { cause, done } = &err else {
+        panic!("a partial failure, not: {err}");
+    };
+    assert!(
+        cause
+            .to_string()
+            .contains("lambda:CreateEventSourceMapping"),
+        "{cause}"
+    );
+    assert!(done.contains("  - create the function"), "{done}");
+    assert!(
+        done.contains(
+            "  - let role half-lamplight receive, delete and read attributes of queue vanishing only"
+        ),
+        "{done}"
+    );
+    assert!(!done.contains("map queue"), "{done}");
+    let removed = ops::delete(&aws, "half").await.expect("delete");
+    assert!(
+        removed.contains(&"role half-lamplight".to_owned()),
+        "{removed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_queue_created_before_its_mapping_failed_is_still_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"orphan"), &[]).expect("zip");
+    let s = trigger_settings("orphan", serde_json::json!({"kind": "sqs"}));
+    deploy(&aws, &s, &zip).await;
+    let uuid = mappings(&aws).await[0].uuid().expect("uuid").to_owned();
+    aws.lambda
+        .delete_event_source_mapping()
+        .uuid(uuid)
+        .send()
+        .await
+        .expect("mapping removed behind deploy's back");
+    ops::delete(&aws, "orphan").await.expect("delete");
+    assert_eq!(queue_arn(&aws, "orphan-queue").await, None);
+}
+
+#[tokio::test]
+async fn a_pipeline_dry_run_lists_the_trigger_steps_and_creates_nothing() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut request = pipeline_request("planned", dir.path(), true);
+    request.settings.trigger = lamplight_deploy::trigger::Trigger::from_value(
+        "planned",
+        &serde_json::json!({"kind": "http-api", "routes": ["GET /items"]}),
+    )
+    .expect("trigger");
+    let mut planned = String::new();
+    let shipped = pipeline::ship_with(&aws, &request, &mut |e: Event<'_>| {
+        if let Event::Planned(plan) = e {
+            planned = plan.to_string();
+        }
+    })
+    .await
+    .expect("dry run");
+    assert!(shipped.deployed.is_none());
+    assert!(
+        planned.contains("create HTTP API planned (payload 2.0, stage $default with auto-deploy)")
+            && planned.contains("allow the HTTP API to invoke the alias"),
+        "{planned}"
+    );
+    assert!(apis(&aws).await.is_empty(), "a dry run creates nothing");
+}

@@ -115,6 +115,26 @@ async fn deploy_publish_alias_and_invoke_through_the_local_service() {
     let payload: serde_json::Value = serde_json::from_slice(&out.payload).expect("json");
     assert_eq!(payload["greeting"], "deployed");
 
+    // The local service has no Function URLs, queues or API Gateway: each trigger is a step
+    // reported as skipped, and the deploy still succeeds.
+    for kind in ["function-url", "sqs", "http-api"] {
+        let mut with_trigger = settings.clone();
+        with_trigger.trigger =
+            lamplight_deploy::trigger::Trigger::from_value("shipped", &json!({"kind": kind}))
+                .expect("trigger");
+        let plan = deploy::plan(&aws, &with_trigger, &zip)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let text = plan.to_string();
+        assert!(
+            text.contains(&format!("skip the {kind} trigger: not supported locally")),
+            "{text}"
+        );
+        deploy::apply(&aws, &with_trigger, &zip, plan, &mut |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+
     assert_eq!(ops::list(&aws).await.expect("list").len(), 1);
     ops::delete(&aws, "shipped").await.expect("delete");
     assert!(ops::get(&aws, "shipped").await.is_err());

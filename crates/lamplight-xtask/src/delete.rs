@@ -1,8 +1,9 @@
-//! `cargo xtask delete`: deletes a deployed function, after the user types its name.
+//! `cargo xtask delete`: deletes a deployed function and what deploy created for it (triggers,
+//! a queue or API tagged as its own, its lamplight role), after the user types its name.
 
 use std::io::Write as _;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use lamplight_deploy::aws::Aws;
 use lamplight_deploy::ops;
 
@@ -11,7 +12,9 @@ use crate::flags;
 pub(crate) async fn run(f: &flags::Delete) -> Result<()> {
     let name = &f.named.function;
     if !f.yes {
-        print!("delete the function {name}? type its name to confirm: ");
+        print!(
+            "delete the function {name} and the triggers, queue, API and role deploy created for it? type its name to confirm: "
+        );
         std::io::stdout().flush()?;
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
@@ -20,7 +23,11 @@ pub(crate) async fn run(f: &flags::Delete) -> Result<()> {
         }
     }
     let aws = Aws::connect(&f.named.aws.connection()).await?;
-    ops::delete(&aws, name).await?;
-    println!("deleted {name}");
+    let removed = ops::delete(&aws, name)
+        .await
+        .with_context(|| format!("deleting {name}"))?;
+    for what in removed {
+        println!("deleted {what}");
+    }
     Ok(())
 }

@@ -17,6 +17,15 @@ pub(crate) async fn run(sh: &Shell, f: &flags::Deploy) -> Result<()> {
     let ws = Workspace::load(sh)?;
     for function in ws.targets(&f.package.functions, f.package.all)? {
         let settings = function.deploy_settings(&f.package.deploy)?;
+        if let Some(lamplight_deploy::trigger::Trigger::FunctionUrl(url)) = &settings.trigger
+            && url.auth == lamplight_deploy::trigger::UrlAuth::None
+        {
+            // Deliberate, but worth a line: anyone who finds the URL can run (and bill) it.
+            eprintln!(
+                "warning: {} gets a public Function URL (auth = \"NONE\"): anyone can invoke it; use auth = \"AWS_IAM\" unless that is intended",
+                settings.name
+            );
+        }
         let request = Request {
             source: package::source(&ws, function, settings.arch, &f.package),
             connection: f.aws.connection(),
@@ -77,6 +86,9 @@ fn print_deployed(name: &str, done: &Deployed, since: Option<Instant>) {
             ", unchanged: not uploaded"
         }
     );
+    for (what, url) in &done.urls {
+        println!("  {what:<9} {url}");
+    }
     for (what, url) in &done.links {
         println!("  {what:<9} {url}");
     }
