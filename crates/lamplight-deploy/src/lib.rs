@@ -29,6 +29,7 @@ pub mod logs;
 pub mod ops;
 pub mod package;
 pub mod pipeline;
+mod role;
 pub mod settings;
 pub mod traces;
 pub mod trigger;

@@ -7,7 +7,7 @@ use base64::Engine as _;
 
 use crate::aws::Aws;
 use crate::error::DeployError;
-use crate::{deploy, trigger};
+use crate::trigger;
 
 /// What an invocation returned.
 #[derive(Debug, Clone)]
@@ -168,7 +168,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
     // Only the role this function runs as is a candidate: a given role is never lamplight's.
     let runs_as_lamplight_role = configuration
         .and_then(|c| c.role())
-        .is_some_and(|r| r.ends_with(&format!("/{}", deploy::role_name(name))));
+        .is_some_and(|r| r.ends_with(&format!("/{}", crate::role::role_name(name))));
     let aliases = match aws.lambda.list_aliases().function_name(name).send().await {
         Ok(a) => a.aliases().to_vec(),
         // A service without aliases (the local one) has no URLs on them either.
@@ -363,7 +363,7 @@ fn created_for(tags: Option<&std::collections::HashMap<String, String>>, name: &
 /// Deletes the role lamplight created for `name` (its description says so), after its policies;
 /// a role the user gave, or one someone else made under that name, stays.
 async fn delete_role(aws: &Aws, name: &str) -> Result<Option<String>, DeployError> {
-    let role = deploy::role_name(name);
+    let role = crate::role::role_name(name);
     let found = match aws.iam.get_role().role_name(&role).send().await {
         Ok(r) => r,
         Err(e) if gone(e.as_service_error().and_then(|s| s.code())) => return Ok(None),

@@ -581,7 +581,7 @@ pub async fn plan(
                     ),
                 }),
                 None => {
-                    let role = crate::deploy::role_name(&s.name);
+                    let role = crate::role::role_name(&s.name);
                     let wanted = found.queue_arn.as_deref().map(queue_policy);
                     let current = match aws
                         .iam
@@ -591,7 +591,7 @@ pub async fn plan(
                         .send()
                         .await
                     {
-                        Ok(p) => Some(crate::deploy::decode_trust_policy(p.policy_document())),
+                        Ok(p) => Some(crate::role::decode_trust_policy(p.policy_document())),
                         Err(e) if is_not_found(code_of(&e).as_deref()) => None,
                         Err(e) => return Err(DeployError::from_sdk("iam:GetRolePolicy", e)),
                     };
