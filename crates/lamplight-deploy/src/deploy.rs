@@ -11,8 +11,6 @@ use aws_sdk_lambda::types::{
     Architecture, Environment, FunctionConfiguration, Runtime, TracingConfig, TracingMode,
 };
 
-use sha2::{Digest as _, Sha256};
-
 use crate::aws::{Aws, retrying};
 use crate::error::DeployError;
 use crate::package::Package;
@@ -27,71 +25,7 @@ pub const XRAY_WRITE: &str = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess";
 
 const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
-/// IAM's longest role name.
-pub const MAX_ROLE_NAME: usize = 64;
-
-const ROLE_SUFFIX: &str = "-lamplight";
-/// Hex digits of the name's SHA-256 kept in a shortened role name: 48 bits, so distinct long
-/// names sharing a prefix collide about once in 2^24 pairs.
-const ROLE_HASH_DIGITS: usize = 12;
-
-fn iam_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
-}
-
-/// The role lamplight creates for `function`: `{function}-lamplight` while that fits IAM's 64
-/// characters, else the name cut short, `.`, a hash of the whole name and `-lamplight`. The `.`
-/// cannot occur in a Lambda function name, so a shortened name never equals another function's
-/// plain one; the hash keeps it the same on every deploy, so the role is found again.
-pub fn role_name(function: &str) -> String {
-    let plain = format!("{function}{ROLE_SUFFIX}");
-    if plain.len() <= MAX_ROLE_NAME && plain.chars().all(iam_name_char) {
-        return plain;
-    }
-    let hash: String = Sha256::digest(function.as_bytes())
-        .iter()
-        .take(ROLE_HASH_DIGITS / 2)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let keep = MAX_ROLE_NAME - ROLE_SUFFIX.len() - 1 - ROLE_HASH_DIGITS;
-    let prefix: String = function
-        .chars()
-        .filter(|c| iam_name_char(*c))
-        .take(keep)
-        .collect();
-    format!("{prefix}.{hash}{ROLE_SUFFIX}")
-}
-
-/// Percent-decodes `text` (IAM returns policy documents URL-encoded); `None` when an escape is
-/// malformed or the bytes are not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                return None;
-            }
-            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// A role's trust policy as readable JSON: decoded when URL-encoded (as IAM returns it), else
-/// as given.
-pub fn decode_trust_policy(document: &str) -> String {
-    if serde_json::from_str::<serde_json::Value>(document).is_ok() {
-        return document.to_owned();
-    }
-    percent_decode(document).unwrap_or_else(|| document.to_owned())
-}
+pub use crate::role::{MAX_ROLE_NAME, decode_trust_policy, role_name};
 
 fn one_or_many(value: Option<&serde_json::Value>) -> Vec<&serde_json::Value> {
     match value {
@@ -448,7 +382,8 @@ pub async fn plan(aws: &Aws, s: &DeploySettings, package: &Package) -> Result<Pl
     if let Some(days) = s.log_retention_days {
         steps.push(Step::SetRetention(days));
     }
-    let (trigger_steps, found) = trigger::plan(aws, s, existing.is_some()).await?;
+    let (trigger_steps, found) =
+        trigger::plan(aws, &s.trigger_target(), existing.is_some()).await?;
     steps.extend(trigger_steps.into_iter().map(Step::Trigger));
     Ok(Plan {
         function: s.name.clone(),
@@ -527,6 +462,7 @@ async fn apply_steps(
         .set_variables(Some(s.env.clone().into_iter().collect()))
         .build();
     // Made at the first trigger step, once the function (and so its ARN) exists.
+    let target = s.trigger_target();
     let mut triggers: Option<trigger::Applying<'_>> = None;
     for step in &plan.steps {
         progress(&step.to_string());
@@ -708,7 +644,7 @@ async fn apply_steps(
                     Some(a) => a,
                     None => triggers.insert(trigger::Applying {
                         aws,
-                        settings: s,
+                        target: &target,
                         function_arn: function_arn(aws, &s.name).await?,
                         found: plan.found.clone(),
                         urls: Vec::new(),

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::binary::Arch;
 use crate::error::DeployError;
-use crate::trigger::Trigger;
+use crate::trigger::{Target, Trigger};
 
 /// Everything a deploy sets on the function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,18 @@ pub struct DeploySettings {
     pub region: Option<String>,
     /// What invokes the function (`trigger`); `None` for none or `custom`.
     pub trigger: Option<Trigger>,
+}
+
+impl DeploySettings {
+    /// What the triggers need of these settings.
+    pub fn trigger_target(&self) -> Target {
+        Target {
+            name: self.name.clone(),
+            alias: self.alias.clone(),
+            role: self.role.clone(),
+            trigger: self.trigger.clone(),
+        }
+    }
 }
 
 fn text(value: &Value) -> Option<String> {

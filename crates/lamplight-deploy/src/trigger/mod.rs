@@ -1,0 +1,600 @@
+//! What invokes a deployed function: `trigger` in `[package.metadata.lamplight]`, planned as
+//! deploy steps ([`TriggerStep`]) after the alias exists and applied idempotently: the current
+//! state is read first, so a second deploy with nothing changed changes nothing.
+//!
+//! Supported: `function-url`, `sqs`, `http-api`. The other kinds parse, so a template's metadata
+//! is never rejected as malformed, but deploy refuses them by name rather than ignore them.
+
+mod function_url;
+mod http_api;
+mod sqs;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::aws::Aws;
+use crate::error::DeployError;
+
+/// What the triggers need of a function's settings: taken from
+/// [`crate::settings::DeploySettings`] by its caller, so this module, which the settings name for
+/// their `trigger`, does not name the settings back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// The function.
+    pub name: String,
+    /// Its alias, which the triggers invoke.
+    pub alias: String,
+    /// The user's role, if the function runs as one (then its policies are theirs).
+    pub role: Option<String>,
+    /// What invokes it.
+    pub trigger: Option<Trigger>,
+}
+
+pub use function_url::{Cors, FunctionUrl, UrlAuth};
+pub use http_api::HttpApi;
+pub use sqs::{Sqs, queue_name, queue_policy};
+
+/// Tag on resources deploy created (queue, API), so delete removes them and nothing else.
+pub const CREATED_BY_TAG: &str = "lamplight:created-by";
+/// Its value.
+pub const CREATED_BY: &str = "lamplight";
+/// Tag naming the function a created resource serves.
+pub const FUNCTION_TAG: &str = "lamplight:function";
+/// The inline role policy that lets the function read its queue.
+pub const SQS_POLICY: &str = "lamplight-sqs";
+/// Statement id of the HTTP API's invoke permission.
+pub const HTTP_API_STATEMENT: &str = "lamplight-http-api";
+/// Statement id of the public Function URL's `lambda:InvokeFunctionUrl` permission.
+pub const PUBLIC_URL_STATEMENT: &str = "lamplight-function-url-public";
+/// Statement id of its companion `lambda:InvokeFunction` permission, limited to calls through
+/// the URL: Lambda asks for both on public URLs created since October 2025.
+pub const PUBLIC_URL_INVOKE_STATEMENT: &str = "lamplight-function-url-public-invoke";
+
+/// `trigger = { kind = "...", ... }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Trigger {
+    /// A Function URL on the alias.
+    FunctionUrl(FunctionUrl),
+    /// An SQS event source mapping on the alias.
+    Sqs(Sqs),
+    /// An API Gateway HTTP API (payload 2.0) integrated with the alias.
+    HttpApi(HttpApi),
+    /// Not supported yet.
+    RestApi {},
+    /// Not supported yet.
+    Dynamodb {},
+    /// Not supported yet.
+    Sns {},
+    /// Not supported yet.
+    S3 {},
+    /// Not supported yet.
+    Eventbridge {},
+    /// Not supported yet.
+    Alb {},
+    /// The user wires the function: deploy creates nothing.
+    Custom {},
+}
+
+impl Trigger {
+    /// Parses and checks `trigger` of `function`; `None` for `custom`.
+    pub fn from_value(
+        function: &str,
+        value: &serde_json::Value,
+    ) -> Result<Option<Self>, DeployError> {
+        let invalid = |message: String| DeployError::InvalidTrigger {
+            function: function.to_owned(),
+            message,
+        };
+        let trigger: Self = serde_json::from_value(value.clone()).map_err(|e| {
+            // serde names the expected values of a bad one; a missing or mistyped table needs
+            // the shape spelled out.
+            let text = e.to_string();
+            if text.contains("`kind`") || !value.is_object() {
+                invalid(format!(
+                    "{text}; write `trigger = {{ kind = \"function-url\" }}` (or sqs, http-api, custom, ...)"
+                ))
+            } else {
+                invalid(text)
+            }
+        })?;
+        let checked = match &trigger {
+            Self::Custom {} => return Ok(None),
+            Self::Sqs(sqs) => sqs.validate(function),
+            Self::HttpApi(api) => api.validate(),
+            Self::FunctionUrl(url) => url.validate(),
+            _ => Ok(()),
+        };
+        checked.map_err(invalid)?;
+        Ok(Some(trigger))
+    }
+
+    /// `function-url`, `sqs`, ...
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::FunctionUrl(_) => "function-url",
+            Self::Sqs(_) => "sqs",
+            Self::HttpApi(_) => "http-api",
+            Self::RestApi {} => "rest-api",
+            Self::Dynamodb {} => "dynamodb",
+            Self::Sns {} => "sns",
+            Self::S3 {} => "s3",
+            Self::Eventbridge {} => "eventbridge",
+            Self::Alb {} => "alb",
+            Self::Custom {} => "custom",
+        }
+    }
+}
+
+/// One trigger step of a deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriggerStep {
+    /// Create the alias's Function URL.
+    CreateFunctionUrl {
+        /// `AWS_IAM` or `NONE`.
+        auth: String,
+    },
+    /// Change the Function URL's settings.
+    UpdateFunctionUrl(Vec<String>),
+    /// Let anyone invoke the public URL (`lambda:InvokeFunctionUrl`, principal `*`).
+    AllowPublicUrl,
+    /// Take back the public permission: the URL is `AWS_IAM` now.
+    RemovePublicUrlPermission,
+    /// Create the queue, tagged as lamplight's.
+    CreateQueue(String),
+    /// Let the role read the queue (inline policy [`SQS_POLICY`]).
+    PutQueuePolicy {
+        /// The lamplight role.
+        role: String,
+        /// The queue's name.
+        queue: String,
+    },
+    /// Map the queue to the alias.
+    CreateEventSourceMapping(String),
+    /// Change the mapping's settings.
+    UpdateEventSourceMapping {
+        /// The mapping.
+        uuid: String,
+        /// What changes.
+        changes: Vec<String>,
+    },
+    /// Create the HTTP API, its integration, routes and `$default` stage.
+    CreateHttpApi(String),
+    /// Add or remove routes of the API.
+    UpdateHttpApiRoutes {
+        /// The API.
+        api_id: String,
+        /// Route keys to add.
+        add: Vec<String>,
+        /// Route keys to remove.
+        remove: Vec<String>,
+    },
+    /// Let the API invoke the alias ([`HTTP_API_STATEMENT`]).
+    AllowHttpApi,
+    /// The trigger is as configured.
+    Unchanged(String),
+    /// Not done, and why (the local service, a role that is the user's).
+    Skipped {
+        /// What was not done.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl fmt::Display for TriggerStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CreateFunctionUrl { auth } => write!(f, "create a Function URL (auth {auth})"),
+            Self::UpdateFunctionUrl(changes) => {
+                write!(f, "update the Function URL: {}", changes.join(", "))
+            }
+            Self::AllowPublicUrl => f.write_str(
+                "allow anyone to call the Function URL (lambda:InvokeFunctionUrl, and lambda:InvokeFunction via the URL only; principal *)",
+            ),
+            Self::RemovePublicUrlPermission => {
+                f.write_str("remove the public Function URL permission")
+            }
+            Self::CreateQueue(name) => write!(f, "create the SQS queue {name}"),
+            Self::PutQueuePolicy { role, queue } => write!(
+                f,
+                "let role {role} receive, delete and read attributes of queue {queue} only"
+            ),
+            Self::CreateEventSourceMapping(queue) => {
+                write!(
+                    f,
+                    "map queue {queue} to the alias (ReportBatchItemFailures)"
+                )
+            }
+            Self::UpdateEventSourceMapping { uuid, changes } => {
+                write!(f, "update mapping {uuid}: {}", changes.join(", "))
+            }
+            Self::CreateHttpApi(name) => write!(
+                f,
+                "create HTTP API {name} (payload 2.0, stage $default with auto-deploy)"
+            ),
+            Self::UpdateHttpApiRoutes {
+                api_id,
+                add,
+                remove,
+            } => write!(
+                f,
+                "update routes of HTTP API {api_id}: add [{}], remove [{}]",
+                add.join(", "),
+                remove.join(", ")
+            ),
+            Self::AllowHttpApi => write!(
+                f,
+                "allow the HTTP API to invoke the alias (statement {HTTP_API_STATEMENT})"
+            ),
+            Self::Unchanged(what) => write!(f, "keep the {what} (unchanged)"),
+            Self::Skipped { what, reason } => write!(f, "skip {what}: {reason}"),
+        }
+    }
+}
+
+/// What the plan found deployed, for apply to reuse.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    queue_url: Option<String>,
+    queue_arn: Option<String>,
+    api_id: Option<String>,
+    api_endpoint: Option<String>,
+}
+
+fn code_of<E: aws_sdk_lambda::error::ProvideErrorMetadata, R>(
+    e: &aws_sdk_lambda::error::SdkError<E, R>,
+) -> Option<String> {
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .map(str::to_owned)
+}
+
+fn is_not_found(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ResourceNotFoundException"
+                | "NotFoundException"
+                | "AWS.SimpleQueueService.NonExistentQueue"
+                | "QueueDoesNotExist"
+                | "NoSuchEntity"
+        )
+    )
+}
+
+/// The local Lambda service answers what it does not implement with this code.
+fn is_unsupported_locally(code: Option<&str>) -> bool {
+    code == Some("UnknownOperationException")
+}
+
+fn skipped(kind: &str) -> TriggerStep {
+    TriggerStep::Skipped {
+        what: format!("the {kind} trigger"),
+        reason: "not supported locally (this Lambda API does not implement it)".into(),
+    }
+}
+
+fn policy_statements(policy: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str::<serde_json::Value>(policy)
+        .ok()
+        .and_then(|p| p.get("Statement").cloned())
+        .and_then(|s| s.as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// The `Sid`s of the alias's resource policy (none when it has none).
+async fn statement_ids(aws: &Aws, s: &Target) -> Result<Vec<String>, DeployError> {
+    match aws
+        .lambda
+        .get_policy()
+        .function_name(&s.name)
+        .qualifier(&s.alias)
+        .send()
+        .await
+    {
+        Ok(found) => Ok(policy_statements(found.policy().unwrap_or_default())
+            .iter()
+            .filter_map(|st| st.get("Sid").and_then(|v| v.as_str()).map(str::to_owned))
+            .collect()),
+        Err(e) if is_not_found(code_of(&e).as_deref()) => Ok(Vec::new()),
+        Err(e) => Err(DeployError::from_sdk("lambda:GetPolicy", e)),
+    }
+}
+
+/// Where an inline policy of the lamplight role stands.
+pub(crate) enum RolePolicy {
+    /// The function runs as the user's role (named here): theirs to change.
+    Yours(String),
+    /// The lamplight role (named here) lacks it, or has another document.
+    Differs(String),
+    /// As wanted.
+    Same,
+}
+
+/// Compares the lamplight role's inline policy `policy` with `wanted` (`None` when its resource
+/// does not exist yet, so it will have to be put); IAM returns documents URL-encoded.
+pub(crate) async fn role_policy(
+    aws: &Aws,
+    s: &Target,
+    policy: &str,
+    wanted: Option<&str>,
+) -> Result<RolePolicy, DeployError> {
+    if let Some(role) = &s.role {
+        return Ok(RolePolicy::Yours(role.clone()));
+    }
+    let role = crate::role::role_name(&s.name);
+    let current = match aws
+        .iam
+        .get_role_policy()
+        .role_name(&role)
+        .policy_name(policy)
+        .send()
+        .await
+    {
+        Ok(p) => Some(crate::role::decode_trust_policy(p.policy_document())),
+        Err(e) if is_not_found(code_of(&e).as_deref()) => None,
+        Err(e) => return Err(DeployError::from_sdk("iam:GetRolePolicy", e)),
+    };
+    let same = match (current, wanted) {
+        (Some(c), Some(w)) => {
+            serde_json::from_str::<serde_json::Value>(&c).ok()
+                == serde_json::from_str::<serde_json::Value>(w).ok()
+        }
+        _ => false,
+    };
+    Ok(if same {
+        RolePolicy::Same
+    } else {
+        RolePolicy::Differs(role)
+    })
+}
+
+/// The trigger steps of a deploy of `s`; `function_exists` is false on a first deploy (nothing
+/// can be attached to it yet, so everything is created).
+pub async fn plan(
+    aws: &Aws,
+    s: &Target,
+    function_exists: bool,
+) -> Result<(Vec<TriggerStep>, Found), DeployError> {
+    let mut found = Found::default();
+    let Some(trigger) = &s.trigger else {
+        return Ok((Vec::new(), found));
+    };
+    let steps = match trigger {
+        Trigger::FunctionUrl(url) => function_url::plan(aws, s, url, function_exists).await?,
+        Trigger::Sqs(sqs) => sqs::plan(aws, s, sqs, function_exists, &mut found).await?,
+        Trigger::HttpApi(api) => http_api::plan(aws, s, api, function_exists, &mut found).await?,
+        other => {
+            return Err(DeployError::UnsupportedTrigger {
+                function: s.name.clone(),
+                kind: other.kind().to_owned(),
+            });
+        }
+    };
+    Ok((steps, found))
+}
+
+/// Every event source mapping of `queue_arn` (all pages).
+async fn mappings_of(
+    aws: &Aws,
+    queue_arn: &str,
+) -> Result<Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration>, DeployError> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = aws
+            .lambda
+            .list_event_source_mappings()
+            .event_source_arn(queue_arn)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| DeployError::from_sdk("lambda:ListEventSourceMappings", e))?;
+        out.extend(page.event_source_mappings().iter().cloned());
+        match page.next_marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// The mapping of `queue_arn` to this function's alias, if any.
+async fn find_mapping(
+    aws: &Aws,
+    s: &Target,
+    queue_arn: &str,
+) -> Result<Option<aws_sdk_lambda::types::EventSourceMappingConfiguration>, DeployError> {
+    // Any qualifier of this function counts: Lambda reports the alias ARN, but moto 5.2.5 reports
+    // the version the alias pointed at when the mapping was made.
+    let whole = format!(":function:{}", s.name);
+    let qualified = format!("{whole}:");
+    Ok(mappings_of(aws, queue_arn).await?.into_iter().find(|m| {
+        m.function_arn()
+            .is_some_and(|a| a.ends_with(&whole) || a.contains(&qualified))
+    }))
+}
+
+fn tags(function: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (CREATED_BY_TAG.to_owned(), CREATED_BY.to_owned()),
+        (FUNCTION_TAG.to_owned(), function.to_owned()),
+    ])
+}
+
+/// What applying trigger steps needs beyond the plan: the function's ARN once it exists.
+pub struct Applying<'a> {
+    /// The clients.
+    pub aws: &'a Aws,
+    /// The function as it should be.
+    pub target: &'a Target,
+    /// The unqualified function ARN.
+    pub function_arn: String,
+    /// What the plan found, completed by the steps that create things.
+    pub found: Found,
+    /// URLs to print at the end: (what, url).
+    pub urls: Vec<(String, String)>,
+}
+
+impl Applying<'_> {
+    fn alias_arn(&self) -> String {
+        format!("{}:{}", self.function_arn, self.target.alias)
+    }
+
+    /// The account, from the function's ARN (`arn:aws:lambda:region:account:function:name`).
+    fn account(&self) -> String {
+        self.function_arn
+            .split(':')
+            .nth(4)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Carries out one step; `half_done` says what a step that failed part way changed.
+    pub async fn step(
+        &mut self,
+        step: &TriggerStep,
+        progress: &mut dyn FnMut(&str),
+        half_done: &mut Option<String>,
+    ) -> Result<(), DeployError> {
+        match step {
+            TriggerStep::CreateFunctionUrl { .. }
+            | TriggerStep::UpdateFunctionUrl(_)
+            | TriggerStep::AllowPublicUrl
+            | TriggerStep::RemovePublicUrlPermission => {
+                self.function_url_step(step, progress, half_done).await
+            }
+            TriggerStep::CreateQueue(_)
+            | TriggerStep::PutQueuePolicy { .. }
+            | TriggerStep::CreateEventSourceMapping(_)
+            | TriggerStep::UpdateEventSourceMapping { .. } => {
+                self.sqs_step(step, progress, half_done).await
+            }
+            TriggerStep::CreateHttpApi(_)
+            | TriggerStep::UpdateHttpApiRoutes { .. }
+            | TriggerStep::AllowHttpApi => self.http_api_step(step, progress, half_done).await,
+            TriggerStep::Unchanged(_) | TriggerStep::Skipped { .. } => Ok(()),
+        }
+    }
+
+    /// After the steps: the URL to call, for the kinds that have one.
+    pub async fn finish(&mut self) -> Result<(), DeployError> {
+        let s = self.target;
+        match &s.trigger {
+            Some(Trigger::FunctionUrl(_)) if self.urls.is_empty() => {
+                match self
+                    .aws
+                    .lambda
+                    .get_function_url_config()
+                    .function_name(&s.name)
+                    .qualifier(&s.alias)
+                    .send()
+                    .await
+                {
+                    Ok(c) => self.urls.push(("url".into(), c.function_url().to_owned())),
+                    // The local service has no URLs: the step said so already.
+                    Err(e) if is_unsupported_locally(code_of(&e).as_deref()) => {}
+                    Err(e) => return Err(DeployError::from_sdk("lambda:GetFunctionUrlConfig", e)),
+                }
+            }
+            Some(Trigger::HttpApi(_)) => {
+                if let Some(endpoint) = &self.found.api_endpoint {
+                    self.urls.push(("url".into(), endpoint.clone()));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A step planned for one kind applied with settings of another: a bug, said plainly.
+fn mismatch(kind: &str) -> DeployError {
+    DeployError::Aws {
+        operation: format!("applying the {kind} trigger"),
+        message: "the plan does not match the settings: plan again".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn triggers_parse_with_defaults_and_custom_is_none() {
+        let t = Trigger::from_value("f", &json!({"kind": "sqs"})).expect("valid");
+        assert_eq!(
+            t,
+            Some(Trigger::Sqs(Sqs {
+                queue: "create".into(),
+                batch_size: 10,
+                batching_window_seconds: 0
+            }))
+        );
+        let t = Trigger::from_value("f", &json!({"kind": "function-url"})).expect("valid");
+        assert_eq!(t, Some(Trigger::FunctionUrl(FunctionUrl::default())));
+        let t = Trigger::from_value("f", &json!({"kind": "http-api"})).expect("valid");
+        assert_eq!(
+            t,
+            Some(Trigger::HttpApi(HttpApi {
+                routes: vec!["$default".into()]
+            }))
+        );
+        assert_eq!(
+            Trigger::from_value("f", &json!({"kind": "custom"})).expect("valid"),
+            None
+        );
+        for kind in ["rest-api", "dynamodb", "sns", "s3", "eventbridge", "alb"] {
+            let t = Trigger::from_value("f", &json!({"kind": kind, "anything": 1}))
+                .expect("parses")
+                .expect("some");
+            assert_eq!(t.kind(), kind);
+        }
+        assert_eq!(queue_name("orders", "create"), "orders-queue");
+        assert_eq!(
+            queue_name("orders", "arn:aws:sqs:us-east-1:123456789012:jobs"),
+            "jobs"
+        );
+    }
+
+    #[test]
+    fn bad_triggers_name_the_key_and_what_to_do() {
+        for (value, expected) in [
+            (json!({"kind": "sqs", "batch_size": 0}), "`batch_size = 0`"),
+            (
+                json!({"kind": "sqs", "batch_size": 100}),
+                "needs `batching_window_seconds`",
+            ),
+            (json!({"kind": "sqs", "queue": "a b"}), "`queue = \"a b\"`"),
+            (
+                json!({"kind": "sqs", "batchsize": 5}),
+                "unknown field `batchsize`",
+            ),
+            (
+                json!({"kind": "function-url", "auth": "OPEN"}),
+                "unknown variant `OPEN`",
+            ),
+            (
+                json!({"kind": "http-api", "routes": ["FETCH /x"]}),
+                "route `FETCH /x`",
+            ),
+            (
+                json!({"kind": "lambda-url"}),
+                "unknown variant `lambda-url`",
+            ),
+            (json!({}), "missing field `kind`; write `trigger = { kind"),
+            (json!("sqs"), "write `trigger = { kind"),
+        ] {
+            let err = Trigger::from_value("orders", &value).expect_err("invalid");
+            let text = err.to_string();
+            assert!(
+                text.contains("trigger of orders") && text.contains(expected),
+                "{value}: {text}"
+            );
+        }
+    }
+}
