@@ -34,6 +34,7 @@ pub struct Aws {
     pub xray: aws_sdk_xray::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub apigw: aws_sdk_apigatewayv2::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
     /// The region in use.
     pub region: String,
 }
@@ -100,6 +101,7 @@ impl Aws {
             xray: aws_sdk_xray::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             apigw: aws_sdk_apigatewayv2::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
             region,
         })
     }

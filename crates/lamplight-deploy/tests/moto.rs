@@ -1477,3 +1477,192 @@ async fn a_pipeline_dry_run_lists_the_trigger_steps_and_creates_nothing() {
     );
     assert!(apis(&aws).await.is_empty(), "a dry run creates nothing");
 }
+
+/// A table as the user made it: with a stream of new images when `stream` is set.
+async fn create_table(aws: &Aws, name: &str, stream: bool) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        StreamSpecification, StreamViewType,
+    };
+    let table = aws
+        .dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .set_stream_specification(stream.then(|| {
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .expect("stream")
+        }))
+        .send()
+        .await
+        .expect("table");
+    let description = table.table_description().expect("description");
+    description
+        .latest_stream_arn()
+        .or(description.table_arn())
+        .expect("arn")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_dynamodb_stream_is_mapped_scoped_updated_and_deleted_but_the_table_stays() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"ddb"), &[]).expect("zip");
+    let stream = create_table(&aws, "orders", true).await;
+
+    // A table without a stream is refused before anything is created, saying what to enable.
+    create_table(&aws, "plain", false).await;
+    let plain = trigger_settings(
+        "nostream",
+        serde_json::json!({"kind": "dynamodb", "table": "plain"}),
+    );
+    let err = deploy::plan(&aws, &plain, &zip)
+        .await
+        .expect_err("no stream");
+    let text = err.to_string();
+    assert!(
+        text.contains("table plain has no stream") && text.contains("NEW_IMAGE"),
+        "{text}"
+    );
+
+    let s = trigger_settings(
+        "audit",
+        serde_json::json!({"kind": "dynamodb", "table": "orders"}),
+    );
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            format!(
+                "let role audit-lamplight read stream {stream} only (inline policy lamplight-dynamodb)"
+            ),
+            format!("map stream {stream} to the alias (ReportBatchItemFailures, from LATEST)"),
+        ]
+    );
+    let all = mappings(&aws).await;
+    assert_eq!(all.len(), 1);
+    let m = &all[0];
+    assert_eq!(m.event_source_arn(), Some(stream.as_str()));
+    // Lambda records the alias ARN; moto 5.2.5 the version the alias points at.
+    assert!(
+        m.function_arn().is_some_and(
+            |f| f.ends_with(":function:audit:live") || f.ends_with(":function:audit:1")
+        ),
+        "{m:?}"
+    );
+    assert_eq!(m.batch_size(), Some(100));
+    assert_eq!(m.bisect_batch_on_function_error(), Some(true));
+    assert_eq!(m.maximum_retry_attempts(), None, "Lambda's default");
+    assert_eq!(m.starting_position().map(|p| p.as_str()), Some("LATEST"));
+    assert_eq!(
+        m.function_response_types(),
+        [aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures]
+    );
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name("audit-lamplight")
+        .policy_name("lamplight-dynamodb")
+        .send()
+        .await
+        .expect("inline policy");
+    let policy: serde_json::Value =
+        serde_json::from_str(&deploy::decode_trust_policy(policy.policy_document())).expect("json");
+    assert_eq!(policy["Statement"][0]["Resource"], stream.as_str());
+    assert_eq!(
+        policy["Statement"][0]["Action"],
+        serde_json::json!([
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams"
+        ])
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    // The stream named by its ARN is the same trigger: nothing changes.
+    let by_arn = trigger_settings(
+        "audit",
+        serde_json::json!({"kind": "dynamodb", "stream": stream}),
+    );
+    let (plan, _) = deploy(&aws, &by_arn, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let changed = trigger_settings(
+        "audit",
+        serde_json::json!({"kind": "dynamodb", "table": "orders", "batch_size": 250, "bisect_batch_on_error": false, "maximum_retry_attempts": 3}),
+    );
+    let (plan, _) = deploy(&aws, &changed, &zip).await;
+    let steps = trigger_steps(&plan);
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(
+        steps[0].contains("batch_size 100 -> 250")
+            && steps[0].contains("bisect_batch_on_error true -> false")
+            && steps[0].contains("maximum_retry_attempts default -> 3"),
+        "{steps:?}"
+    );
+    let all = mappings(&aws).await;
+    assert_eq!(all.len(), 1, "updated in place");
+    assert_eq!(all[0].batch_size(), Some(250));
+    assert_eq!(all[0].bisect_batch_on_function_error(), Some(false));
+    assert_eq!(all[0].maximum_retry_attempts(), Some(3));
+    let (plan, _) = deploy(&aws, &changed, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    // Where a mapping starts cannot change: the plan says so instead of pretending.
+    let rewind = trigger_settings(
+        "audit",
+        serde_json::json!({"kind": "dynamodb", "table": "orders", "batch_size": 250, "bisect_batch_on_error": false, "maximum_retry_attempts": 3, "starting_position": "TRIM_HORIZON"}),
+    );
+    let plan = deploy::plan(&aws, &rewind, &zip).await.expect("plan");
+    let steps = trigger_steps(&plan);
+    assert!(
+        steps.iter().any(|s| s.starts_with(
+            "skip starting_position LATEST -> TRIM_HORIZON: Lambda sets it only when a mapping is created"
+        )),
+        "{steps:?}"
+    );
+
+    let removed = ops::delete(&aws, "audit").await.expect("delete");
+    assert_eq!(
+        removed
+            .iter()
+            .map(|r| r.split(' ').next().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["event", "function", "role"],
+        "{removed:?}"
+    );
+    assert!(mappings(&aws).await.is_empty());
+    let table = aws
+        .dynamodb
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .await
+        .expect("the user's table stays");
+    assert_eq!(
+        table.table().and_then(|t| t.latest_stream_arn()),
+        Some(stream.as_str())
+    );
+}

@@ -2,9 +2,10 @@
 //! deploy steps ([`TriggerStep`]) after the alias exists and applied idempotently: the current
 //! state is read first, so a second deploy with nothing changed changes nothing.
 //!
-//! Supported: `function-url`, `sqs`, `http-api`. The other kinds parse, so a template's metadata
+//! Supported: `function-url`, `sqs`, `http-api`, `dynamodb`, one file each. The other kinds parse, so a template's metadata
 //! is never rejected as malformed, but deploy refuses them by name rather than ignore them.
 
+mod dynamodb;
 mod function_url;
 mod http_api;
 mod sqs;
@@ -14,7 +15,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::aws::Aws;
+use crate::aws::{Aws, retrying};
 use crate::error::DeployError;
 
 /// What the triggers need of a function's settings: taken from
@@ -32,6 +33,7 @@ pub struct Target {
     pub trigger: Option<Trigger>,
 }
 
+pub use dynamodb::{Dynamodb, StartingPosition, stream_policy};
 pub use function_url::{Cors, FunctionUrl, UrlAuth};
 pub use http_api::HttpApi;
 pub use sqs::{Sqs, queue_name, queue_policy};
@@ -44,6 +46,8 @@ pub const CREATED_BY: &str = "lamplight";
 pub const FUNCTION_TAG: &str = "lamplight:function";
 /// The inline role policy that lets the function read its queue.
 pub const SQS_POLICY: &str = "lamplight-sqs";
+/// The inline role policy that lets the function read its DynamoDB stream.
+pub const DYNAMODB_POLICY: &str = "lamplight-dynamodb";
 /// Statement id of the HTTP API's invoke permission.
 pub const HTTP_API_STATEMENT: &str = "lamplight-http-api";
 /// Statement id of the public Function URL's `lambda:InvokeFunctionUrl` permission.
@@ -64,8 +68,8 @@ pub enum Trigger {
     HttpApi(HttpApi),
     /// Not supported yet.
     RestApi {},
-    /// Not supported yet.
-    Dynamodb {},
+    /// A DynamoDB stream event source mapping on the alias.
+    Dynamodb(Dynamodb),
     /// Not supported yet.
     Sns {},
     /// Not supported yet.
@@ -105,6 +109,7 @@ impl Trigger {
             Self::Sqs(sqs) => sqs.validate(function),
             Self::HttpApi(api) => api.validate(),
             Self::FunctionUrl(url) => url.validate(),
+            Self::Dynamodb(ddb) => ddb.validate(),
             _ => Ok(()),
         };
         checked.map_err(invalid)?;
@@ -118,7 +123,7 @@ impl Trigger {
             Self::Sqs(_) => "sqs",
             Self::HttpApi(_) => "http-api",
             Self::RestApi {} => "rest-api",
-            Self::Dynamodb {} => "dynamodb",
+            Self::Dynamodb(_) => "dynamodb",
             Self::Sns {} => "sns",
             Self::S3 {} => "s3",
             Self::Eventbridge {} => "eventbridge",
@@ -155,6 +160,31 @@ pub enum TriggerStep {
     CreateEventSourceMapping(String),
     /// Change the mapping's settings.
     UpdateEventSourceMapping {
+        /// The mapping.
+        uuid: String,
+        /// What changes.
+        changes: Vec<String>,
+    },
+    /// Put an inline policy on the lamplight role.
+    PutRolePolicy {
+        /// The lamplight role.
+        role: String,
+        /// The policy's name ([`DYNAMODB_POLICY`], ...).
+        policy: String,
+        /// The policy document.
+        document: String,
+        /// What it allows, for the plan.
+        summary: String,
+    },
+    /// Map a DynamoDB stream to the alias.
+    CreateStreamMapping {
+        /// The stream's ARN.
+        stream: String,
+        /// `LATEST` or `TRIM_HORIZON`.
+        starting_position: String,
+    },
+    /// Change the stream mapping's settings.
+    UpdateStreamMapping {
         /// The mapping.
         uuid: String,
         /// What changes.
@@ -209,6 +239,22 @@ impl fmt::Display for TriggerStep {
                 )
             }
             Self::UpdateEventSourceMapping { uuid, changes } => {
+                write!(f, "update mapping {uuid}: {}", changes.join(", "))
+            }
+            Self::PutRolePolicy {
+                role,
+                policy,
+                summary,
+                ..
+            } => write!(f, "let role {role} {summary} (inline policy {policy})"),
+            Self::CreateStreamMapping {
+                stream,
+                starting_position,
+            } => write!(
+                f,
+                "map stream {stream} to the alias (ReportBatchItemFailures, from {starting_position})"
+            ),
+            Self::UpdateStreamMapping { uuid, changes } => {
                 write!(f, "update mapping {uuid}: {}", changes.join(", "))
             }
             Self::CreateHttpApi(name) => write!(
@@ -367,6 +413,7 @@ pub async fn plan(
         Trigger::FunctionUrl(url) => function_url::plan(aws, s, url, function_exists).await?,
         Trigger::Sqs(sqs) => sqs::plan(aws, s, sqs, function_exists, &mut found).await?,
         Trigger::HttpApi(api) => http_api::plan(aws, s, api, function_exists, &mut found).await?,
+        Trigger::Dynamodb(ddb) => dynamodb::plan(aws, s, ddb, function_exists).await?,
         other => {
             return Err(DeployError::UnsupportedTrigger {
                 function: s.name.clone(),
@@ -476,6 +523,25 @@ impl Applying<'_> {
             TriggerStep::CreateHttpApi(_)
             | TriggerStep::UpdateHttpApiRoutes { .. }
             | TriggerStep::AllowHttpApi => self.http_api_step(step, progress, half_done).await,
+            TriggerStep::CreateStreamMapping { .. } | TriggerStep::UpdateStreamMapping { .. } => {
+                self.dynamodb_step(step, progress).await
+            }
+            TriggerStep::PutRolePolicy {
+                role,
+                policy,
+                document,
+                ..
+            } => retrying("iam:PutRolePolicy", progress, || {
+                self.aws
+                    .iam
+                    .put_role_policy()
+                    .role_name(role)
+                    .policy_name(policy)
+                    .policy_document(document)
+                    .send()
+            })
+            .await
+            .map(|_| ()),
             TriggerStep::Unchanged(_) | TriggerStep::Skipped { .. } => Ok(()),
         }
     }
@@ -548,7 +614,20 @@ mod tests {
             Trigger::from_value("f", &json!({"kind": "custom"})).expect("valid"),
             None
         );
-        for kind in ["rest-api", "dynamodb", "sns", "s3", "eventbridge", "alb"] {
+        let t = Trigger::from_value("f", &json!({"kind": "dynamodb", "table": "orders"}))
+            .expect("valid");
+        assert_eq!(
+            t,
+            Some(Trigger::Dynamodb(Dynamodb {
+                table: Some("orders".into()),
+                stream: None,
+                starting_position: StartingPosition::Latest,
+                batch_size: 100,
+                bisect_batch_on_error: true,
+                maximum_retry_attempts: None,
+            }))
+        );
+        for kind in ["rest-api", "sns", "s3", "eventbridge", "alb"] {
             let t = Trigger::from_value("f", &json!({"kind": kind, "anything": 1}))
                 .expect("parses")
                 .expect("some");
@@ -581,6 +660,19 @@ mod tests {
             (
                 json!({"kind": "http-api", "routes": ["FETCH /x"]}),
                 "route `FETCH /x`",
+            ),
+            (json!({"kind": "dynamodb"}), "write either `table"),
+            (
+                json!({"kind": "dynamodb", "stream": "orders"}),
+                "`stream = \"orders\"`",
+            ),
+            (
+                json!({"kind": "dynamodb", "table": "t", "starting_position": "AT_TIMESTAMP"}),
+                "unknown variant `AT_TIMESTAMP`",
+            ),
+            (
+                json!({"kind": "dynamodb", "table": "t", "maximum_retry_attempts": -2}),
+                "`maximum_retry_attempts = -2`",
             ),
             (
                 json!({"kind": "lambda-url"}),
