@@ -74,9 +74,8 @@ fn every_variant_renders_its_own_files() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let kind = settings.trigger.as_ref().map(|t| t.kind());
         let expected = match choices.event_source.as_str() {
-            source @ ("sqs" | "http-api" | "function-url" | "rest-api" | "alb" | "dynamodb") => {
-                Some(source)
-            }
+            source @ ("sqs" | "http-api" | "function-url" | "rest-api" | "alb" | "dynamodb"
+            | "sns") => Some(source),
             _ => None,
         };
         assert_eq!(kind, expected, "{name}: the trigger written for its source");

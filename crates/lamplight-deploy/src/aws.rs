@@ -35,6 +35,7 @@ pub struct Aws {
     pub sqs: aws_sdk_sqs::Client,
     pub apigw: aws_sdk_apigatewayv2::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sns: aws_sdk_sns::Client,
     /// The region in use.
     pub region: String,
 }
@@ -102,6 +103,7 @@ impl Aws {
             sqs: aws_sdk_sqs::Client::new(config),
             apigw: aws_sdk_apigatewayv2::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
             region,
         })
     }

@@ -148,7 +148,8 @@ pub async fn list(aws: &Aws) -> Result<Vec<FunctionSummary>, DeployError> {
 }
 
 /// Deletes `name` and what deploy created for it, in order: its Function URLs, event source
-/// mappings (and a queue only when deploy created it, by its tags), its HTTP API (by tags), the
+/// mappings (and a queue only when deploy created it, by its tags), its SNS subscriptions (and a
+/// topic only when deploy created it, by its tags), its HTTP API (by tags), the
 /// role lamplight created (inline and managed policies first), then the function, whose
 /// permissions go with it. Returns what was removed, one line each.
 pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
@@ -291,6 +292,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
             removed.push(format!("queue {queue_name}"));
         }
     }
+    removed.extend(delete_subscriptions(aws, name, &arn, &account).await?);
     let mut token: Option<String> = None;
     loop {
         let page = aws
@@ -344,6 +346,8 @@ fn gone(code: Option<&str>) -> bool {
                 | "AWS.SimpleQueueService.NonExistentQueue"
                 | "QueueDoesNotExist"
                 | "NoSuchEntity"
+                | "NotFound"
+                | "ResourceNotFound"
                 | "UnknownOperationException"
         )
     )
@@ -358,6 +362,101 @@ fn created_for(tags: Option<&std::collections::HashMap<String, String>>, name: &
         t.get(trigger::CREATED_BY_TAG).map(String::as_str) == Some(trigger::CREATED_BY)
             && t.get(trigger::FUNCTION_TAG).map(String::as_str) == Some(name)
     })
+}
+
+/// Unsubscribes every qualifier of the function `arn` from SNS, then deletes the topics of
+/// those subscriptions that deploy created for `name` (by their tags), and `<name>-topic` if it
+/// is one: a deploy that failed before subscribing left it behind.
+async fn delete_subscriptions(
+    aws: &Aws,
+    name: &str,
+    arn: &str,
+    account: &str,
+) -> Result<Vec<String>, DeployError> {
+    let mut removed = Vec::new();
+    let mut topics = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = match aws
+            .sns
+            .list_subscriptions()
+            .set_next_token(token.take())
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            // The local service has no SNS: nothing of it to remove.
+            Err(e) if trigger::is_unsupported_locally(trigger::code_of(&e).as_deref()) => {
+                return Ok(removed);
+            }
+            Err(e) => return Err(DeployError::from_sdk("sns:ListSubscriptions", e)),
+        };
+        for sub in page.subscriptions() {
+            let of_function = sub.protocol() == Some("lambda")
+                && sub
+                    .endpoint()
+                    .is_some_and(|e| e == arn || e.starts_with(&format!("{arn}:")));
+            if !of_function {
+                continue;
+            }
+            let sub_arn = sub.subscription_arn().unwrap_or_default();
+            aws.sns
+                .unsubscribe()
+                .subscription_arn(sub_arn)
+                .send()
+                .await
+                .map_err(|e| DeployError::from_sdk("sns:Unsubscribe", e))?;
+            removed.push(format!("SNS subscription {sub_arn}"));
+            if let Some(topic) = sub.topic_arn() {
+                topics.push(topic.to_owned());
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    let default_topic = format!(
+        "arn:aws:sns:{}:{account}:{}",
+        aws.region,
+        trigger::topic_name(name)
+    );
+    if !topics.contains(&default_topic) {
+        topics.push(default_topic);
+    }
+    topics.dedup();
+    for topic in topics {
+        let tags = match aws
+            .sns
+            .list_tags_for_resource()
+            .resource_arn(&topic)
+            .send()
+            .await
+        {
+            Ok(t) => t,
+            Err(e) if gone(e.as_service_error().and_then(|s| s.code())) => continue,
+            Err(e) => return Err(DeployError::from_sdk("sns:ListTagsForResource", e)),
+        };
+        let tags: std::collections::HashMap<String, String> = tags
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect();
+        // A topic the user named is theirs: only one deploy tagged as its own is removed.
+        if created_for(Some(&tags), name) {
+            aws.sns
+                .delete_topic()
+                .topic_arn(&topic)
+                .send()
+                .await
+                .map_err(|e| DeployError::from_sdk("sns:DeleteTopic", e))?;
+            removed.push(format!(
+                "topic {}",
+                topic.rsplit(':').next().unwrap_or_default()
+            ));
+        }
+    }
+    Ok(removed)
 }
 
 /// Deletes the role lamplight created for `name` (its description says so), after its policies;

@@ -1666,3 +1666,141 @@ async fn a_dynamodb_stream_is_mapped_scoped_updated_and_deleted_but_the_table_st
         Some(stream.as_str())
     );
 }
+
+/// The alias's SNS subscriptions: (topic ARN, endpoint).
+async fn lambda_subscriptions(aws: &Aws) -> Vec<(String, String)> {
+    aws.sns
+        .list_subscriptions()
+        .send()
+        .await
+        .expect("subscriptions")
+        .subscriptions()
+        .iter()
+        .filter(|s| s.protocol() == Some("lambda"))
+        .map(|s| {
+            (
+                s.topic_arn().unwrap_or_default().to_owned(),
+                s.endpoint().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn topics(aws: &Aws) -> Vec<String> {
+    aws.sns
+        .list_topics()
+        .send()
+        .await
+        .expect("topics")
+        .topics()
+        .iter()
+        .filter_map(|t| t.topic_arn().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_sns_topic_is_created_subscribed_permitted_moved_and_deleted_but_a_named_one_stays() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"sns"), &[]).expect("zip");
+    let s = trigger_settings("alerts", serde_json::json!({"kind": "sns"}));
+
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "create the SNS topic alerts-topic",
+            "allow sns.amazonaws.com to invoke the alias from the trigger's resource only (statement lamplight-sns)",
+            "subscribe the alias to topic alerts-topic",
+        ]
+    );
+    let topic = topics(&aws)
+        .await
+        .into_iter()
+        .find(|t| t.ends_with(":alerts-topic"))
+        .expect("topic created");
+    let tags = aws
+        .sns
+        .list_tags_for_resource()
+        .resource_arn(&topic)
+        .send()
+        .await
+        .expect("tags");
+    let tags: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert!(
+        tags.contains(&("lamplight:created-by", "lamplight")),
+        "{tags:?}"
+    );
+    assert!(tags.contains(&("lamplight:function", "alerts")), "{tags:?}");
+    let alias_arn = format!("{}:live", done.arn);
+    assert_eq!(
+        lambda_subscriptions(&aws).await,
+        [(topic.clone(), alias_arn.clone())]
+    );
+    let policy = policy_of(&aws, "alerts").await;
+    let st = statement(&policy, "lamplight-sns").expect("sns statement");
+    assert_eq!(st["Principal"]["Service"], "sns.amazonaws.com");
+    assert_eq!(st["Action"], "lambda:InvokeFunction");
+    assert_eq!(
+        st["Condition"]["ArnLike"]["AWS:SourceArn"],
+        topic.as_str(),
+        "{st}"
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    // A topic the user made, named by ARN: the subscription and permission move to it.
+    let news = aws
+        .sns
+        .create_topic()
+        .name("news")
+        .send()
+        .await
+        .expect("user topic")
+        .topic_arn()
+        .expect("arn")
+        .to_owned();
+    let named = trigger_settings("alerts", serde_json::json!({"kind": "sns", "topic": news}));
+    let (plan, _) = deploy(&aws, &named, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "again allow sns.amazonaws.com to invoke the alias from the trigger's resource only (statement lamplight-sns)".to_owned(),
+            format!("unsubscribe the alias from topic {topic}"),
+            format!("subscribe the alias to topic {news}"),
+        ]
+    );
+    assert_eq!(
+        lambda_subscriptions(&aws).await,
+        [(news.clone(), alias_arn.clone())]
+    );
+    let policy = policy_of(&aws, "alerts").await;
+    let st = statement(&policy, "lamplight-sns").expect("sns statement");
+    assert_eq!(st["Condition"]["ArnLike"]["AWS:SourceArn"], news.as_str());
+    let (plan, _) = deploy(&aws, &named, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    // A topic that does not exist is refused, naming it.
+    let missing = trigger_settings(
+        "alerts",
+        serde_json::json!({"kind": "sns", "topic": "arn:aws:sns:us-east-1:123456789012:nope"}),
+    );
+    let err = deploy::plan(&aws, &missing, &zip)
+        .await
+        .expect_err("missing topic");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+
+    let removed = ops::delete(&aws, "alerts").await.expect("delete");
+    assert_eq!(
+        removed
+            .iter()
+            .map(|r| r.split(' ').next().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["SNS", "topic", "function", "role"],
+        "the subscription, deploy's topic (left from before the move), the rest: {removed:?}"
+    );
+    assert!(lambda_subscriptions(&aws).await.is_empty());
+    assert_eq!(topics(&aws).await, [news], "the user's topic stays");
+}

@@ -2,12 +2,13 @@
 //! deploy steps ([`TriggerStep`]) after the alias exists and applied idempotently: the current
 //! state is read first, so a second deploy with nothing changed changes nothing.
 //!
-//! Supported: `function-url`, `sqs`, `http-api`, `dynamodb`, one file each. The other kinds parse, so a template's metadata
+//! Supported: `function-url`, `sqs`, `http-api`, `dynamodb`, `sns`, one file each. The other kinds parse, so a template's metadata
 //! is never rejected as malformed, but deploy refuses them by name rather than ignore them.
 
 mod dynamodb;
 mod function_url;
 mod http_api;
+mod sns;
 mod sqs;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ pub struct Target {
 pub use dynamodb::{Dynamodb, StartingPosition, stream_policy};
 pub use function_url::{Cors, FunctionUrl, UrlAuth};
 pub use http_api::HttpApi;
+pub use sns::{Sns, topic_name};
 pub use sqs::{Sqs, queue_name, queue_policy};
 
 /// Tag on resources deploy created (queue, API), so delete removes them and nothing else.
@@ -48,6 +50,8 @@ pub const FUNCTION_TAG: &str = "lamplight:function";
 pub const SQS_POLICY: &str = "lamplight-sqs";
 /// The inline role policy that lets the function read its DynamoDB stream.
 pub const DYNAMODB_POLICY: &str = "lamplight-dynamodb";
+/// Statement id of the permission letting the SNS topic invoke the alias.
+pub const SNS_STATEMENT: &str = "lamplight-sns";
 /// Statement id of the HTTP API's invoke permission.
 pub const HTTP_API_STATEMENT: &str = "lamplight-http-api";
 /// Statement id of the public Function URL's `lambda:InvokeFunctionUrl` permission.
@@ -70,8 +74,8 @@ pub enum Trigger {
     RestApi {},
     /// A DynamoDB stream event source mapping on the alias.
     Dynamodb(Dynamodb),
-    /// Not supported yet.
-    Sns {},
+    /// A subscription of the alias to an SNS topic.
+    Sns(Sns),
     /// Not supported yet.
     S3 {},
     /// Not supported yet.
@@ -110,6 +114,7 @@ impl Trigger {
             Self::HttpApi(api) => api.validate(),
             Self::FunctionUrl(url) => url.validate(),
             Self::Dynamodb(ddb) => ddb.validate(),
+            Self::Sns(sns) => sns.validate(),
             _ => Ok(()),
         };
         checked.map_err(invalid)?;
@@ -124,7 +129,7 @@ impl Trigger {
             Self::HttpApi(_) => "http-api",
             Self::RestApi {} => "rest-api",
             Self::Dynamodb(_) => "dynamodb",
-            Self::Sns {} => "sns",
+            Self::Sns(_) => "sns",
             Self::S3 {} => "s3",
             Self::Eventbridge {} => "eventbridge",
             Self::Alb {} => "alb",
@@ -189,6 +194,26 @@ pub enum TriggerStep {
         uuid: String,
         /// What changes.
         changes: Vec<String>,
+    },
+    /// Create the topic, tagged as lamplight's.
+    CreateTopic(String),
+    /// Subscribe the alias to the topic (protocol `lambda`).
+    Subscribe(String),
+    /// Remove the alias's subscription to a topic it no longer listens to.
+    Unsubscribe {
+        /// The subscription.
+        subscription: String,
+        /// Its topic.
+        topic: String,
+    },
+    /// Let a service invoke the alias, limited to the trigger's resource (`SourceArn`).
+    AllowInvoke {
+        /// The statement id ([`SNS_STATEMENT`], ...).
+        sid: String,
+        /// The service principal.
+        principal: String,
+        /// The statement exists with another source: it is removed first.
+        replace: bool,
     },
     /// Create the HTTP API, its integration, routes and `$default` stage.
     CreateHttpApi(String),
@@ -257,6 +282,20 @@ impl fmt::Display for TriggerStep {
             Self::UpdateStreamMapping { uuid, changes } => {
                 write!(f, "update mapping {uuid}: {}", changes.join(", "))
             }
+            Self::CreateTopic(name) => write!(f, "create the SNS topic {name}"),
+            Self::Subscribe(topic) => write!(f, "subscribe the alias to topic {topic}"),
+            Self::Unsubscribe { topic, .. } => {
+                write!(f, "unsubscribe the alias from topic {topic}")
+            }
+            Self::AllowInvoke {
+                sid,
+                principal,
+                replace,
+            } => write!(
+                f,
+                "{} {principal} to invoke the alias from the trigger's resource only (statement {sid})",
+                if *replace { "again allow" } else { "allow" }
+            ),
             Self::CreateHttpApi(name) => write!(
                 f,
                 "create HTTP API {name} (payload 2.0, stage $default with auto-deploy)"
@@ -288,14 +327,22 @@ pub struct Found {
     queue_arn: Option<String>,
     api_id: Option<String>,
     api_endpoint: Option<String>,
+    topic_arn: Option<String>,
 }
 
-fn code_of<E: aws_sdk_lambda::error::ProvideErrorMetadata, R>(
-    e: &aws_sdk_lambda::error::SdkError<E, R>,
+/// The error's code; from the `x-amzn-ErrorType` header when the body names none: the local
+/// Lambda service answers every service in JSON, which SNS's and S3's XML parsers cannot read.
+pub(crate) fn code_of<E: aws_sdk_lambda::error::ProvideErrorMetadata>(
+    e: &aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>,
 ) -> Option<String> {
     e.as_service_error()
         .and_then(|s| s.code())
         .map(str::to_owned)
+        .or_else(|| {
+            e.raw_response()
+                .and_then(|r| r.headers().get("x-amzn-ErrorType"))
+                .map(|v| v.split(':').next().unwrap_or(v).to_owned())
+        })
 }
 
 fn is_not_found(code: Option<&str>) -> bool {
@@ -307,13 +354,19 @@ fn is_not_found(code: Option<&str>) -> bool {
                 | "AWS.SimpleQueueService.NonExistentQueue"
                 | "QueueDoesNotExist"
                 | "NoSuchEntity"
+                | "NotFound"
         )
     )
 }
 
-/// The local Lambda service answers what it does not implement with this code.
-fn is_unsupported_locally(code: Option<&str>) -> bool {
-    code == Some("UnknownOperationException")
+/// The local Lambda service answers what it does not implement with `UnknownOperationException`;
+/// a form-encoded request (SNS's query protocol) it refuses before routing, with
+/// `UnsupportedMediaTypeException`.
+pub(crate) fn is_unsupported_locally(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("UnknownOperationException" | "UnsupportedMediaTypeException")
+    )
 }
 
 fn skipped(kind: &str) -> TriggerStep {
@@ -331,8 +384,8 @@ fn policy_statements(policy: &str) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-/// The `Sid`s of the alias's resource policy (none when it has none).
-async fn statement_ids(aws: &Aws, s: &Target) -> Result<Vec<String>, DeployError> {
+/// The statements of the alias's resource policy (none when it has none).
+async fn statements(aws: &Aws, s: &Target) -> Result<Vec<serde_json::Value>, DeployError> {
     match aws
         .lambda
         .get_policy()
@@ -341,13 +394,48 @@ async fn statement_ids(aws: &Aws, s: &Target) -> Result<Vec<String>, DeployError
         .send()
         .await
     {
-        Ok(found) => Ok(policy_statements(found.policy().unwrap_or_default())
-            .iter()
-            .filter_map(|st| st.get("Sid").and_then(|v| v.as_str()).map(str::to_owned))
-            .collect()),
+        Ok(found) => Ok(policy_statements(found.policy().unwrap_or_default())),
         Err(e) if is_not_found(code_of(&e).as_deref()) => Ok(Vec::new()),
         Err(e) => Err(DeployError::from_sdk("lambda:GetPolicy", e)),
     }
+}
+
+/// The `Sid`s of the alias's resource policy (none when it has none).
+async fn statement_ids(aws: &Aws, s: &Target) -> Result<Vec<String>, DeployError> {
+    Ok(statements(aws, s)
+        .await?
+        .iter()
+        .filter_map(|st| st.get("Sid").and_then(|v| v.as_str()).map(str::to_owned))
+        .collect())
+}
+
+/// The step giving `principal` the permission `sid`, limited to `source` (`None`: a resource
+/// this deploy creates, so any existing statement is for another one); `None` when it exists
+/// as wanted.
+async fn permission_step(
+    aws: &Aws,
+    s: &Target,
+    function_exists: bool,
+    sid: &str,
+    principal: &str,
+    source: Option<&str>,
+) -> Result<Option<TriggerStep>, DeployError> {
+    let existing = if function_exists {
+        statements(aws, s).await?
+    } else {
+        Vec::new()
+    };
+    let current = existing
+        .iter()
+        .find(|st| st.get("Sid").and_then(|v| v.as_str()) == Some(sid));
+    let same = current.is_some_and(|st| {
+        source.is_some() && st["Condition"]["ArnLike"]["AWS:SourceArn"].as_str() == source
+    });
+    Ok((!same).then(|| TriggerStep::AllowInvoke {
+        sid: sid.to_owned(),
+        principal: principal.to_owned(),
+        replace: current.is_some(),
+    }))
 }
 
 /// Where an inline policy of the lamplight role stands.
@@ -414,6 +502,7 @@ pub async fn plan(
         Trigger::Sqs(sqs) => sqs::plan(aws, s, sqs, function_exists, &mut found).await?,
         Trigger::HttpApi(api) => http_api::plan(aws, s, api, function_exists, &mut found).await?,
         Trigger::Dynamodb(ddb) => dynamodb::plan(aws, s, ddb, function_exists).await?,
+        Trigger::Sns(sns) => sns::plan(aws, s, sns, function_exists, &mut found).await?,
         other => {
             return Err(DeployError::UnsupportedTrigger {
                 function: s.name.clone(),
@@ -500,6 +589,52 @@ impl Applying<'_> {
             .to_owned()
     }
 
+    /// The resource (and account, where the ARN names none) a permission is limited to.
+    fn invoke_source(&self) -> Result<(String, Option<String>), DeployError> {
+        match &self.target.trigger {
+            Some(Trigger::Sns(_)) => Ok((self.topic_arn()?, None)),
+            Some(other) => Err(mismatch(other.kind())),
+            None => Err(mismatch("custom")),
+        }
+    }
+
+    async fn allow_invoke(
+        &self,
+        sid: &str,
+        principal: &str,
+        replace: bool,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), DeployError> {
+        let aws = self.aws;
+        let s = self.target;
+        let (source, account) = self.invoke_source()?;
+        if replace {
+            retrying("lambda:RemovePermission", progress, || {
+                aws.lambda
+                    .remove_permission()
+                    .function_name(&s.name)
+                    .qualifier(&s.alias)
+                    .statement_id(sid)
+                    .send()
+            })
+            .await?;
+        }
+        retrying("lambda:AddPermission", progress, || {
+            aws.lambda
+                .add_permission()
+                .function_name(&s.name)
+                .qualifier(&s.alias)
+                .statement_id(sid)
+                .action("lambda:InvokeFunction")
+                .principal(principal)
+                .source_arn(&source)
+                .set_source_account(account.clone())
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// Carries out one step; `half_done` says what a step that failed part way changed.
     pub async fn step(
         &mut self,
@@ -526,6 +661,14 @@ impl Applying<'_> {
             TriggerStep::CreateStreamMapping { .. } | TriggerStep::UpdateStreamMapping { .. } => {
                 self.dynamodb_step(step, progress).await
             }
+            TriggerStep::CreateTopic(_)
+            | TriggerStep::Subscribe(_)
+            | TriggerStep::Unsubscribe { .. } => self.sns_step(step, progress).await,
+            TriggerStep::AllowInvoke {
+                sid,
+                principal,
+                replace,
+            } => self.allow_invoke(sid, principal, *replace, progress).await,
             TriggerStep::PutRolePolicy {
                 role,
                 policy,
@@ -627,7 +770,14 @@ mod tests {
                 maximum_retry_attempts: None,
             }))
         );
-        for kind in ["rest-api", "sns", "s3", "eventbridge", "alb"] {
+        let t = Trigger::from_value("f", &json!({"kind": "sns"})).expect("valid");
+        assert_eq!(
+            t,
+            Some(Trigger::Sns(Sns {
+                topic: "create".into()
+            }))
+        );
+        for kind in ["rest-api", "s3", "eventbridge", "alb"] {
             let t = Trigger::from_value("f", &json!({"kind": kind, "anything": 1}))
                 .expect("parses")
                 .expect("some");
@@ -673,6 +823,10 @@ mod tests {
             (
                 json!({"kind": "dynamodb", "table": "t", "maximum_retry_attempts": -2}),
                 "`maximum_retry_attempts = -2`",
+            ),
+            (
+                json!({"kind": "sns", "topic": "orders"}),
+                "`topic = \"orders\"`",
             ),
             (
                 json!({"kind": "lambda-url"}),
