@@ -36,6 +36,7 @@ pub struct Aws {
     pub apigw: aws_sdk_apigatewayv2::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sns: aws_sdk_sns::Client,
+    pub s3: aws_sdk_s3::Client,
     /// The region in use.
     pub region: String,
 }
@@ -104,6 +105,7 @@ impl Aws {
             apigw: aws_sdk_apigatewayv2::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
+            s3: aws_sdk_s3::Client::new(config),
             region,
         })
     }

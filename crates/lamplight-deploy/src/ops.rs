@@ -149,7 +149,7 @@ pub async fn list(aws: &Aws) -> Result<Vec<FunctionSummary>, DeployError> {
 
 /// Deletes `name` and what deploy created for it, in order: its Function URLs, event source
 /// mappings (and a queue only when deploy created it, by its tags), its SNS subscriptions (and a
-/// topic only when deploy created it, by its tags), its HTTP API (by tags), the
+/// topic only when deploy created it, by its tags), its S3 notifications, its HTTP API (by tags), the
 /// role lamplight created (inline and managed policies first), then the function, whose
 /// permissions go with it. Returns what was removed, one line each.
 pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
@@ -176,6 +176,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
         Err(e) if local(e.as_service_error().and_then(|s| s.code())) => Vec::new(),
         Err(e) => return Err(DeployError::from_sdk("lambda:ListAliases", e)),
     };
+    removed.extend(delete_from_sources(aws, name, &aliases).await?);
     for alias in &aliases {
         let qualifier = alias.name().unwrap_or_default();
         // Looked up first: moto 5.2.5 answers a delete of a URL that does not exist with
@@ -348,6 +349,7 @@ fn gone(code: Option<&str>) -> bool {
                 | "NoSuchEntity"
                 | "NotFound"
                 | "ResourceNotFound"
+                | "NoSuchBucket"
                 | "UnknownOperationException"
         )
     )
@@ -362,6 +364,79 @@ fn created_for(tags: Option<&std::collections::HashMap<String, String>>, name: &
         t.get(trigger::CREATED_BY_TAG).map(String::as_str) == Some(trigger::CREATED_BY)
             && t.get(trigger::FUNCTION_TAG).map(String::as_str) == Some(name)
     })
+}
+
+/// Takes the function out of what notifies it that deploy does not own: each alias's permission
+/// statements name the source (`lamplight-s3`: the bucket), whose notification `lamplight-<name>`
+/// is removed, every other notification of the bucket kept.
+async fn delete_from_sources(
+    aws: &Aws,
+    name: &str,
+    aliases: &[aws_sdk_lambda::types::AliasConfiguration],
+) -> Result<Vec<String>, DeployError> {
+    let mut removed = Vec::new();
+    let mut buckets = Vec::new();
+    for alias in aliases {
+        let policy = match aws
+            .lambda
+            .get_policy()
+            .function_name(name)
+            .qualifier(alias.name().unwrap_or_default())
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if gone(e.as_service_error().and_then(|s| s.code())) => continue,
+            Err(e) => return Err(DeployError::from_sdk("lambda:GetPolicy", e)),
+        };
+        let document: serde_json::Value =
+            serde_json::from_str(policy.policy().unwrap_or_default()).unwrap_or_default();
+        for st in document["Statement"].as_array().into_iter().flatten() {
+            if st["Sid"] == trigger::S3_STATEMENT
+                && let Some(bucket) = st["Condition"]["ArnLike"]["AWS:SourceArn"]
+                    .as_str()
+                    .and_then(|a| a.strip_prefix("arn:aws:s3:::"))
+                && !buckets.iter().any(|b| b == bucket)
+            {
+                buckets.push(bucket.to_owned());
+            }
+        }
+    }
+    let id = trigger::notification_id(name);
+    for bucket in buckets {
+        let current = match aws
+            .s3
+            .get_bucket_notification_configuration()
+            .bucket(&bucket)
+            .send()
+            .await
+        {
+            Ok(c) => c,
+            Err(e) if gone(trigger::code_of(&e).as_deref()) => continue,
+            Err(e) => {
+                return Err(DeployError::from_sdk(
+                    "s3:GetBucketNotificationConfiguration",
+                    e,
+                ));
+            }
+        };
+        if !current
+            .lambda_function_configurations()
+            .iter()
+            .any(|c| c.id() == Some(id.as_str()))
+        {
+            continue;
+        }
+        aws.s3
+            .put_bucket_notification_configuration()
+            .bucket(&bucket)
+            .notification_configuration(trigger::merged_notifications(&current, &id, None))
+            .send()
+            .await
+            .map_err(|e| DeployError::from_sdk("s3:PutBucketNotificationConfiguration", e))?;
+        removed.push(format!("S3 notification {id} of bucket {bucket}"));
+    }
+    Ok(removed)
 }
 
 /// Unsubscribes every qualifier of the function `arn` from SNS, then deletes the topics of

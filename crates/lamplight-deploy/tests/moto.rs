@@ -1804,3 +1804,235 @@ async fn an_sns_topic_is_created_subscribed_permitted_moved_and_deleted_but_a_na
     assert!(lambda_subscriptions(&aws).await.is_empty());
     assert_eq!(topics(&aws).await, [news], "the user's topic stays");
 }
+
+async fn notifications(
+    aws: &Aws,
+    bucket: &str,
+) -> aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput
+{
+    aws.s3
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("notifications")
+}
+
+async fn inline_policy(aws: &Aws, role: &str, policy: &str) -> Option<serde_json::Value> {
+    let found = aws
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(policy)
+        .send()
+        .await
+        .ok()?;
+    serde_json::from_str(&deploy::decode_trust_policy(found.policy_document())).ok()
+}
+
+#[tokio::test]
+async fn an_s3_notification_is_merged_permitted_scoped_updated_and_removed_but_the_bucket_stays() {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"s3"), &[]).expect("zip");
+    // The user's bucket, already notifying their own queue: deploy must keep that.
+    aws.s3
+        .create_bucket()
+        .bucket("uploads")
+        .send()
+        .await
+        .expect("bucket");
+    let queue_url = aws
+        .sqs
+        .create_queue()
+        .queue_name("audit")
+        .send()
+        .await
+        .expect("queue")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    let queue = queue_arn(&aws, "audit").await.expect("queue arn");
+    assert!(queue_url.contains("audit"));
+    aws.s3
+        .put_bucket_notification_configuration()
+        .bucket("uploads")
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(
+                    QueueConfiguration::builder()
+                        .id("users-own")
+                        .queue_arn(&queue)
+                        .events(Event::from("s3:ObjectRemoved:*"))
+                        .build()
+                        .expect("queue configuration"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("user's notification");
+
+    let s = trigger_settings(
+        "ingest",
+        serde_json::json!({"kind": "s3", "bucket": "uploads", "prefix": "in/", "suffix": ".csv"}),
+    );
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "let role ingest-lamplight s3:GetObject on arn:aws:s3:::uploads/in/* only (inline policy lamplight-s3)",
+            "allow s3.amazonaws.com to invoke the alias from the trigger's resource only (statement lamplight-s3)",
+            "notify the alias of bucket uploads's events (add; its other notifications kept)",
+        ]
+    );
+    let current = notifications(&aws, "uploads").await;
+    assert_eq!(current.queue_configurations().len(), 1, "the user's stays");
+    assert_eq!(current.queue_configurations()[0].id(), Some("users-own"));
+    let ours = current.lambda_function_configurations();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].id(), Some("lamplight-ingest"));
+    assert_eq!(ours[0].lambda_function_arn(), format!("{}:live", done.arn));
+    assert_eq!(
+        ours[0]
+            .events()
+            .iter()
+            .map(|e| e.as_str())
+            .collect::<Vec<_>>(),
+        ["s3:ObjectCreated:*"]
+    );
+    let rules: Vec<(String, String)> = ours[0]
+        .filter()
+        .and_then(|f| f.key())
+        .map(|k| k.filter_rules())
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            (
+                r.name()
+                    .map(|n| n.as_str().to_ascii_lowercase())
+                    .unwrap_or_default(),
+                r.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("prefix".into(), "in/".into()),
+            ("suffix".into(), ".csv".into())
+        ]
+    );
+    let policy = policy_of(&aws, "ingest").await;
+    let st = statement(&policy, "lamplight-s3").expect("s3 statement");
+    assert_eq!(st["Principal"]["Service"], "s3.amazonaws.com");
+    assert_eq!(
+        st["Condition"]["ArnLike"]["AWS:SourceArn"],
+        "arn:aws:s3:::uploads"
+    );
+    let account = done.arn.split(':').nth(4).expect("account");
+    assert_eq!(
+        st["Condition"]["StringEquals"]["AWS:SourceAccount"], account,
+        "{st}"
+    );
+    let read = inline_policy(&aws, "ingest-lamplight", "lamplight-s3")
+        .await
+        .expect("inline policy");
+    assert_eq!(read["Statement"][0]["Action"], "s3:GetObject");
+    assert_eq!(
+        read["Statement"][0]["Resource"],
+        serde_json::json!(["arn:aws:s3:::uploads/in/*"])
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let changed = trigger_settings(
+        "ingest",
+        serde_json::json!({"kind": "s3", "bucket": "uploads", "events": ["s3:ObjectRemoved:*"], "suffix": ".csv"}),
+    );
+    let (plan, _) = deploy(&aws, &changed, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "let role ingest-lamplight s3:GetObject on arn:aws:s3:::uploads/* only (inline policy lamplight-s3)",
+            "notify the alias of bucket uploads's events (events -> s3:ObjectRemoved:*, prefix \"in/\" -> \"\"; its other notifications kept)",
+        ]
+    );
+    let current = notifications(&aws, "uploads").await;
+    assert_eq!(current.queue_configurations().len(), 1, "the user's stays");
+    let ours = current.lambda_function_configurations();
+    assert_eq!(ours.len(), 1, "updated in place");
+    assert_eq!(ours[0].events()[0].as_str(), "s3:ObjectRemoved:*");
+    let (plan, _) = deploy(&aws, &changed, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let removed = ops::delete(&aws, "ingest").await.expect("delete");
+    assert_eq!(
+        removed,
+        [
+            "S3 notification lamplight-ingest of bucket uploads",
+            "function ingest",
+            "role ingest-lamplight"
+        ]
+    );
+    let current = notifications(&aws, "uploads").await;
+    assert!(current.lambda_function_configurations().is_empty());
+    assert_eq!(
+        current.queue_configurations().len(),
+        1,
+        "the user's notification stays"
+    );
+    aws.s3
+        .head_bucket()
+        .bucket("uploads")
+        .send()
+        .await
+        .expect("the user's bucket stays");
+}
+
+#[tokio::test]
+async fn s3_read_gives_the_role_get_object_on_those_prefixes_and_goes_with_the_setting() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"reader"), &[]).expect("zip");
+    let mut s = settings("reader");
+    s.s3_read = vec!["my-greetings".into(), "assets/templates/".into()];
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "let role reader-lamplight s3:GetObject on arn:aws:s3:::my-greetings/*, arn:aws:s3:::assets/templates/* only (inline policy lamplight-s3-read)"
+        ]
+    );
+    let read = inline_policy(&aws, "reader-lamplight", "lamplight-s3-read")
+        .await
+        .expect("inline policy");
+    assert_eq!(
+        read["Statement"][0]["Resource"],
+        serde_json::json!([
+            "arn:aws:s3:::my-greetings/*",
+            "arn:aws:s3:::assets/templates/*"
+        ])
+    );
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(trigger_steps(&plan).is_empty(), "{plan}");
+
+    s.s3_read.clear();
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        ["remove inline policy lamplight-s3-read from role reader-lamplight"]
+    );
+    assert!(
+        inline_policy(&aws, "reader-lamplight", "lamplight-s3-read")
+            .await
+            .is_none()
+    );
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(trigger_steps(&plan).is_empty(), "{plan}");
+}

@@ -188,7 +188,8 @@ pub(super) async fn plan(
             document,
             summary: format!("read stream {stream} only"),
         }),
-        RolePolicy::Same => {}
+        // The kind's own API answered, so IAM is there too: `Local` cannot happen here.
+        RolePolicy::Same | RolePolicy::Local => {}
     }
     let mapping = if function_exists {
         find_mapping(aws, s, &stream).await?

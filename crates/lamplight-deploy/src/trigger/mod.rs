@@ -2,12 +2,14 @@
 //! deploy steps ([`TriggerStep`]) after the alias exists and applied idempotently: the current
 //! state is read first, so a second deploy with nothing changed changes nothing.
 //!
-//! Supported: `function-url`, `sqs`, `http-api`, `dynamodb`, `sns`, one file each. The other kinds parse, so a template's metadata
+//! Supported: `function-url`, `sqs`, `http-api`, `dynamodb`, `sns`, `s3`, one file each; and
+//! `s3_read`, the role's read access beside any trigger. The other kinds parse, so a template's metadata
 //! is never rejected as malformed, but deploy refuses them by name rather than ignore them.
 
 mod dynamodb;
 mod function_url;
 mod http_api;
+mod s3;
 mod sns;
 mod sqs;
 
@@ -30,6 +32,8 @@ pub struct Target {
     pub alias: String,
     /// The user's role, if the function runs as one (then its policies are theirs).
     pub role: Option<String>,
+    /// `s3_read`: `bucket/prefix` the role may read objects under.
+    pub s3_read: Vec<String>,
     /// What invokes it.
     pub trigger: Option<Trigger>,
 }
@@ -37,6 +41,8 @@ pub struct Target {
 pub use dynamodb::{Dynamodb, StartingPosition, stream_policy};
 pub use function_url::{Cors, FunctionUrl, UrlAuth};
 pub use http_api::HttpApi;
+pub use s3::{S3, notification_id, object_read_policy, objects_arn};
+pub(crate) use s3::{merged as merged_notifications, valid_bucket_name};
 pub use sns::{Sns, topic_name};
 pub use sqs::{Sqs, queue_name, queue_policy};
 
@@ -52,6 +58,12 @@ pub const SQS_POLICY: &str = "lamplight-sqs";
 pub const DYNAMODB_POLICY: &str = "lamplight-dynamodb";
 /// Statement id of the permission letting the SNS topic invoke the alias.
 pub const SNS_STATEMENT: &str = "lamplight-sns";
+/// Statement id of the permission letting the bucket invoke the alias.
+pub const S3_STATEMENT: &str = "lamplight-s3";
+/// The inline role policy that lets the function read the objects of its trigger's bucket.
+pub const S3_POLICY: &str = "lamplight-s3";
+/// The inline role policy of `s3_read`: reading other objects the function needs.
+pub const S3_READ_POLICY: &str = "lamplight-s3-read";
 /// Statement id of the HTTP API's invoke permission.
 pub const HTTP_API_STATEMENT: &str = "lamplight-http-api";
 /// Statement id of the public Function URL's `lambda:InvokeFunctionUrl` permission.
@@ -76,8 +88,8 @@ pub enum Trigger {
     Dynamodb(Dynamodb),
     /// A subscription of the alias to an SNS topic.
     Sns(Sns),
-    /// Not supported yet.
-    S3 {},
+    /// A notification of an S3 bucket to the alias.
+    S3(S3),
     /// Not supported yet.
     Eventbridge {},
     /// Not supported yet.
@@ -115,6 +127,7 @@ impl Trigger {
             Self::FunctionUrl(url) => url.validate(),
             Self::Dynamodb(ddb) => ddb.validate(),
             Self::Sns(sns) => sns.validate(),
+            Self::S3(s3) => s3.validate(),
             _ => Ok(()),
         };
         checked.map_err(invalid)?;
@@ -130,7 +143,7 @@ impl Trigger {
             Self::RestApi {} => "rest-api",
             Self::Dynamodb(_) => "dynamodb",
             Self::Sns(_) => "sns",
-            Self::S3 {} => "s3",
+            Self::S3(_) => "s3",
             Self::Eventbridge {} => "eventbridge",
             Self::Alb {} => "alb",
             Self::Custom {} => "custom",
@@ -215,6 +228,20 @@ pub enum TriggerStep {
         /// The statement exists with another source: it is removed first.
         replace: bool,
     },
+    /// Point the bucket's notification `lamplight-<function>` at the alias, keeping its others.
+    PutBucketNotification {
+        /// The bucket.
+        bucket: String,
+        /// `add`, or what changes.
+        change: String,
+    },
+    /// Take an inline policy off the lamplight role: the setting is gone.
+    DeleteRolePolicy {
+        /// The lamplight role.
+        role: String,
+        /// The policy's name.
+        policy: String,
+    },
     /// Create the HTTP API, its integration, routes and `$default` stage.
     CreateHttpApi(String),
     /// Add or remove routes of the API.
@@ -296,6 +323,13 @@ impl fmt::Display for TriggerStep {
                 "{} {principal} to invoke the alias from the trigger's resource only (statement {sid})",
                 if *replace { "again allow" } else { "allow" }
             ),
+            Self::PutBucketNotification { bucket, change } => write!(
+                f,
+                "notify the alias of bucket {bucket}'s events ({change}; its other notifications kept)"
+            ),
+            Self::DeleteRolePolicy { role, policy } => {
+                write!(f, "remove inline policy {policy} from role {role}")
+            }
             Self::CreateHttpApi(name) => write!(
                 f,
                 "create HTTP API {name} (payload 2.0, stage $default with auto-deploy)"
@@ -446,6 +480,8 @@ pub(crate) enum RolePolicy {
     Differs(String),
     /// As wanted.
     Same,
+    /// The service answering (the local one) has no IAM.
+    Local,
 }
 
 /// Compares the lamplight role's inline policy `policy` with `wanted` (`None` when its resource
@@ -470,6 +506,7 @@ pub(crate) async fn role_policy(
     {
         Ok(p) => Some(crate::role::decode_trust_policy(p.policy_document())),
         Err(e) if is_not_found(code_of(&e).as_deref()) => None,
+        Err(e) if is_unsupported_locally(code_of(&e).as_deref()) => return Ok(RolePolicy::Local),
         Err(e) => return Err(DeployError::from_sdk("iam:GetRolePolicy", e)),
     };
     let same = match (current, wanted) {
@@ -494,23 +531,84 @@ pub async fn plan(
     function_exists: bool,
 ) -> Result<(Vec<TriggerStep>, Found), DeployError> {
     let mut found = Found::default();
-    let Some(trigger) = &s.trigger else {
-        return Ok((Vec::new(), found));
-    };
-    let steps = match trigger {
-        Trigger::FunctionUrl(url) => function_url::plan(aws, s, url, function_exists).await?,
-        Trigger::Sqs(sqs) => sqs::plan(aws, s, sqs, function_exists, &mut found).await?,
-        Trigger::HttpApi(api) => http_api::plan(aws, s, api, function_exists, &mut found).await?,
-        Trigger::Dynamodb(ddb) => dynamodb::plan(aws, s, ddb, function_exists).await?,
-        Trigger::Sns(sns) => sns::plan(aws, s, sns, function_exists, &mut found).await?,
-        other => {
+    let mut steps = match &s.trigger {
+        None => Vec::new(),
+        Some(Trigger::FunctionUrl(url)) => function_url::plan(aws, s, url, function_exists).await?,
+        Some(Trigger::Sqs(sqs)) => sqs::plan(aws, s, sqs, function_exists, &mut found).await?,
+        Some(Trigger::HttpApi(api)) => {
+            http_api::plan(aws, s, api, function_exists, &mut found).await?
+        }
+        Some(Trigger::Dynamodb(ddb)) => dynamodb::plan(aws, s, ddb, function_exists).await?,
+        Some(Trigger::Sns(sns)) => sns::plan(aws, s, sns, function_exists, &mut found).await?,
+        Some(Trigger::S3(s3)) => s3::plan(aws, s, s3, function_exists).await?,
+        Some(other) => {
             return Err(DeployError::UnsupportedTrigger {
                 function: s.name.clone(),
                 kind: other.kind().to_owned(),
             });
         }
     };
+    steps.extend(s3_read_step(aws, s).await?);
     Ok((steps, found))
+}
+
+/// `s3_read` as the inline policy [`S3_READ_POLICY`]: put when it differs, removed when the
+/// setting is gone.
+async fn s3_read_step(aws: &Aws, s: &Target) -> Result<Option<TriggerStep>, DeployError> {
+    let resources: Vec<String> = s
+        .s3_read
+        .iter()
+        .map(|r| {
+            let (bucket, prefix) = r.split_once('/').unwrap_or((r, ""));
+            objects_arn(bucket, prefix)
+        })
+        .collect();
+    let document = (!resources.is_empty()).then(|| object_read_policy(&resources));
+    let state = role_policy(aws, s, S3_READ_POLICY, document.as_deref()).await?;
+    Ok(match (state, document) {
+        (RolePolicy::Yours(role), Some(_)) => Some(TriggerStep::Skipped {
+            what: "s3_read".into(),
+            reason: format!(
+                "role {role} is yours: let it s3:GetObject on {}",
+                resources.join(", ")
+            ),
+        }),
+        (RolePolicy::Local, Some(_)) => Some(TriggerStep::Skipped {
+            what: "s3_read".into(),
+            reason: "not supported locally (no IAM)".into(),
+        }),
+        (RolePolicy::Differs(role), Some(document)) => Some(TriggerStep::PutRolePolicy {
+            role,
+            policy: S3_READ_POLICY.to_owned(),
+            document,
+            summary: format!("s3:GetObject on {} only", resources.join(", ")),
+        }),
+        // No setting: a policy left from an earlier one goes (`Differs` also means absent).
+        (RolePolicy::Differs(role), None)
+            if role_has_policy(aws, &role, S3_READ_POLICY).await? =>
+        {
+            Some(TriggerStep::DeleteRolePolicy {
+                role,
+                policy: S3_READ_POLICY.to_owned(),
+            })
+        }
+        _ => None,
+    })
+}
+
+async fn role_has_policy(aws: &Aws, role: &str, policy: &str) -> Result<bool, DeployError> {
+    match aws
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(policy)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(code_of(&e).as_deref()) => Ok(false),
+        Err(e) => Err(DeployError::from_sdk("iam:GetRolePolicy", e)),
+    }
 }
 
 /// Every event source mapping of `queue_arn` (all pages).
@@ -593,6 +691,11 @@ impl Applying<'_> {
     fn invoke_source(&self) -> Result<(String, Option<String>), DeployError> {
         match &self.target.trigger {
             Some(Trigger::Sns(_)) => Ok((self.topic_arn()?, None)),
+            // A bucket ARN names no account: the permission names it, so a bucket of the same
+            // name in another account cannot invoke the function.
+            Some(Trigger::S3(s3)) => {
+                Ok((format!("arn:aws:s3:::{}", s3.bucket), Some(self.account())))
+            }
             Some(other) => Err(mismatch(other.kind())),
             None => Err(mismatch("custom")),
         }
@@ -660,6 +763,19 @@ impl Applying<'_> {
             | TriggerStep::AllowHttpApi => self.http_api_step(step, progress, half_done).await,
             TriggerStep::CreateStreamMapping { .. } | TriggerStep::UpdateStreamMapping { .. } => {
                 self.dynamodb_step(step, progress).await
+            }
+            TriggerStep::PutBucketNotification { .. } => self.s3_step(step, progress).await,
+            TriggerStep::DeleteRolePolicy { role, policy } => {
+                retrying("iam:DeleteRolePolicy", progress, || {
+                    self.aws
+                        .iam
+                        .delete_role_policy()
+                        .role_name(role)
+                        .policy_name(policy)
+                        .send()
+                })
+                .await
+                .map(|_| ())
             }
             TriggerStep::CreateTopic(_)
             | TriggerStep::Subscribe(_)
@@ -777,7 +893,18 @@ mod tests {
                 topic: "create".into()
             }))
         );
-        for kind in ["rest-api", "s3", "eventbridge", "alb"] {
+        let t =
+            Trigger::from_value("f", &json!({"kind": "s3", "bucket": "uploads"})).expect("valid");
+        assert_eq!(
+            t,
+            Some(Trigger::S3(S3 {
+                bucket: "uploads".into(),
+                events: vec!["s3:ObjectCreated:*".into()],
+                prefix: String::new(),
+                suffix: String::new(),
+            }))
+        );
+        for kind in ["rest-api", "eventbridge", "alb"] {
             let t = Trigger::from_value("f", &json!({"kind": kind, "anything": 1}))
                 .expect("parses")
                 .expect("some");
@@ -827,6 +954,15 @@ mod tests {
             (
                 json!({"kind": "sns", "topic": "orders"}),
                 "`topic = \"orders\"`",
+            ),
+            (json!({"kind": "s3"}), "missing field `bucket`"),
+            (
+                json!({"kind": "s3", "bucket": "Uploads"}),
+                "`bucket = \"Uploads\"`",
+            ),
+            (
+                json!({"kind": "s3", "bucket": "uploads", "events": ["ObjectCreated"]}),
+                "event `ObjectCreated`",
             ),
             (
                 json!({"kind": "lambda-url"}),

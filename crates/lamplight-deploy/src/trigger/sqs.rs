@@ -140,7 +140,8 @@ pub(super) async fn plan(
             ),
         }),
         RolePolicy::Differs(role) => steps.push(TriggerStep::PutQueuePolicy { role, queue: name }),
-        RolePolicy::Same => {}
+        // The kind's own API answered, so IAM is there too: `Local` cannot happen here.
+        RolePolicy::Same | RolePolicy::Local => {}
     }
     let mapping = match (&found.queue_arn, function_exists) {
         (Some(arn), true) => find_mapping(aws, s, arn).await?,
