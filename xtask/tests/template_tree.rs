@@ -75,7 +75,7 @@ fn every_variant_renders_its_own_files() {
         let kind = settings.trigger.as_ref().map(|t| t.kind());
         let expected = match choices.event_source.as_str() {
             source @ ("sqs" | "http-api" | "function-url" | "rest-api" | "alb" | "dynamodb"
-            | "sns" | "s3") => Some(source),
+            | "sns" | "s3" | "eventbridge") => Some(source),
             _ => None,
         };
         assert_eq!(kind, expected, "{name}: the trigger written for its source");

@@ -37,6 +37,7 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sns: aws_sdk_sns::Client,
     pub s3: aws_sdk_s3::Client,
+    pub events: aws_sdk_eventbridge::Client,
     /// The region in use.
     pub region: String,
 }
@@ -106,6 +107,7 @@ impl Aws {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
             s3: aws_sdk_s3::Client::new(config),
+            events: aws_sdk_eventbridge::Client::new(config),
             region,
         })
     }

@@ -15,7 +15,7 @@
 //! | [`aws`] | clients from the standard chain with `--endpoint-url`; retries of conflicts and throttles |
 //! | [`role`] | the name of the role lamplight creates; IAM's URL-encoded policy documents read back |
 //! | [`deploy`] | the plan (`--dry-run`) and its application: role, code, configuration, version, alias |
-//! | [`trigger`] | `trigger` in the metadata: a Function URL, an SQS or DynamoDB stream mapping, an SNS subscription, an S3 notification, an HTTP API, planned and applied idempotently |
+//! | [`trigger`] | `trigger` in the metadata: a Function URL, an SQS or DynamoDB stream mapping, an SNS subscription, an S3 notification, a schedule, an HTTP API, planned and applied idempotently |
 //! | [`ops`] | invoke, get, list, delete (with the triggers, tagged queue or API, and role deploy created) |
 //! | [`logs`] | CloudWatch Logs lines, filtered and followed |
 //! | [`traces`] | X-Ray traces assembled and rendered |

@@ -147,11 +147,12 @@ pub async fn list(aws: &Aws) -> Result<Vec<FunctionSummary>, DeployError> {
     Ok(out)
 }
 
-/// Deletes `name` and what deploy created for it, in order: its Function URLs, event source
-/// mappings (and a queue only when deploy created it, by its tags), its SNS subscriptions (and a
-/// topic only when deploy created it, by its tags), its S3 notifications, its HTTP API (by tags), the
-/// role lamplight created (inline and managed policies first), then the function, whose
-/// permissions go with it. Returns what was removed, one line each.
+/// Deletes `name` and what deploy created for it, in order: its S3 notifications (found through
+/// the alias's permissions, so before the function), its Function URLs, event source mappings
+/// (and a queue only when deploy created it, by its tags), its SNS subscriptions (and a topic
+/// only when deploy created it, by its tags), its schedule's rule (by tags), its HTTP API (by
+/// tags), the role lamplight created (inline and managed policies first), then the function,
+/// whose permissions go with it. Returns what was removed, one line each.
 pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
     let mut removed = Vec::new();
     let function = aws
@@ -294,6 +295,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
         }
     }
     removed.extend(delete_subscriptions(aws, name, &arn, &account).await?);
+    removed.extend(delete_rule(aws, name).await?);
     let mut token: Option<String> = None;
     loop {
         let page = aws
@@ -437,6 +439,60 @@ async fn delete_from_sources(
         removed.push(format!("S3 notification {id} of bucket {bucket}"));
     }
     Ok(removed)
+}
+
+/// Deletes the schedule's rule deploy created for `name` (by its tags), its targets first.
+async fn delete_rule(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
+    let rule = trigger::rule_name(name);
+    let found = match aws.events.describe_rule().name(&rule).send().await {
+        Ok(r) => r,
+        Err(e) if gone(trigger::code_of(&e).as_deref()) => return Ok(Vec::new()),
+        Err(e) => return Err(DeployError::from_sdk("events:DescribeRule", e)),
+    };
+    let tags = aws
+        .events
+        .list_tags_for_resource()
+        .resource_arn(found.arn().unwrap_or_default())
+        .send()
+        .await
+        .map_err(|e| DeployError::from_sdk("events:ListTagsForResource", e))?;
+    let tags: std::collections::HashMap<String, String> = tags
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+    // A rule of that name someone else made stays.
+    if !created_for(Some(&tags), name) {
+        return Ok(Vec::new());
+    }
+    let targets = aws
+        .events
+        .list_targets_by_rule()
+        .rule(&rule)
+        .send()
+        .await
+        .map_err(|e| DeployError::from_sdk("events:ListTargetsByRule", e))?;
+    let ids: Vec<String> = targets
+        .targets()
+        .iter()
+        .map(|t| t.id().to_owned())
+        .collect();
+    if !ids.is_empty() {
+        aws.events
+            .remove_targets()
+            .rule(&rule)
+            .set_ids(Some(ids))
+            .send()
+            .await
+            .map_err(|e| DeployError::from_sdk("events:RemoveTargets", e))?;
+    }
+    aws.events
+        .delete_rule()
+        .name(&rule)
+        .send()
+        .await
+        .map_err(|e| DeployError::from_sdk("events:DeleteRule", e))?;
+    Ok(vec![format!("EventBridge rule {rule}")])
 }
 
 /// Unsubscribes every qualifier of the function `arn` from SNS, then deletes the topics of

@@ -2036,3 +2036,118 @@ async fn s3_read_gives_the_role_get_object_on_those_prefixes_and_goes_with_the_s
     let (plan, _) = deploy(&aws, &s, &zip).await;
     assert!(trigger_steps(&plan).is_empty(), "{plan}");
 }
+
+#[tokio::test]
+async fn an_eventbridge_schedule_is_created_permitted_rescheduled_in_place_and_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"cron"), &[]).expect("zip");
+    let s = trigger_settings(
+        "nightly",
+        serde_json::json!({"kind": "eventbridge", "schedule": "rate(1 day)"}),
+    );
+
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "create EventBridge rule nightly-schedule (schedule rate(1 day))",
+            "allow events.amazonaws.com to invoke the alias from the trigger's resource only (statement lamplight-eventbridge)",
+            "target the alias from rule nightly-schedule",
+        ]
+    );
+    let rule = aws
+        .events
+        .describe_rule()
+        .name("nightly-schedule")
+        .send()
+        .await
+        .expect("rule");
+    assert_eq!(rule.schedule_expression(), Some("rate(1 day)"));
+    let rule_arn = rule.arn().expect("arn").to_owned();
+    let tags = aws
+        .events
+        .list_tags_for_resource()
+        .resource_arn(&rule_arn)
+        .send()
+        .await
+        .expect("tags");
+    let tags: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert!(
+        tags.contains(&("lamplight:created-by", "lamplight")),
+        "{tags:?}"
+    );
+    assert!(
+        tags.contains(&("lamplight:function", "nightly")),
+        "{tags:?}"
+    );
+    let targets = aws
+        .events
+        .list_targets_by_rule()
+        .rule("nightly-schedule")
+        .send()
+        .await
+        .expect("targets");
+    assert_eq!(
+        targets
+            .targets()
+            .iter()
+            .map(|t| t.arn().to_owned())
+            .collect::<Vec<_>>(),
+        [format!("{}:live", done.arn)]
+    );
+    let policy = policy_of(&aws, "nightly").await;
+    let st = statement(&policy, "lamplight-eventbridge").expect("statement");
+    assert_eq!(st["Principal"]["Service"], "events.amazonaws.com");
+    assert_eq!(
+        st["Condition"]["ArnLike"]["AWS:SourceArn"],
+        rule_arn.as_str()
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let later = trigger_settings(
+        "nightly",
+        serde_json::json!({"kind": "eventbridge", "schedule": "cron(0 2 * * ? *)"}),
+    );
+    let (plan, _) = deploy(&aws, &later, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "update EventBridge rule nightly-schedule (schedule cron(0 2 * * ? *))",
+            "keep the EventBridge target (unchanged)"
+        ]
+    );
+    let rule = aws
+        .events
+        .describe_rule()
+        .name("nightly-schedule")
+        .send()
+        .await
+        .expect("rule");
+    assert_eq!(rule.schedule_expression(), Some("cron(0 2 * * ? *)"));
+    assert_eq!(rule.arn(), Some(rule_arn.as_str()), "updated in place");
+    let (plan, _) = deploy(&aws, &later, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let removed = ops::delete(&aws, "nightly").await.expect("delete");
+    assert_eq!(
+        removed,
+        [
+            "EventBridge rule nightly-schedule",
+            "function nightly",
+            "role nightly-lamplight"
+        ]
+    );
+    assert!(
+        aws.events
+            .list_rules()
+            .send()
+            .await
+            .expect("rules")
+            .rules()
+            .is_empty()
+    );
+}

@@ -2,11 +2,13 @@
 //! deploy steps ([`TriggerStep`]) after the alias exists and applied idempotently: the current
 //! state is read first, so a second deploy with nothing changed changes nothing.
 //!
-//! Supported: `function-url`, `sqs`, `http-api`, `dynamodb`, `sns`, `s3`, one file each; and
-//! `s3_read`, the role's read access beside any trigger. The other kinds parse, so a template's metadata
-//! is never rejected as malformed, but deploy refuses them by name rather than ignore them.
+//! Supported: `function-url`, `sqs`, `http-api`, `dynamodb`, `sns`, `s3`, `eventbridge`, one file
+//! each; and `s3_read`, the role's read access beside any trigger. The other kinds parse, so a
+//! template's metadata is never rejected as malformed, but deploy refuses them by name rather
+//! than ignore them.
 
 mod dynamodb;
+mod eventbridge;
 mod function_url;
 mod http_api;
 mod s3;
@@ -39,6 +41,7 @@ pub struct Target {
 }
 
 pub use dynamodb::{Dynamodb, StartingPosition, stream_policy};
+pub use eventbridge::{Eventbridge, rule_name};
 pub use function_url::{Cors, FunctionUrl, UrlAuth};
 pub use http_api::HttpApi;
 pub use s3::{S3, notification_id, object_read_policy, objects_arn};
@@ -64,6 +67,8 @@ pub const S3_STATEMENT: &str = "lamplight-s3";
 pub const S3_POLICY: &str = "lamplight-s3";
 /// The inline role policy of `s3_read`: reading other objects the function needs.
 pub const S3_READ_POLICY: &str = "lamplight-s3-read";
+/// Statement id of the permission letting the schedule's rule invoke the alias.
+pub const EVENTBRIDGE_STATEMENT: &str = "lamplight-eventbridge";
 /// Statement id of the HTTP API's invoke permission.
 pub const HTTP_API_STATEMENT: &str = "lamplight-http-api";
 /// Statement id of the public Function URL's `lambda:InvokeFunctionUrl` permission.
@@ -90,8 +95,8 @@ pub enum Trigger {
     Sns(Sns),
     /// A notification of an S3 bucket to the alias.
     S3(S3),
-    /// Not supported yet.
-    Eventbridge {},
+    /// A schedule: an EventBridge rule targeting the alias.
+    Eventbridge(Eventbridge),
     /// Not supported yet.
     Alb {},
     /// The user wires the function: deploy creates nothing.
@@ -128,6 +133,7 @@ impl Trigger {
             Self::Dynamodb(ddb) => ddb.validate(),
             Self::Sns(sns) => sns.validate(),
             Self::S3(s3) => s3.validate(),
+            Self::Eventbridge(eb) => eb.validate(),
             _ => Ok(()),
         };
         checked.map_err(invalid)?;
@@ -144,7 +150,7 @@ impl Trigger {
             Self::Dynamodb(_) => "dynamodb",
             Self::Sns(_) => "sns",
             Self::S3(_) => "s3",
-            Self::Eventbridge {} => "eventbridge",
+            Self::Eventbridge(_) => "eventbridge",
             Self::Alb {} => "alb",
             Self::Custom {} => "custom",
         }
@@ -242,6 +248,17 @@ pub enum TriggerStep {
         /// The policy's name.
         policy: String,
     },
+    /// Create the schedule's rule (tagged), or change its schedule in place.
+    PutRule {
+        /// The rule.
+        name: String,
+        /// `rate(...)` or `cron(...)`.
+        schedule: String,
+        /// Whether it is new.
+        create: bool,
+    },
+    /// Make the alias the rule's target.
+    PutRuleTarget(String),
     /// Create the HTTP API, its integration, routes and `$default` stage.
     CreateHttpApi(String),
     /// Add or remove routes of the API.
@@ -330,6 +347,16 @@ impl fmt::Display for TriggerStep {
             Self::DeleteRolePolicy { role, policy } => {
                 write!(f, "remove inline policy {policy} from role {role}")
             }
+            Self::PutRule {
+                name,
+                schedule,
+                create,
+            } => write!(
+                f,
+                "{} EventBridge rule {name} (schedule {schedule})",
+                if *create { "create" } else { "update" }
+            ),
+            Self::PutRuleTarget(name) => write!(f, "target the alias from rule {name}"),
             Self::CreateHttpApi(name) => write!(
                 f,
                 "create HTTP API {name} (payload 2.0, stage $default with auto-deploy)"
@@ -362,6 +389,7 @@ pub struct Found {
     api_id: Option<String>,
     api_endpoint: Option<String>,
     topic_arn: Option<String>,
+    rule_arn: Option<String>,
 }
 
 /// The error's code; from the `x-amzn-ErrorType` header when the body names none: the local
@@ -541,6 +569,9 @@ pub async fn plan(
         Some(Trigger::Dynamodb(ddb)) => dynamodb::plan(aws, s, ddb, function_exists).await?,
         Some(Trigger::Sns(sns)) => sns::plan(aws, s, sns, function_exists, &mut found).await?,
         Some(Trigger::S3(s3)) => s3::plan(aws, s, s3, function_exists).await?,
+        Some(Trigger::Eventbridge(eb)) => {
+            eventbridge::plan(aws, s, eb, function_exists, &mut found).await?
+        }
         Some(other) => {
             return Err(DeployError::UnsupportedTrigger {
                 function: s.name.clone(),
@@ -691,6 +722,7 @@ impl Applying<'_> {
     fn invoke_source(&self) -> Result<(String, Option<String>), DeployError> {
         match &self.target.trigger {
             Some(Trigger::Sns(_)) => Ok((self.topic_arn()?, None)),
+            Some(Trigger::Eventbridge(_)) => Ok((self.rule_arn()?, None)),
             // A bucket ARN names no account: the permission names it, so a bucket of the same
             // name in another account cannot invoke the function.
             Some(Trigger::S3(s3)) => {
@@ -765,6 +797,9 @@ impl Applying<'_> {
                 self.dynamodb_step(step, progress).await
             }
             TriggerStep::PutBucketNotification { .. } => self.s3_step(step, progress).await,
+            TriggerStep::PutRule { .. } | TriggerStep::PutRuleTarget(_) => {
+                self.eventbridge_step(step, progress).await
+            }
             TriggerStep::DeleteRolePolicy { role, policy } => {
                 retrying("iam:DeleteRolePolicy", progress, || {
                     self.aws
@@ -904,7 +939,21 @@ mod tests {
                 suffix: String::new(),
             }))
         );
-        for kind in ["rest-api", "eventbridge", "alb"] {
+        let t = Trigger::from_value(
+            "f",
+            &json!({"kind": "eventbridge", "schedule": "cron(0 2 * * ? *)"}),
+        )
+        .expect("valid");
+        assert_eq!(t.map(|t| t.kind()), Some("eventbridge"));
+        for ok in [
+            "rate(1 day)",
+            "rate(15 minutes)",
+            "cron(0/5 8-17 ? * MON-FRI *)",
+        ] {
+            Trigger::from_value("f", &json!({"kind": "eventbridge", "schedule": ok}))
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for kind in ["rest-api", "alb"] {
             let t = Trigger::from_value("f", &json!({"kind": kind, "anything": 1}))
                 .expect("parses")
                 .expect("some");
@@ -963,6 +1012,18 @@ mod tests {
             (
                 json!({"kind": "s3", "bucket": "uploads", "events": ["ObjectCreated"]}),
                 "event `ObjectCreated`",
+            ),
+            (
+                json!({"kind": "eventbridge", "schedule": "rate(1 days)"}),
+                "`schedule = \"rate(1 days)\"`: expected `rate(<n> <unit>)`",
+            ),
+            (
+                json!({"kind": "eventbridge", "schedule": "cron(0 2 * * *)"}),
+                "`schedule = \"cron(0 2 * * *)\"`",
+            ),
+            (
+                json!({"kind": "eventbridge", "schedule": "daily"}),
+                "`schedule = \"daily\"`",
             ),
             (
                 json!({"kind": "lambda-url"}),
