@@ -74,10 +74,18 @@ fn every_variant_renders_its_own_files() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let kind = settings.trigger.as_ref().map(|t| t.kind());
         let expected = match choices.event_source.as_str() {
-            source @ ("sqs" | "http-api" | "function-url" | "rest-api" | "alb") => Some(source),
+            source @ ("sqs" | "http-api" | "function-url" | "rest-api" | "alb" | "dynamodb"
+            | "sns" | "s3" | "eventbridge") => Some(source),
             _ => None,
         };
         assert_eq!(kind, expected, "{name}: the trigger written for its source");
+        // The custom variant that reads S3 lets its role read the bucket it names.
+        let reads: Vec<&str> = if name.ends_with("custom-s3") {
+            vec!["my-greetings"]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(settings.s3_read, reads, "{name}: s3_read");
     }
     let _ = std::fs::remove_dir_all(&out);
 }

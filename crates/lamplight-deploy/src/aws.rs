@@ -34,6 +34,10 @@ pub struct Aws {
     pub xray: aws_sdk_xray::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub apigw: aws_sdk_apigatewayv2::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub events: aws_sdk_eventbridge::Client,
     /// The region in use.
     pub region: String,
 }
@@ -100,6 +104,10 @@ impl Aws {
             xray: aws_sdk_xray::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             apigw: aws_sdk_apigatewayv2::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
+            s3: aws_sdk_s3::Client::new(config),
+            events: aws_sdk_eventbridge::Client::new(config),
             region,
         })
     }

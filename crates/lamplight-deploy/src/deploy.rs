@@ -14,8 +14,6 @@ use aws_sdk_lambda::types::{
 use crate::aws::{Aws, retrying};
 use crate::error::DeployError;
 use crate::package::Package;
-use crate::role::TRUST_POLICY;
-pub use crate::role::{MAX_ROLE_NAME, decode_trust_policy, role_name, trusts_lambda};
 use crate::settings::DeploySettings;
 use crate::trigger::{self, TriggerStep};
 
@@ -24,6 +22,40 @@ pub const BASIC_EXECUTION: &str =
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
 /// The managed policy a traced function's role gets: X-Ray segments (cargo-lambda forgets it).
 pub const XRAY_WRITE: &str = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess";
+
+const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+pub use crate::role::{MAX_ROLE_NAME, decode_trust_policy, role_name};
+
+fn one_or_many(value: Option<&serde_json::Value>) -> Vec<&serde_json::Value> {
+    match value {
+        Some(serde_json::Value::Array(items)) => items.iter().collect(),
+        Some(item) => vec![item],
+        None => Vec::new(),
+    }
+}
+
+/// Whether a trust policy (JSON, or URL-encoded JSON) lets Lambda assume the role: a statement
+/// that allows `sts:AssumeRole` to the service principal `lambda.amazonaws.com`.
+pub fn trusts_lambda(document: &str) -> bool {
+    let Ok(policy) = serde_json::from_str::<serde_json::Value>(&decode_trust_policy(document))
+    else {
+        return false;
+    };
+    one_or_many(policy.get("Statement")).into_iter().any(|st| {
+        let allows = st.get("Effect").and_then(|e| e.as_str()) == Some("Allow");
+        let assumes = one_or_many(st.get("Action")).into_iter().any(|a| {
+            a.as_str().is_some_and(|a| {
+                let a = a.to_ascii_lowercase();
+                a == "sts:assumerole" || a == "sts:*" || a == "*"
+            })
+        });
+        let lambda = one_or_many(st.get("Principal").and_then(|p| p.get("Service")))
+            .into_iter()
+            .any(|s| s.as_str() == Some("lambda.amazonaws.com"));
+        allows && assumes && lambda
+    })
+}
 
 /// One thing a deploy does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -350,7 +382,8 @@ pub async fn plan(aws: &Aws, s: &DeploySettings, package: &Package) -> Result<Pl
     if let Some(days) = s.log_retention_days {
         steps.push(Step::SetRetention(days));
     }
-    let (trigger_steps, found) = trigger::plan(aws, s, existing.is_some()).await?;
+    let (trigger_steps, found) =
+        trigger::plan(aws, &s.trigger_target(), existing.is_some()).await?;
     steps.extend(trigger_steps.into_iter().map(Step::Trigger));
     Ok(Plan {
         function: s.name.clone(),
@@ -429,6 +462,7 @@ async fn apply_steps(
         .set_variables(Some(s.env.clone().into_iter().collect()))
         .build();
     // Made at the first trigger step, once the function (and so its ARN) exists.
+    let target = s.trigger_target();
     let mut triggers: Option<trigger::Applying<'_>> = None;
     for step in &plan.steps {
         progress(&step.to_string());
@@ -610,7 +644,7 @@ async fn apply_steps(
                     Some(a) => a,
                     None => triggers.insert(trigger::Applying {
                         aws,
-                        settings: s,
+                        target: &target,
                         function_arn: function_arn(aws, &s.name).await?,
                         found: plan.found.clone(),
                         urls: Vec::new(),

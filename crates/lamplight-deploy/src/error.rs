@@ -29,7 +29,7 @@ pub enum DeployError {
     },
     /// A trigger kind that parses but that deploy does not create yet.
     #[error(
-        "[package.metadata.lamplight] trigger of {function}: kind `{kind}` is not supported yet by `cargo xtask deploy` (supported: function-url, sqs, http-api); create it yourself and set `trigger = {{ kind = \"custom\" }}`"
+        "[package.metadata.lamplight] trigger of {function}: kind `{kind}` is not supported yet by `cargo xtask deploy` (supported: function-url, sqs, http-api, dynamodb, sns, s3, eventbridge); create it yourself and set `trigger = {{ kind = \"custom\" }}`"
     )]
     UnsupportedTrigger {
         /// The function whose metadata holds it.

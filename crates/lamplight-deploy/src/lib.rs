@@ -13,8 +13,9 @@
 //! | [`package`] | the deterministic zip and its SHA-256 |
 //! | [`settings`] | `[package.metadata.lamplight]` (and cargo-lambda's keys) as [`settings::DeploySettings`]; [`settings::validate_name`], the one check of a function name |
 //! | [`aws`] | clients from the standard chain with `--endpoint-url`; retries of conflicts and throttles |
+//! | [`role`] | the name of the role lamplight creates; IAM's URL-encoded policy documents read back |
 //! | [`deploy`] | the plan (`--dry-run`) and its application: role, code, configuration, version, alias |
-//! | [`trigger`] | `trigger` in the metadata: a Function URL, an SQS mapping or an HTTP API, planned and applied idempotently |
+//! | [`trigger`] | `trigger` in the metadata: a Function URL, an SQS or DynamoDB stream mapping, an SNS subscription, an S3 notification, a schedule, an HTTP API, planned and applied idempotently |
 //! | [`ops`] | invoke, get, list, delete (with the triggers, tagged queue or API, and role deploy created) |
 //! | [`logs`] | CloudWatch Logs lines, filtered and followed |
 //! | [`traces`] | X-Ray traces assembled and rendered |
@@ -29,7 +30,7 @@ pub mod logs;
 pub mod ops;
 pub mod package;
 pub mod pipeline;
-mod role;
+pub mod role;
 pub mod settings;
 pub mod traces;
 pub mod trigger;

@@ -147,10 +147,12 @@ pub async fn list(aws: &Aws) -> Result<Vec<FunctionSummary>, DeployError> {
     Ok(out)
 }
 
-/// Deletes `name` and what deploy created for it, in order: its Function URLs, event source
-/// mappings (and a queue only when deploy created it, by its tags), its HTTP API (by tags), the
-/// role lamplight created (inline and managed policies first), then the function, whose
-/// permissions go with it. Returns what was removed, one line each.
+/// Deletes `name` and what deploy created for it, in order: its S3 notifications (found through
+/// the alias's permissions, so before the function), its Function URLs, event source mappings
+/// (and a queue only when deploy created it, by its tags), its SNS subscriptions (and a topic
+/// only when deploy created it, by its tags), its schedule's rule (by tags), its HTTP API (by
+/// tags), the role lamplight created (inline and managed policies first), then the function,
+/// whose permissions go with it. Returns what was removed, one line each.
 pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
     let mut removed = Vec::new();
     let function = aws
@@ -175,6 +177,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
         Err(e) if local(e.as_service_error().and_then(|s| s.code())) => Vec::new(),
         Err(e) => return Err(DeployError::from_sdk("lambda:ListAliases", e)),
     };
+    removed.extend(delete_from_sources(aws, name, &aliases).await?);
     for alias in &aliases {
         let qualifier = alias.name().unwrap_or_default();
         // Looked up first: moto 5.2.5 answers a delete of a URL that does not exist with
@@ -291,6 +294,8 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
             removed.push(format!("queue {queue_name}"));
         }
     }
+    removed.extend(delete_subscriptions(aws, name, &arn, &account).await?);
+    removed.extend(delete_rule(aws, name).await?);
     let mut token: Option<String> = None;
     loop {
         let page = aws
@@ -344,6 +349,9 @@ fn gone(code: Option<&str>) -> bool {
                 | "AWS.SimpleQueueService.NonExistentQueue"
                 | "QueueDoesNotExist"
                 | "NoSuchEntity"
+                | "NotFound"
+                | "ResourceNotFound"
+                | "NoSuchBucket"
                 | "UnknownOperationException"
         )
     )
@@ -358,6 +366,228 @@ fn created_for(tags: Option<&std::collections::HashMap<String, String>>, name: &
         t.get(trigger::CREATED_BY_TAG).map(String::as_str) == Some(trigger::CREATED_BY)
             && t.get(trigger::FUNCTION_TAG).map(String::as_str) == Some(name)
     })
+}
+
+/// Takes the function out of what notifies it that deploy does not own: each alias's permission
+/// statements name the source (`lamplight-s3`: the bucket), whose notification `lamplight-<name>`
+/// is removed, every other notification of the bucket kept.
+async fn delete_from_sources(
+    aws: &Aws,
+    name: &str,
+    aliases: &[aws_sdk_lambda::types::AliasConfiguration],
+) -> Result<Vec<String>, DeployError> {
+    let mut removed = Vec::new();
+    let mut buckets = Vec::new();
+    for alias in aliases {
+        let policy = match aws
+            .lambda
+            .get_policy()
+            .function_name(name)
+            .qualifier(alias.name().unwrap_or_default())
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if gone(e.as_service_error().and_then(|s| s.code())) => continue,
+            Err(e) => return Err(DeployError::from_sdk("lambda:GetPolicy", e)),
+        };
+        let document: serde_json::Value =
+            serde_json::from_str(policy.policy().unwrap_or_default()).unwrap_or_default();
+        for st in document["Statement"].as_array().into_iter().flatten() {
+            if st["Sid"] == trigger::S3_STATEMENT
+                && let Some(bucket) = st["Condition"]["ArnLike"]["AWS:SourceArn"]
+                    .as_str()
+                    .and_then(|a| a.strip_prefix("arn:aws:s3:::"))
+                && !buckets.iter().any(|b| b == bucket)
+            {
+                buckets.push(bucket.to_owned());
+            }
+        }
+    }
+    let id = trigger::notification_id(name);
+    for bucket in buckets {
+        let current = match aws
+            .s3
+            .get_bucket_notification_configuration()
+            .bucket(&bucket)
+            .send()
+            .await
+        {
+            Ok(c) => c,
+            Err(e) if gone(trigger::code_of(&e).as_deref()) => continue,
+            Err(e) => {
+                return Err(DeployError::from_sdk(
+                    "s3:GetBucketNotificationConfiguration",
+                    e,
+                ));
+            }
+        };
+        if !current
+            .lambda_function_configurations()
+            .iter()
+            .any(|c| c.id() == Some(id.as_str()))
+        {
+            continue;
+        }
+        aws.s3
+            .put_bucket_notification_configuration()
+            .bucket(&bucket)
+            .notification_configuration(trigger::merged_notifications(&current, &id, None))
+            .send()
+            .await
+            .map_err(|e| DeployError::from_sdk("s3:PutBucketNotificationConfiguration", e))?;
+        removed.push(format!("S3 notification {id} of bucket {bucket}"));
+    }
+    Ok(removed)
+}
+
+/// Deletes the schedule's rule deploy created for `name` (by its tags), its targets first.
+async fn delete_rule(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
+    let rule = trigger::rule_name(name);
+    let found = match aws.events.describe_rule().name(&rule).send().await {
+        Ok(r) => r,
+        Err(e) if gone(trigger::code_of(&e).as_deref()) => return Ok(Vec::new()),
+        Err(e) => return Err(DeployError::from_sdk("events:DescribeRule", e)),
+    };
+    let tags = aws
+        .events
+        .list_tags_for_resource()
+        .resource_arn(found.arn().unwrap_or_default())
+        .send()
+        .await
+        .map_err(|e| DeployError::from_sdk("events:ListTagsForResource", e))?;
+    let tags: std::collections::HashMap<String, String> = tags
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+    // A rule of that name someone else made stays.
+    if !created_for(Some(&tags), name) {
+        return Ok(Vec::new());
+    }
+    let targets = aws
+        .events
+        .list_targets_by_rule()
+        .rule(&rule)
+        .send()
+        .await
+        .map_err(|e| DeployError::from_sdk("events:ListTargetsByRule", e))?;
+    let ids: Vec<String> = targets
+        .targets()
+        .iter()
+        .map(|t| t.id().to_owned())
+        .collect();
+    if !ids.is_empty() {
+        aws.events
+            .remove_targets()
+            .rule(&rule)
+            .set_ids(Some(ids))
+            .send()
+            .await
+            .map_err(|e| DeployError::from_sdk("events:RemoveTargets", e))?;
+    }
+    aws.events
+        .delete_rule()
+        .name(&rule)
+        .send()
+        .await
+        .map_err(|e| DeployError::from_sdk("events:DeleteRule", e))?;
+    Ok(vec![format!("EventBridge rule {rule}")])
+}
+
+/// Unsubscribes every qualifier of the function `arn` from SNS, then deletes the topics of
+/// those subscriptions that deploy created for `name` (by their tags), and `<name>-topic` if it
+/// is one: a deploy that failed before subscribing left it behind.
+async fn delete_subscriptions(
+    aws: &Aws,
+    name: &str,
+    arn: &str,
+    account: &str,
+) -> Result<Vec<String>, DeployError> {
+    let mut removed = Vec::new();
+    let mut topics = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = match aws
+            .sns
+            .list_subscriptions()
+            .set_next_token(token.take())
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            // The local service has no SNS: nothing of it to remove.
+            Err(e) if trigger::is_unsupported_locally(trigger::code_of(&e).as_deref()) => {
+                return Ok(removed);
+            }
+            Err(e) => return Err(DeployError::from_sdk("sns:ListSubscriptions", e)),
+        };
+        for sub in page.subscriptions() {
+            let of_function = sub.protocol() == Some("lambda")
+                && sub
+                    .endpoint()
+                    .is_some_and(|e| e == arn || e.starts_with(&format!("{arn}:")));
+            if !of_function {
+                continue;
+            }
+            let sub_arn = sub.subscription_arn().unwrap_or_default();
+            aws.sns
+                .unsubscribe()
+                .subscription_arn(sub_arn)
+                .send()
+                .await
+                .map_err(|e| DeployError::from_sdk("sns:Unsubscribe", e))?;
+            removed.push(format!("SNS subscription {sub_arn}"));
+            if let Some(topic) = sub.topic_arn() {
+                topics.push(topic.to_owned());
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    let default_topic = format!(
+        "arn:aws:sns:{}:{account}:{}",
+        aws.region,
+        trigger::topic_name(name)
+    );
+    if !topics.contains(&default_topic) {
+        topics.push(default_topic);
+    }
+    topics.dedup();
+    for topic in topics {
+        let tags = match aws
+            .sns
+            .list_tags_for_resource()
+            .resource_arn(&topic)
+            .send()
+            .await
+        {
+            Ok(t) => t,
+            Err(e) if gone(e.as_service_error().and_then(|s| s.code())) => continue,
+            Err(e) => return Err(DeployError::from_sdk("sns:ListTagsForResource", e)),
+        };
+        let tags: std::collections::HashMap<String, String> = tags
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect();
+        // A topic the user named is theirs: only one deploy tagged as its own is removed.
+        if created_for(Some(&tags), name) {
+            aws.sns
+                .delete_topic()
+                .topic_arn(&topic)
+                .send()
+                .await
+                .map_err(|e| DeployError::from_sdk("sns:DeleteTopic", e))?;
+            removed.push(format!(
+                "topic {}",
+                topic.rsplit(':').next().unwrap_or_default()
+            ));
+        }
+    }
+    Ok(removed)
 }
 
 /// Deletes the role lamplight created for `name` (its description says so), after its policies;

@@ -1,10 +1,8 @@
-//! The IAM role lamplight creates for a function: its name (stable, within IAM's limits) and
-//! the trust policy that lets Lambda assume it. Deploy creates it, triggers add inline policies to
-//! it, delete removes it: all three read the rules from here.
+//! The role lamplight creates for a function: its name, and reading policy documents IAM
+//! returns URL-encoded. Apart from `deploy` so the triggers, which put inline policies on that
+//! role, need not reach into `deploy` (which plans the triggers).
 
 use sha2::{Digest as _, Sha256};
-
-pub(crate) const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 /// IAM's longest role name.
 pub const MAX_ROLE_NAME: usize = 64;
@@ -70,34 +68,4 @@ pub fn decode_trust_policy(document: &str) -> String {
         return document.to_owned();
     }
     percent_decode(document).unwrap_or_else(|| document.to_owned())
-}
-
-fn one_or_many(value: Option<&serde_json::Value>) -> Vec<&serde_json::Value> {
-    match value {
-        Some(serde_json::Value::Array(items)) => items.iter().collect(),
-        Some(item) => vec![item],
-        None => Vec::new(),
-    }
-}
-
-/// Whether a trust policy (JSON, or URL-encoded JSON) lets Lambda assume the role: a statement
-/// that allows `sts:AssumeRole` to the service principal `lambda.amazonaws.com`.
-pub fn trusts_lambda(document: &str) -> bool {
-    let Ok(policy) = serde_json::from_str::<serde_json::Value>(&decode_trust_policy(document))
-    else {
-        return false;
-    };
-    one_or_many(policy.get("Statement")).into_iter().any(|st| {
-        let allows = st.get("Effect").and_then(|e| e.as_str()) == Some("Allow");
-        let assumes = one_or_many(st.get("Action")).into_iter().any(|a| {
-            a.as_str().is_some_and(|a| {
-                let a = a.to_ascii_lowercase();
-                a == "sts:assumerole" || a == "sts:*" || a == "*"
-            })
-        });
-        let lambda = one_or_many(st.get("Principal").and_then(|p| p.get("Service")))
-            .into_iter()
-            .any(|s| s.as_str() == Some("lambda.amazonaws.com"));
-        allows && assumes && lambda
-    })
 }

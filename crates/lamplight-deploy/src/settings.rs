@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::binary::Arch;
 use crate::error::DeployError;
-use crate::trigger::Trigger;
+use crate::trigger::{Target, Trigger};
 
 /// Everything a deploy sets on the function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,22 @@ pub struct DeploySettings {
     pub region: Option<String>,
     /// What invokes the function (`trigger`); `None` for none or `custom`.
     pub trigger: Option<Trigger>,
+    /// `s3_read = ["bucket/prefix", ...]`: objects the role may read (s3:GetObject), beyond a
+    /// trigger's own bucket.
+    pub s3_read: Vec<String>,
+}
+
+impl DeploySettings {
+    /// What the triggers need of these settings.
+    pub fn trigger_target(&self) -> Target {
+        Target {
+            name: self.name.clone(),
+            alias: self.alias.clone(),
+            role: self.role.clone(),
+            s3_read: self.s3_read.clone(),
+            trigger: self.trigger.clone(),
+        }
+    }
 }
 
 fn text(value: &Value) -> Option<String> {
@@ -107,6 +123,7 @@ impl DeploySettings {
             alias: "live".into(),
             region: None,
             trigger: None,
+            s3_read: Vec::new(),
         }
     }
 
@@ -173,6 +190,21 @@ impl DeploySettings {
             }
             if let Some(runtime) = table.get("runtime").and_then(text) {
                 s.runtime = runtime;
+            }
+            if let Some(v) = table.get("s3_read") {
+                let expected = "a list of \"bucket\" or \"bucket/prefix\"";
+                let items = v.as_array().ok_or_else(|| bad("s3_read", v, expected))?;
+                s.s3_read = items
+                    .iter()
+                    .map(|item| {
+                        item.as_str()
+                            .filter(|r| {
+                                crate::trigger::valid_bucket_name(r.split('/').next().unwrap_or(r))
+                            })
+                            .map(str::to_owned)
+                            .ok_or_else(|| bad("s3_read", item, expected))
+                    })
+                    .collect::<Result<_, _>>()?;
             }
             if let Some(trigger) = table.get("trigger") {
                 s.trigger = Trigger::from_value(name, trigger)?;

@@ -1477,3 +1477,677 @@ async fn a_pipeline_dry_run_lists_the_trigger_steps_and_creates_nothing() {
     );
     assert!(apis(&aws).await.is_empty(), "a dry run creates nothing");
 }
+
+/// A table as the user made it: with a stream of new images when `stream` is set.
+async fn create_table(aws: &Aws, name: &str, stream: bool) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        StreamSpecification, StreamViewType,
+    };
+    let table = aws
+        .dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .set_stream_specification(stream.then(|| {
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .expect("stream")
+        }))
+        .send()
+        .await
+        .expect("table");
+    let description = table.table_description().expect("description");
+    description
+        .latest_stream_arn()
+        .or(description.table_arn())
+        .expect("arn")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_dynamodb_stream_is_mapped_scoped_updated_and_deleted_but_the_table_stays() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"ddb"), &[]).expect("zip");
+    let stream = create_table(&aws, "orders", true).await;
+
+    // A table without a stream is refused before anything is created, saying what to enable.
+    create_table(&aws, "plain", false).await;
+    let plain = trigger_settings(
+        "nostream",
+        serde_json::json!({"kind": "dynamodb", "table": "plain"}),
+    );
+    let err = deploy::plan(&aws, &plain, &zip)
+        .await
+        .expect_err("no stream");
+    let text = err.to_string();
+    assert!(
+        text.contains("table plain has no stream") && text.contains("NEW_IMAGE"),
+        "{text}"
+    );
+
+    let s = trigger_settings(
+        "audit",
+        serde_json::json!({"kind": "dynamodb", "table": "orders"}),
+    );
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            format!(
+                "let role audit-lamplight read stream {stream} only (inline policy lamplight-dynamodb)"
+            ),
+            format!("map stream {stream} to the alias (ReportBatchItemFailures, from LATEST)"),
+        ]
+    );
+    let all = mappings(&aws).await;
+    assert_eq!(all.len(), 1);
+    let m = &all[0];
+    assert_eq!(m.event_source_arn(), Some(stream.as_str()));
+    // Lambda records the alias ARN; moto 5.2.5 the version the alias points at.
+    assert!(
+        m.function_arn().is_some_and(
+            |f| f.ends_with(":function:audit:live") || f.ends_with(":function:audit:1")
+        ),
+        "{m:?}"
+    );
+    assert_eq!(m.batch_size(), Some(100));
+    assert_eq!(m.bisect_batch_on_function_error(), Some(true));
+    assert_eq!(m.maximum_retry_attempts(), None, "Lambda's default");
+    assert_eq!(m.starting_position().map(|p| p.as_str()), Some("LATEST"));
+    assert_eq!(
+        m.function_response_types(),
+        [aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures]
+    );
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name("audit-lamplight")
+        .policy_name("lamplight-dynamodb")
+        .send()
+        .await
+        .expect("inline policy");
+    let policy: serde_json::Value =
+        serde_json::from_str(&deploy::decode_trust_policy(policy.policy_document())).expect("json");
+    assert_eq!(policy["Statement"][0]["Resource"], stream.as_str());
+    assert_eq!(
+        policy["Statement"][0]["Action"],
+        serde_json::json!([
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams"
+        ])
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    // The stream named by its ARN is the same trigger: nothing changes.
+    let by_arn = trigger_settings(
+        "audit",
+        serde_json::json!({"kind": "dynamodb", "stream": stream}),
+    );
+    let (plan, _) = deploy(&aws, &by_arn, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let changed = trigger_settings(
+        "audit",
+        serde_json::json!({"kind": "dynamodb", "table": "orders", "batch_size": 250, "bisect_batch_on_error": false, "maximum_retry_attempts": 3}),
+    );
+    let (plan, _) = deploy(&aws, &changed, &zip).await;
+    let steps = trigger_steps(&plan);
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(
+        steps[0].contains("batch_size 100 -> 250")
+            && steps[0].contains("bisect_batch_on_error true -> false")
+            && steps[0].contains("maximum_retry_attempts default -> 3"),
+        "{steps:?}"
+    );
+    let all = mappings(&aws).await;
+    assert_eq!(all.len(), 1, "updated in place");
+    assert_eq!(all[0].batch_size(), Some(250));
+    assert_eq!(all[0].bisect_batch_on_function_error(), Some(false));
+    assert_eq!(all[0].maximum_retry_attempts(), Some(3));
+    let (plan, _) = deploy(&aws, &changed, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    // Where a mapping starts cannot change: the plan says so instead of pretending.
+    let rewind = trigger_settings(
+        "audit",
+        serde_json::json!({"kind": "dynamodb", "table": "orders", "batch_size": 250, "bisect_batch_on_error": false, "maximum_retry_attempts": 3, "starting_position": "TRIM_HORIZON"}),
+    );
+    let plan = deploy::plan(&aws, &rewind, &zip).await.expect("plan");
+    let steps = trigger_steps(&plan);
+    assert!(
+        steps.iter().any(|s| s.starts_with(
+            "skip starting_position LATEST -> TRIM_HORIZON: Lambda sets it only when a mapping is created"
+        )),
+        "{steps:?}"
+    );
+
+    let removed = ops::delete(&aws, "audit").await.expect("delete");
+    assert_eq!(
+        removed
+            .iter()
+            .map(|r| r.split(' ').next().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["event", "function", "role"],
+        "{removed:?}"
+    );
+    assert!(mappings(&aws).await.is_empty());
+    let table = aws
+        .dynamodb
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .await
+        .expect("the user's table stays");
+    assert_eq!(
+        table.table().and_then(|t| t.latest_stream_arn()),
+        Some(stream.as_str())
+    );
+}
+
+/// The alias's SNS subscriptions: (topic ARN, endpoint).
+async fn lambda_subscriptions(aws: &Aws) -> Vec<(String, String)> {
+    aws.sns
+        .list_subscriptions()
+        .send()
+        .await
+        .expect("subscriptions")
+        .subscriptions()
+        .iter()
+        .filter(|s| s.protocol() == Some("lambda"))
+        .map(|s| {
+            (
+                s.topic_arn().unwrap_or_default().to_owned(),
+                s.endpoint().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn topics(aws: &Aws) -> Vec<String> {
+    aws.sns
+        .list_topics()
+        .send()
+        .await
+        .expect("topics")
+        .topics()
+        .iter()
+        .filter_map(|t| t.topic_arn().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_sns_topic_is_created_subscribed_permitted_moved_and_deleted_but_a_named_one_stays() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"sns"), &[]).expect("zip");
+    let s = trigger_settings("alerts", serde_json::json!({"kind": "sns"}));
+
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "create the SNS topic alerts-topic",
+            "allow sns.amazonaws.com to invoke the alias from the trigger's resource only (statement lamplight-sns)",
+            "subscribe the alias to topic alerts-topic",
+        ]
+    );
+    let topic = topics(&aws)
+        .await
+        .into_iter()
+        .find(|t| t.ends_with(":alerts-topic"))
+        .expect("topic created");
+    let tags = aws
+        .sns
+        .list_tags_for_resource()
+        .resource_arn(&topic)
+        .send()
+        .await
+        .expect("tags");
+    let tags: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert!(
+        tags.contains(&("lamplight:created-by", "lamplight")),
+        "{tags:?}"
+    );
+    assert!(tags.contains(&("lamplight:function", "alerts")), "{tags:?}");
+    let alias_arn = format!("{}:live", done.arn);
+    assert_eq!(
+        lambda_subscriptions(&aws).await,
+        [(topic.clone(), alias_arn.clone())]
+    );
+    let policy = policy_of(&aws, "alerts").await;
+    let st = statement(&policy, "lamplight-sns").expect("sns statement");
+    assert_eq!(st["Principal"]["Service"], "sns.amazonaws.com");
+    assert_eq!(st["Action"], "lambda:InvokeFunction");
+    assert_eq!(
+        st["Condition"]["ArnLike"]["AWS:SourceArn"],
+        topic.as_str(),
+        "{st}"
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    // A topic the user made, named by ARN: the subscription and permission move to it.
+    let news = aws
+        .sns
+        .create_topic()
+        .name("news")
+        .send()
+        .await
+        .expect("user topic")
+        .topic_arn()
+        .expect("arn")
+        .to_owned();
+    let named = trigger_settings("alerts", serde_json::json!({"kind": "sns", "topic": news}));
+    let (plan, _) = deploy(&aws, &named, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "again allow sns.amazonaws.com to invoke the alias from the trigger's resource only (statement lamplight-sns)".to_owned(),
+            format!("unsubscribe the alias from topic {topic}"),
+            format!("subscribe the alias to topic {news}"),
+        ]
+    );
+    assert_eq!(
+        lambda_subscriptions(&aws).await,
+        [(news.clone(), alias_arn.clone())]
+    );
+    let policy = policy_of(&aws, "alerts").await;
+    let st = statement(&policy, "lamplight-sns").expect("sns statement");
+    assert_eq!(st["Condition"]["ArnLike"]["AWS:SourceArn"], news.as_str());
+    let (plan, _) = deploy(&aws, &named, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    // A topic that does not exist is refused, naming it.
+    let missing = trigger_settings(
+        "alerts",
+        serde_json::json!({"kind": "sns", "topic": "arn:aws:sns:us-east-1:123456789012:nope"}),
+    );
+    let err = deploy::plan(&aws, &missing, &zip)
+        .await
+        .expect_err("missing topic");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+
+    let removed = ops::delete(&aws, "alerts").await.expect("delete");
+    assert_eq!(
+        removed
+            .iter()
+            .map(|r| r.split(' ').next().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["SNS", "topic", "function", "role"],
+        "the subscription, deploy's topic (left from before the move), the rest: {removed:?}"
+    );
+    assert!(lambda_subscriptions(&aws).await.is_empty());
+    assert_eq!(topics(&aws).await, [news], "the user's topic stays");
+}
+
+async fn notifications(
+    aws: &Aws,
+    bucket: &str,
+) -> aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput
+{
+    aws.s3
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("notifications")
+}
+
+async fn inline_policy(aws: &Aws, role: &str, policy: &str) -> Option<serde_json::Value> {
+    let found = aws
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(policy)
+        .send()
+        .await
+        .ok()?;
+    serde_json::from_str(&deploy::decode_trust_policy(found.policy_document())).ok()
+}
+
+#[tokio::test]
+async fn an_s3_notification_is_merged_permitted_scoped_updated_and_removed_but_the_bucket_stays() {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"s3"), &[]).expect("zip");
+    // The user's bucket, already notifying their own queue: deploy must keep that.
+    aws.s3
+        .create_bucket()
+        .bucket("uploads")
+        .send()
+        .await
+        .expect("bucket");
+    let queue_url = aws
+        .sqs
+        .create_queue()
+        .queue_name("audit")
+        .send()
+        .await
+        .expect("queue")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    let queue = queue_arn(&aws, "audit").await.expect("queue arn");
+    assert!(queue_url.contains("audit"));
+    aws.s3
+        .put_bucket_notification_configuration()
+        .bucket("uploads")
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(
+                    QueueConfiguration::builder()
+                        .id("users-own")
+                        .queue_arn(&queue)
+                        .events(Event::from("s3:ObjectRemoved:*"))
+                        .build()
+                        .expect("queue configuration"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("user's notification");
+
+    let s = trigger_settings(
+        "ingest",
+        serde_json::json!({"kind": "s3", "bucket": "uploads", "prefix": "in/", "suffix": ".csv"}),
+    );
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "let role ingest-lamplight s3:GetObject on arn:aws:s3:::uploads/in/* only (inline policy lamplight-s3)",
+            "allow s3.amazonaws.com to invoke the alias from the trigger's resource only (statement lamplight-s3)",
+            "notify the alias of bucket uploads's events (add; its other notifications kept)",
+        ]
+    );
+    let current = notifications(&aws, "uploads").await;
+    assert_eq!(current.queue_configurations().len(), 1, "the user's stays");
+    assert_eq!(current.queue_configurations()[0].id(), Some("users-own"));
+    let ours = current.lambda_function_configurations();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].id(), Some("lamplight-ingest"));
+    assert_eq!(ours[0].lambda_function_arn(), format!("{}:live", done.arn));
+    assert_eq!(
+        ours[0]
+            .events()
+            .iter()
+            .map(|e| e.as_str())
+            .collect::<Vec<_>>(),
+        ["s3:ObjectCreated:*"]
+    );
+    let rules: Vec<(String, String)> = ours[0]
+        .filter()
+        .and_then(|f| f.key())
+        .map(|k| k.filter_rules())
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            (
+                r.name()
+                    .map(|n| n.as_str().to_ascii_lowercase())
+                    .unwrap_or_default(),
+                r.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("prefix".into(), "in/".into()),
+            ("suffix".into(), ".csv".into())
+        ]
+    );
+    let policy = policy_of(&aws, "ingest").await;
+    let st = statement(&policy, "lamplight-s3").expect("s3 statement");
+    assert_eq!(st["Principal"]["Service"], "s3.amazonaws.com");
+    assert_eq!(
+        st["Condition"]["ArnLike"]["AWS:SourceArn"],
+        "arn:aws:s3:::uploads"
+    );
+    let account = done.arn.split(':').nth(4).expect("account");
+    assert_eq!(
+        st["Condition"]["StringEquals"]["AWS:SourceAccount"], account,
+        "{st}"
+    );
+    let read = inline_policy(&aws, "ingest-lamplight", "lamplight-s3")
+        .await
+        .expect("inline policy");
+    assert_eq!(read["Statement"][0]["Action"], "s3:GetObject");
+    assert_eq!(
+        read["Statement"][0]["Resource"],
+        serde_json::json!(["arn:aws:s3:::uploads/in/*"])
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let changed = trigger_settings(
+        "ingest",
+        serde_json::json!({"kind": "s3", "bucket": "uploads", "events": ["s3:ObjectRemoved:*"], "suffix": ".csv"}),
+    );
+    let (plan, _) = deploy(&aws, &changed, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "let role ingest-lamplight s3:GetObject on arn:aws:s3:::uploads/* only (inline policy lamplight-s3)",
+            "notify the alias of bucket uploads's events (events -> s3:ObjectRemoved:*, prefix \"in/\" -> \"\"; its other notifications kept)",
+        ]
+    );
+    let current = notifications(&aws, "uploads").await;
+    assert_eq!(current.queue_configurations().len(), 1, "the user's stays");
+    let ours = current.lambda_function_configurations();
+    assert_eq!(ours.len(), 1, "updated in place");
+    assert_eq!(ours[0].events()[0].as_str(), "s3:ObjectRemoved:*");
+    let (plan, _) = deploy(&aws, &changed, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let removed = ops::delete(&aws, "ingest").await.expect("delete");
+    assert_eq!(
+        removed,
+        [
+            "S3 notification lamplight-ingest of bucket uploads",
+            "function ingest",
+            "role ingest-lamplight"
+        ]
+    );
+    let current = notifications(&aws, "uploads").await;
+    assert!(current.lambda_function_configurations().is_empty());
+    assert_eq!(
+        current.queue_configurations().len(),
+        1,
+        "the user's notification stays"
+    );
+    aws.s3
+        .head_bucket()
+        .bucket("uploads")
+        .send()
+        .await
+        .expect("the user's bucket stays");
+}
+
+#[tokio::test]
+async fn s3_read_gives_the_role_get_object_on_those_prefixes_and_goes_with_the_setting() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"reader"), &[]).expect("zip");
+    let mut s = settings("reader");
+    s.s3_read = vec!["my-greetings".into(), "assets/templates/".into()];
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "let role reader-lamplight s3:GetObject on arn:aws:s3:::my-greetings/*, arn:aws:s3:::assets/templates/* only (inline policy lamplight-s3-read)"
+        ]
+    );
+    let read = inline_policy(&aws, "reader-lamplight", "lamplight-s3-read")
+        .await
+        .expect("inline policy");
+    assert_eq!(
+        read["Statement"][0]["Resource"],
+        serde_json::json!([
+            "arn:aws:s3:::my-greetings/*",
+            "arn:aws:s3:::assets/templates/*"
+        ])
+    );
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(trigger_steps(&plan).is_empty(), "{plan}");
+
+    s.s3_read.clear();
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        ["remove inline policy lamplight-s3-read from role reader-lamplight"]
+    );
+    assert!(
+        inline_policy(&aws, "reader-lamplight", "lamplight-s3-read")
+            .await
+            .is_none()
+    );
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(trigger_steps(&plan).is_empty(), "{plan}");
+}
+
+#[tokio::test]
+async fn an_eventbridge_schedule_is_created_permitted_rescheduled_in_place_and_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"cron"), &[]).expect("zip");
+    let s = trigger_settings(
+        "nightly",
+        serde_json::json!({"kind": "eventbridge", "schedule": "rate(1 day)"}),
+    );
+
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "create EventBridge rule nightly-schedule (schedule rate(1 day))",
+            "allow events.amazonaws.com to invoke the alias from the trigger's resource only (statement lamplight-eventbridge)",
+            "target the alias from rule nightly-schedule",
+        ]
+    );
+    let rule = aws
+        .events
+        .describe_rule()
+        .name("nightly-schedule")
+        .send()
+        .await
+        .expect("rule");
+    assert_eq!(rule.schedule_expression(), Some("rate(1 day)"));
+    let rule_arn = rule.arn().expect("arn").to_owned();
+    let tags = aws
+        .events
+        .list_tags_for_resource()
+        .resource_arn(&rule_arn)
+        .send()
+        .await
+        .expect("tags");
+    let tags: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert!(
+        tags.contains(&("lamplight:created-by", "lamplight")),
+        "{tags:?}"
+    );
+    assert!(
+        tags.contains(&("lamplight:function", "nightly")),
+        "{tags:?}"
+    );
+    let targets = aws
+        .events
+        .list_targets_by_rule()
+        .rule("nightly-schedule")
+        .send()
+        .await
+        .expect("targets");
+    assert_eq!(
+        targets
+            .targets()
+            .iter()
+            .map(|t| t.arn().to_owned())
+            .collect::<Vec<_>>(),
+        [format!("{}:live", done.arn)]
+    );
+    let policy = policy_of(&aws, "nightly").await;
+    let st = statement(&policy, "lamplight-eventbridge").expect("statement");
+    assert_eq!(st["Principal"]["Service"], "events.amazonaws.com");
+    assert_eq!(
+        st["Condition"]["ArnLike"]["AWS:SourceArn"],
+        rule_arn.as_str()
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let later = trigger_settings(
+        "nightly",
+        serde_json::json!({"kind": "eventbridge", "schedule": "cron(0 2 * * ? *)"}),
+    );
+    let (plan, _) = deploy(&aws, &later, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "update EventBridge rule nightly-schedule (schedule cron(0 2 * * ? *))",
+            "keep the EventBridge target (unchanged)"
+        ]
+    );
+    let rule = aws
+        .events
+        .describe_rule()
+        .name("nightly-schedule")
+        .send()
+        .await
+        .expect("rule");
+    assert_eq!(rule.schedule_expression(), Some("cron(0 2 * * ? *)"));
+    assert_eq!(rule.arn(), Some(rule_arn.as_str()), "updated in place");
+    let (plan, _) = deploy(&aws, &later, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let removed = ops::delete(&aws, "nightly").await.expect("delete");
+    assert_eq!(
+        removed,
+        [
+            "EventBridge rule nightly-schedule",
+            "function nightly",
+            "role nightly-lamplight"
+        ]
+    );
+    assert!(
+        aws.events
+            .list_rules()
+            .send()
+            .await
+            .expect("rules")
+            .rules()
+            .is_empty()
+    );
+}

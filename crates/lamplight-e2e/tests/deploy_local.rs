@@ -115,13 +115,21 @@ async fn deploy_publish_alias_and_invoke_through_the_local_service() {
     let payload: serde_json::Value = serde_json::from_slice(&out.payload).expect("json");
     assert_eq!(payload["greeting"], "deployed");
 
-    // The local service has no Function URLs, queues or API Gateway: each trigger is a step
-    // reported as skipped, and the deploy still succeeds.
-    for kind in ["function-url", "sqs", "http-api"] {
+    // The local service has no Function URLs, queues, API Gateway, DynamoDB, SNS, S3 or
+    // EventBridge: each trigger is a step reported as skipped, and the deploy still succeeds.
+    for trigger in [
+        json!({"kind": "function-url"}),
+        json!({"kind": "sqs"}),
+        json!({"kind": "http-api"}),
+        json!({"kind": "dynamodb", "table": "orders"}),
+        json!({"kind": "sns"}),
+        json!({"kind": "s3", "bucket": "uploads"}),
+        json!({"kind": "eventbridge", "schedule": "rate(1 day)"}),
+    ] {
+        let kind = trigger["kind"].as_str().unwrap_or_default();
         let mut with_trigger = settings.clone();
         with_trigger.trigger =
-            lamplight_deploy::trigger::Trigger::from_value("shipped", &json!({"kind": kind}))
-                .expect("trigger");
+            lamplight_deploy::trigger::Trigger::from_value("shipped", &trigger).expect("trigger");
         let plan = deploy::plan(&aws, &with_trigger, &zip)
             .await
             .unwrap_or_else(|e| panic!("{kind}: {e}"));

@@ -1,0 +1,1043 @@
+//! What invokes a deployed function: `trigger` in `[package.metadata.lamplight]`, planned as
+//! deploy steps ([`TriggerStep`]) after the alias exists and applied idempotently: the current
+//! state is read first, so a second deploy with nothing changed changes nothing.
+//!
+//! Supported: `function-url`, `sqs`, `http-api`, `dynamodb`, `sns`, `s3`, `eventbridge`, one file
+//! each; and `s3_read`, the role's read access beside any trigger. The other kinds parse, so a
+//! template's metadata is never rejected as malformed, but deploy refuses them by name rather
+//! than ignore them.
+
+mod dynamodb;
+mod eventbridge;
+mod function_url;
+mod http_api;
+mod s3;
+mod sns;
+mod sqs;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::aws::{Aws, retrying};
+use crate::error::DeployError;
+
+/// What the triggers need of a function's settings: taken from
+/// [`crate::settings::DeploySettings`] by its caller, so this module, which the settings name for
+/// their `trigger`, does not name the settings back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// The function.
+    pub name: String,
+    /// Its alias, which the triggers invoke.
+    pub alias: String,
+    /// The user's role, if the function runs as one (then its policies are theirs).
+    pub role: Option<String>,
+    /// `s3_read`: `bucket/prefix` the role may read objects under.
+    pub s3_read: Vec<String>,
+    /// What invokes it.
+    pub trigger: Option<Trigger>,
+}
+
+pub use dynamodb::{Dynamodb, StartingPosition, stream_policy};
+pub use eventbridge::{Eventbridge, rule_name};
+pub use function_url::{Cors, FunctionUrl, UrlAuth};
+pub use http_api::HttpApi;
+pub use s3::{S3, notification_id, object_read_policy, objects_arn};
+pub(crate) use s3::{merged as merged_notifications, valid_bucket_name};
+pub use sns::{Sns, topic_name};
+pub use sqs::{Sqs, queue_name, queue_policy};
+
+/// Tag on resources deploy created (queue, API), so delete removes them and nothing else.
+pub const CREATED_BY_TAG: &str = "lamplight:created-by";
+/// Its value.
+pub const CREATED_BY: &str = "lamplight";
+/// Tag naming the function a created resource serves.
+pub const FUNCTION_TAG: &str = "lamplight:function";
+/// The inline role policy that lets the function read its queue.
+pub const SQS_POLICY: &str = "lamplight-sqs";
+/// The inline role policy that lets the function read its DynamoDB stream.
+pub const DYNAMODB_POLICY: &str = "lamplight-dynamodb";
+/// Statement id of the permission letting the SNS topic invoke the alias.
+pub const SNS_STATEMENT: &str = "lamplight-sns";
+/// Statement id of the permission letting the bucket invoke the alias.
+pub const S3_STATEMENT: &str = "lamplight-s3";
+/// The inline role policy that lets the function read the objects of its trigger's bucket.
+pub const S3_POLICY: &str = "lamplight-s3";
+/// The inline role policy of `s3_read`: reading other objects the function needs.
+pub const S3_READ_POLICY: &str = "lamplight-s3-read";
+/// Statement id of the permission letting the schedule's rule invoke the alias.
+pub const EVENTBRIDGE_STATEMENT: &str = "lamplight-eventbridge";
+/// Statement id of the HTTP API's invoke permission.
+pub const HTTP_API_STATEMENT: &str = "lamplight-http-api";
+/// Statement id of the public Function URL's `lambda:InvokeFunctionUrl` permission.
+pub const PUBLIC_URL_STATEMENT: &str = "lamplight-function-url-public";
+/// Statement id of its companion `lambda:InvokeFunction` permission, limited to calls through
+/// the URL: Lambda asks for both on public URLs created since October 2025.
+pub const PUBLIC_URL_INVOKE_STATEMENT: &str = "lamplight-function-url-public-invoke";
+
+/// `trigger = { kind = "...", ... }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Trigger {
+    /// A Function URL on the alias.
+    FunctionUrl(FunctionUrl),
+    /// An SQS event source mapping on the alias.
+    Sqs(Sqs),
+    /// An API Gateway HTTP API (payload 2.0) integrated with the alias.
+    HttpApi(HttpApi),
+    /// Not supported yet.
+    RestApi {},
+    /// A DynamoDB stream event source mapping on the alias.
+    Dynamodb(Dynamodb),
+    /// A subscription of the alias to an SNS topic.
+    Sns(Sns),
+    /// A notification of an S3 bucket to the alias.
+    S3(S3),
+    /// A schedule: an EventBridge rule targeting the alias.
+    Eventbridge(Eventbridge),
+    /// Not supported yet.
+    Alb {},
+    /// The user wires the function: deploy creates nothing.
+    Custom {},
+}
+
+impl Trigger {
+    /// Parses and checks `trigger` of `function`; `None` for `custom`.
+    pub fn from_value(
+        function: &str,
+        value: &serde_json::Value,
+    ) -> Result<Option<Self>, DeployError> {
+        let invalid = |message: String| DeployError::InvalidTrigger {
+            function: function.to_owned(),
+            message,
+        };
+        let trigger: Self = serde_json::from_value(value.clone()).map_err(|e| {
+            // serde names the expected values of a bad one; a missing or mistyped table needs
+            // the shape spelled out.
+            let text = e.to_string();
+            if text.contains("`kind`") || !value.is_object() {
+                invalid(format!(
+                    "{text}; write `trigger = {{ kind = \"function-url\" }}` (or sqs, http-api, custom, ...)"
+                ))
+            } else {
+                invalid(text)
+            }
+        })?;
+        let checked = match &trigger {
+            Self::Custom {} => return Ok(None),
+            Self::Sqs(sqs) => sqs.validate(function),
+            Self::HttpApi(api) => api.validate(),
+            Self::FunctionUrl(url) => url.validate(),
+            Self::Dynamodb(ddb) => ddb.validate(),
+            Self::Sns(sns) => sns.validate(),
+            Self::S3(s3) => s3.validate(),
+            Self::Eventbridge(eb) => eb.validate(),
+            _ => Ok(()),
+        };
+        checked.map_err(invalid)?;
+        Ok(Some(trigger))
+    }
+
+    /// `function-url`, `sqs`, ...
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::FunctionUrl(_) => "function-url",
+            Self::Sqs(_) => "sqs",
+            Self::HttpApi(_) => "http-api",
+            Self::RestApi {} => "rest-api",
+            Self::Dynamodb(_) => "dynamodb",
+            Self::Sns(_) => "sns",
+            Self::S3(_) => "s3",
+            Self::Eventbridge(_) => "eventbridge",
+            Self::Alb {} => "alb",
+            Self::Custom {} => "custom",
+        }
+    }
+}
+
+/// One trigger step of a deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriggerStep {
+    /// Create the alias's Function URL.
+    CreateFunctionUrl {
+        /// `AWS_IAM` or `NONE`.
+        auth: String,
+    },
+    /// Change the Function URL's settings.
+    UpdateFunctionUrl(Vec<String>),
+    /// Let anyone invoke the public URL (`lambda:InvokeFunctionUrl`, principal `*`).
+    AllowPublicUrl,
+    /// Take back the public permission: the URL is `AWS_IAM` now.
+    RemovePublicUrlPermission,
+    /// Create the queue, tagged as lamplight's.
+    CreateQueue(String),
+    /// Let the role read the queue (inline policy [`SQS_POLICY`]).
+    PutQueuePolicy {
+        /// The lamplight role.
+        role: String,
+        /// The queue's name.
+        queue: String,
+    },
+    /// Map the queue to the alias.
+    CreateEventSourceMapping(String),
+    /// Change the mapping's settings.
+    UpdateEventSourceMapping {
+        /// The mapping.
+        uuid: String,
+        /// What changes.
+        changes: Vec<String>,
+    },
+    /// Put an inline policy on the lamplight role.
+    PutRolePolicy {
+        /// The lamplight role.
+        role: String,
+        /// The policy's name ([`DYNAMODB_POLICY`], ...).
+        policy: String,
+        /// The policy document.
+        document: String,
+        /// What it allows, for the plan.
+        summary: String,
+    },
+    /// Map a DynamoDB stream to the alias.
+    CreateStreamMapping {
+        /// The stream's ARN.
+        stream: String,
+        /// `LATEST` or `TRIM_HORIZON`.
+        starting_position: String,
+    },
+    /// Change the stream mapping's settings.
+    UpdateStreamMapping {
+        /// The mapping.
+        uuid: String,
+        /// What changes.
+        changes: Vec<String>,
+    },
+    /// Create the topic, tagged as lamplight's.
+    CreateTopic(String),
+    /// Subscribe the alias to the topic (protocol `lambda`).
+    Subscribe(String),
+    /// Remove the alias's subscription to a topic it no longer listens to.
+    Unsubscribe {
+        /// The subscription.
+        subscription: String,
+        /// Its topic.
+        topic: String,
+    },
+    /// Let a service invoke the alias, limited to the trigger's resource (`SourceArn`).
+    AllowInvoke {
+        /// The statement id ([`SNS_STATEMENT`], ...).
+        sid: String,
+        /// The service principal.
+        principal: String,
+        /// The statement exists with another source: it is removed first.
+        replace: bool,
+    },
+    /// Point the bucket's notification `lamplight-<function>` at the alias, keeping its others.
+    PutBucketNotification {
+        /// The bucket.
+        bucket: String,
+        /// `add`, or what changes.
+        change: String,
+    },
+    /// Take an inline policy off the lamplight role: the setting is gone.
+    DeleteRolePolicy {
+        /// The lamplight role.
+        role: String,
+        /// The policy's name.
+        policy: String,
+    },
+    /// Create the schedule's rule (tagged), or change its schedule in place.
+    PutRule {
+        /// The rule.
+        name: String,
+        /// `rate(...)` or `cron(...)`.
+        schedule: String,
+        /// Whether it is new.
+        create: bool,
+    },
+    /// Make the alias the rule's target.
+    PutRuleTarget(String),
+    /// Create the HTTP API, its integration, routes and `$default` stage.
+    CreateHttpApi(String),
+    /// Add or remove routes of the API.
+    UpdateHttpApiRoutes {
+        /// The API.
+        api_id: String,
+        /// Route keys to add.
+        add: Vec<String>,
+        /// Route keys to remove.
+        remove: Vec<String>,
+    },
+    /// Let the API invoke the alias ([`HTTP_API_STATEMENT`]).
+    AllowHttpApi,
+    /// The trigger is as configured.
+    Unchanged(String),
+    /// Not done, and why (the local service, a role that is the user's).
+    Skipped {
+        /// What was not done.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl fmt::Display for TriggerStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CreateFunctionUrl { auth } => write!(f, "create a Function URL (auth {auth})"),
+            Self::UpdateFunctionUrl(changes) => {
+                write!(f, "update the Function URL: {}", changes.join(", "))
+            }
+            Self::AllowPublicUrl => f.write_str(
+                "allow anyone to call the Function URL (lambda:InvokeFunctionUrl, and lambda:InvokeFunction via the URL only; principal *)",
+            ),
+            Self::RemovePublicUrlPermission => {
+                f.write_str("remove the public Function URL permission")
+            }
+            Self::CreateQueue(name) => write!(f, "create the SQS queue {name}"),
+            Self::PutQueuePolicy { role, queue } => write!(
+                f,
+                "let role {role} receive, delete and read attributes of queue {queue} only"
+            ),
+            Self::CreateEventSourceMapping(queue) => {
+                write!(
+                    f,
+                    "map queue {queue} to the alias (ReportBatchItemFailures)"
+                )
+            }
+            Self::UpdateEventSourceMapping { uuid, changes } => {
+                write!(f, "update mapping {uuid}: {}", changes.join(", "))
+            }
+            Self::PutRolePolicy {
+                role,
+                policy,
+                summary,
+                ..
+            } => write!(f, "let role {role} {summary} (inline policy {policy})"),
+            Self::CreateStreamMapping {
+                stream,
+                starting_position,
+            } => write!(
+                f,
+                "map stream {stream} to the alias (ReportBatchItemFailures, from {starting_position})"
+            ),
+            Self::UpdateStreamMapping { uuid, changes } => {
+                write!(f, "update mapping {uuid}: {}", changes.join(", "))
+            }
+            Self::CreateTopic(name) => write!(f, "create the SNS topic {name}"),
+            Self::Subscribe(topic) => write!(f, "subscribe the alias to topic {topic}"),
+            Self::Unsubscribe { topic, .. } => {
+                write!(f, "unsubscribe the alias from topic {topic}")
+            }
+            Self::AllowInvoke {
+                sid,
+                principal,
+                replace,
+            } => write!(
+                f,
+                "{} {principal} to invoke the alias from the trigger's resource only (statement {sid})",
+                if *replace { "again allow" } else { "allow" }
+            ),
+            Self::PutBucketNotification { bucket, change } => write!(
+                f,
+                "notify the alias of bucket {bucket}'s events ({change}; its other notifications kept)"
+            ),
+            Self::DeleteRolePolicy { role, policy } => {
+                write!(f, "remove inline policy {policy} from role {role}")
+            }
+            Self::PutRule {
+                name,
+                schedule,
+                create,
+            } => write!(
+                f,
+                "{} EventBridge rule {name} (schedule {schedule})",
+                if *create { "create" } else { "update" }
+            ),
+            Self::PutRuleTarget(name) => write!(f, "target the alias from rule {name}"),
+            Self::CreateHttpApi(name) => write!(
+                f,
+                "create HTTP API {name} (payload 2.0, stage $default with auto-deploy)"
+            ),
+            Self::UpdateHttpApiRoutes {
+                api_id,
+                add,
+                remove,
+            } => write!(
+                f,
+                "update routes of HTTP API {api_id}: add [{}], remove [{}]",
+                add.join(", "),
+                remove.join(", ")
+            ),
+            Self::AllowHttpApi => write!(
+                f,
+                "allow the HTTP API to invoke the alias (statement {HTTP_API_STATEMENT})"
+            ),
+            Self::Unchanged(what) => write!(f, "keep the {what} (unchanged)"),
+            Self::Skipped { what, reason } => write!(f, "skip {what}: {reason}"),
+        }
+    }
+}
+
+/// What the plan found deployed, for apply to reuse.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    queue_url: Option<String>,
+    queue_arn: Option<String>,
+    api_id: Option<String>,
+    api_endpoint: Option<String>,
+    topic_arn: Option<String>,
+    rule_arn: Option<String>,
+}
+
+/// The error's code; from the `x-amzn-ErrorType` header when the body names none: the local
+/// Lambda service answers every service in JSON, which SNS's and S3's XML parsers cannot read.
+pub(crate) fn code_of<E: aws_sdk_lambda::error::ProvideErrorMetadata>(
+    e: &aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>,
+) -> Option<String> {
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .map(str::to_owned)
+        .or_else(|| {
+            e.raw_response()
+                .and_then(|r| r.headers().get("x-amzn-ErrorType"))
+                .map(|v| v.split(':').next().unwrap_or(v).to_owned())
+        })
+}
+
+fn is_not_found(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ResourceNotFoundException"
+                | "NotFoundException"
+                | "AWS.SimpleQueueService.NonExistentQueue"
+                | "QueueDoesNotExist"
+                | "NoSuchEntity"
+                | "NotFound"
+        )
+    )
+}
+
+/// The local Lambda service answers what it does not implement with `UnknownOperationException`;
+/// a form-encoded request (SNS's query protocol) it refuses before routing, with
+/// `UnsupportedMediaTypeException`.
+pub(crate) fn is_unsupported_locally(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("UnknownOperationException" | "UnsupportedMediaTypeException")
+    )
+}
+
+fn skipped(kind: &str) -> TriggerStep {
+    TriggerStep::Skipped {
+        what: format!("the {kind} trigger"),
+        reason: "not supported locally (this Lambda API does not implement it)".into(),
+    }
+}
+
+fn policy_statements(policy: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str::<serde_json::Value>(policy)
+        .ok()
+        .and_then(|p| p.get("Statement").cloned())
+        .and_then(|s| s.as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// The statements of the alias's resource policy (none when it has none).
+async fn statements(aws: &Aws, s: &Target) -> Result<Vec<serde_json::Value>, DeployError> {
+    match aws
+        .lambda
+        .get_policy()
+        .function_name(&s.name)
+        .qualifier(&s.alias)
+        .send()
+        .await
+    {
+        Ok(found) => Ok(policy_statements(found.policy().unwrap_or_default())),
+        Err(e) if is_not_found(code_of(&e).as_deref()) => Ok(Vec::new()),
+        Err(e) => Err(DeployError::from_sdk("lambda:GetPolicy", e)),
+    }
+}
+
+/// The `Sid`s of the alias's resource policy (none when it has none).
+async fn statement_ids(aws: &Aws, s: &Target) -> Result<Vec<String>, DeployError> {
+    Ok(statements(aws, s)
+        .await?
+        .iter()
+        .filter_map(|st| st.get("Sid").and_then(|v| v.as_str()).map(str::to_owned))
+        .collect())
+}
+
+/// The step giving `principal` the permission `sid`, limited to `source` (`None`: a resource
+/// this deploy creates, so any existing statement is for another one); `None` when it exists
+/// as wanted.
+async fn permission_step(
+    aws: &Aws,
+    s: &Target,
+    function_exists: bool,
+    sid: &str,
+    principal: &str,
+    source: Option<&str>,
+) -> Result<Option<TriggerStep>, DeployError> {
+    let existing = if function_exists {
+        statements(aws, s).await?
+    } else {
+        Vec::new()
+    };
+    let current = existing
+        .iter()
+        .find(|st| st.get("Sid").and_then(|v| v.as_str()) == Some(sid));
+    let same = current.is_some_and(|st| {
+        source.is_some() && st["Condition"]["ArnLike"]["AWS:SourceArn"].as_str() == source
+    });
+    Ok((!same).then(|| TriggerStep::AllowInvoke {
+        sid: sid.to_owned(),
+        principal: principal.to_owned(),
+        replace: current.is_some(),
+    }))
+}
+
+/// Where an inline policy of the lamplight role stands.
+pub(crate) enum RolePolicy {
+    /// The function runs as the user's role (named here): theirs to change.
+    Yours(String),
+    /// The lamplight role (named here) lacks it, or has another document.
+    Differs(String),
+    /// As wanted.
+    Same,
+    /// The service answering (the local one) has no IAM.
+    Local,
+}
+
+/// Compares the lamplight role's inline policy `policy` with `wanted` (`None` when its resource
+/// does not exist yet, so it will have to be put); IAM returns documents URL-encoded.
+pub(crate) async fn role_policy(
+    aws: &Aws,
+    s: &Target,
+    policy: &str,
+    wanted: Option<&str>,
+) -> Result<RolePolicy, DeployError> {
+    if let Some(role) = &s.role {
+        return Ok(RolePolicy::Yours(role.clone()));
+    }
+    let role = crate::role::role_name(&s.name);
+    let current = match aws
+        .iam
+        .get_role_policy()
+        .role_name(&role)
+        .policy_name(policy)
+        .send()
+        .await
+    {
+        Ok(p) => Some(crate::role::decode_trust_policy(p.policy_document())),
+        Err(e) if is_not_found(code_of(&e).as_deref()) => None,
+        Err(e) if is_unsupported_locally(code_of(&e).as_deref()) => return Ok(RolePolicy::Local),
+        Err(e) => return Err(DeployError::from_sdk("iam:GetRolePolicy", e)),
+    };
+    let same = match (current, wanted) {
+        (Some(c), Some(w)) => {
+            serde_json::from_str::<serde_json::Value>(&c).ok()
+                == serde_json::from_str::<serde_json::Value>(w).ok()
+        }
+        _ => false,
+    };
+    Ok(if same {
+        RolePolicy::Same
+    } else {
+        RolePolicy::Differs(role)
+    })
+}
+
+/// The trigger steps of a deploy of `s`; `function_exists` is false on a first deploy (nothing
+/// can be attached to it yet, so everything is created).
+pub async fn plan(
+    aws: &Aws,
+    s: &Target,
+    function_exists: bool,
+) -> Result<(Vec<TriggerStep>, Found), DeployError> {
+    let mut found = Found::default();
+    let mut steps = match &s.trigger {
+        None => Vec::new(),
+        Some(Trigger::FunctionUrl(url)) => function_url::plan(aws, s, url, function_exists).await?,
+        Some(Trigger::Sqs(sqs)) => sqs::plan(aws, s, sqs, function_exists, &mut found).await?,
+        Some(Trigger::HttpApi(api)) => {
+            http_api::plan(aws, s, api, function_exists, &mut found).await?
+        }
+        Some(Trigger::Dynamodb(ddb)) => dynamodb::plan(aws, s, ddb, function_exists).await?,
+        Some(Trigger::Sns(sns)) => sns::plan(aws, s, sns, function_exists, &mut found).await?,
+        Some(Trigger::S3(s3)) => s3::plan(aws, s, s3, function_exists).await?,
+        Some(Trigger::Eventbridge(eb)) => {
+            eventbridge::plan(aws, s, eb, function_exists, &mut found).await?
+        }
+        Some(other) => {
+            return Err(DeployError::UnsupportedTrigger {
+                function: s.name.clone(),
+                kind: other.kind().to_owned(),
+            });
+        }
+    };
+    steps.extend(s3_read_step(aws, s).await?);
+    Ok((steps, found))
+}
+
+/// `s3_read` as the inline policy [`S3_READ_POLICY`]: put when it differs, removed when the
+/// setting is gone.
+async fn s3_read_step(aws: &Aws, s: &Target) -> Result<Option<TriggerStep>, DeployError> {
+    let resources: Vec<String> = s
+        .s3_read
+        .iter()
+        .map(|r| {
+            let (bucket, prefix) = r.split_once('/').unwrap_or((r, ""));
+            objects_arn(bucket, prefix)
+        })
+        .collect();
+    let document = (!resources.is_empty()).then(|| object_read_policy(&resources));
+    let state = role_policy(aws, s, S3_READ_POLICY, document.as_deref()).await?;
+    Ok(match (state, document) {
+        (RolePolicy::Yours(role), Some(_)) => Some(TriggerStep::Skipped {
+            what: "s3_read".into(),
+            reason: format!(
+                "role {role} is yours: let it s3:GetObject on {}",
+                resources.join(", ")
+            ),
+        }),
+        (RolePolicy::Local, Some(_)) => Some(TriggerStep::Skipped {
+            what: "s3_read".into(),
+            reason: "not supported locally (no IAM)".into(),
+        }),
+        (RolePolicy::Differs(role), Some(document)) => Some(TriggerStep::PutRolePolicy {
+            role,
+            policy: S3_READ_POLICY.to_owned(),
+            document,
+            summary: format!("s3:GetObject on {} only", resources.join(", ")),
+        }),
+        // No setting: a policy left from an earlier one goes (`Differs` also means absent).
+        (RolePolicy::Differs(role), None)
+            if role_has_policy(aws, &role, S3_READ_POLICY).await? =>
+        {
+            Some(TriggerStep::DeleteRolePolicy {
+                role,
+                policy: S3_READ_POLICY.to_owned(),
+            })
+        }
+        _ => None,
+    })
+}
+
+async fn role_has_policy(aws: &Aws, role: &str, policy: &str) -> Result<bool, DeployError> {
+    match aws
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(policy)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(code_of(&e).as_deref()) => Ok(false),
+        Err(e) => Err(DeployError::from_sdk("iam:GetRolePolicy", e)),
+    }
+}
+
+/// Every event source mapping of `queue_arn` (all pages).
+async fn mappings_of(
+    aws: &Aws,
+    queue_arn: &str,
+) -> Result<Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration>, DeployError> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = aws
+            .lambda
+            .list_event_source_mappings()
+            .event_source_arn(queue_arn)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| DeployError::from_sdk("lambda:ListEventSourceMappings", e))?;
+        out.extend(page.event_source_mappings().iter().cloned());
+        match page.next_marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// The mapping of `queue_arn` to this function's alias, if any.
+async fn find_mapping(
+    aws: &Aws,
+    s: &Target,
+    queue_arn: &str,
+) -> Result<Option<aws_sdk_lambda::types::EventSourceMappingConfiguration>, DeployError> {
+    // Any qualifier of this function counts: Lambda reports the alias ARN, but moto 5.2.5 reports
+    // the version the alias pointed at when the mapping was made.
+    let whole = format!(":function:{}", s.name);
+    let qualified = format!("{whole}:");
+    Ok(mappings_of(aws, queue_arn).await?.into_iter().find(|m| {
+        m.function_arn()
+            .is_some_and(|a| a.ends_with(&whole) || a.contains(&qualified))
+    }))
+}
+
+fn tags(function: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (CREATED_BY_TAG.to_owned(), CREATED_BY.to_owned()),
+        (FUNCTION_TAG.to_owned(), function.to_owned()),
+    ])
+}
+
+/// What applying trigger steps needs beyond the plan: the function's ARN once it exists.
+pub struct Applying<'a> {
+    /// The clients.
+    pub aws: &'a Aws,
+    /// The function as it should be.
+    pub target: &'a Target,
+    /// The unqualified function ARN.
+    pub function_arn: String,
+    /// What the plan found, completed by the steps that create things.
+    pub found: Found,
+    /// URLs to print at the end: (what, url).
+    pub urls: Vec<(String, String)>,
+}
+
+impl Applying<'_> {
+    fn alias_arn(&self) -> String {
+        format!("{}:{}", self.function_arn, self.target.alias)
+    }
+
+    /// The account, from the function's ARN (`arn:aws:lambda:region:account:function:name`).
+    fn account(&self) -> String {
+        self.function_arn
+            .split(':')
+            .nth(4)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The resource (and account, where the ARN names none) a permission is limited to.
+    fn invoke_source(&self) -> Result<(String, Option<String>), DeployError> {
+        match &self.target.trigger {
+            Some(Trigger::Sns(_)) => Ok((self.topic_arn()?, None)),
+            Some(Trigger::Eventbridge(_)) => Ok((self.rule_arn()?, None)),
+            // A bucket ARN names no account: the permission names it, so a bucket of the same
+            // name in another account cannot invoke the function.
+            Some(Trigger::S3(s3)) => {
+                Ok((format!("arn:aws:s3:::{}", s3.bucket), Some(self.account())))
+            }
+            Some(other) => Err(mismatch(other.kind())),
+            None => Err(mismatch("custom")),
+        }
+    }
+
+    async fn allow_invoke(
+        &self,
+        sid: &str,
+        principal: &str,
+        replace: bool,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), DeployError> {
+        let aws = self.aws;
+        let s = self.target;
+        let (source, account) = self.invoke_source()?;
+        if replace {
+            retrying("lambda:RemovePermission", progress, || {
+                aws.lambda
+                    .remove_permission()
+                    .function_name(&s.name)
+                    .qualifier(&s.alias)
+                    .statement_id(sid)
+                    .send()
+            })
+            .await?;
+        }
+        retrying("lambda:AddPermission", progress, || {
+            aws.lambda
+                .add_permission()
+                .function_name(&s.name)
+                .qualifier(&s.alias)
+                .statement_id(sid)
+                .action("lambda:InvokeFunction")
+                .principal(principal)
+                .source_arn(&source)
+                .set_source_account(account.clone())
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Carries out one step; `half_done` says what a step that failed part way changed.
+    pub async fn step(
+        &mut self,
+        step: &TriggerStep,
+        progress: &mut dyn FnMut(&str),
+        half_done: &mut Option<String>,
+    ) -> Result<(), DeployError> {
+        match step {
+            TriggerStep::CreateFunctionUrl { .. }
+            | TriggerStep::UpdateFunctionUrl(_)
+            | TriggerStep::AllowPublicUrl
+            | TriggerStep::RemovePublicUrlPermission => {
+                self.function_url_step(step, progress, half_done).await
+            }
+            TriggerStep::CreateQueue(_)
+            | TriggerStep::PutQueuePolicy { .. }
+            | TriggerStep::CreateEventSourceMapping(_)
+            | TriggerStep::UpdateEventSourceMapping { .. } => {
+                self.sqs_step(step, progress, half_done).await
+            }
+            TriggerStep::CreateHttpApi(_)
+            | TriggerStep::UpdateHttpApiRoutes { .. }
+            | TriggerStep::AllowHttpApi => self.http_api_step(step, progress, half_done).await,
+            TriggerStep::CreateStreamMapping { .. } | TriggerStep::UpdateStreamMapping { .. } => {
+                self.dynamodb_step(step, progress).await
+            }
+            TriggerStep::PutBucketNotification { .. } => self.s3_step(step, progress).await,
+            TriggerStep::PutRule { .. } | TriggerStep::PutRuleTarget(_) => {
+                self.eventbridge_step(step, progress).await
+            }
+            TriggerStep::DeleteRolePolicy { role, policy } => {
+                retrying("iam:DeleteRolePolicy", progress, || {
+                    self.aws
+                        .iam
+                        .delete_role_policy()
+                        .role_name(role)
+                        .policy_name(policy)
+                        .send()
+                })
+                .await
+                .map(|_| ())
+            }
+            TriggerStep::CreateTopic(_)
+            | TriggerStep::Subscribe(_)
+            | TriggerStep::Unsubscribe { .. } => self.sns_step(step, progress).await,
+            TriggerStep::AllowInvoke {
+                sid,
+                principal,
+                replace,
+            } => self.allow_invoke(sid, principal, *replace, progress).await,
+            TriggerStep::PutRolePolicy {
+                role,
+                policy,
+                document,
+                ..
+            } => retrying("iam:PutRolePolicy", progress, || {
+                self.aws
+                    .iam
+                    .put_role_policy()
+                    .role_name(role)
+                    .policy_name(policy)
+                    .policy_document(document)
+                    .send()
+            })
+            .await
+            .map(|_| ()),
+            TriggerStep::Unchanged(_) | TriggerStep::Skipped { .. } => Ok(()),
+        }
+    }
+
+    /// After the steps: the URL to call, for the kinds that have one.
+    pub async fn finish(&mut self) -> Result<(), DeployError> {
+        let s = self.target;
+        match &s.trigger {
+            Some(Trigger::FunctionUrl(_)) if self.urls.is_empty() => {
+                match self
+                    .aws
+                    .lambda
+                    .get_function_url_config()
+                    .function_name(&s.name)
+                    .qualifier(&s.alias)
+                    .send()
+                    .await
+                {
+                    Ok(c) => self.urls.push(("url".into(), c.function_url().to_owned())),
+                    // The local service has no URLs: the step said so already.
+                    Err(e) if is_unsupported_locally(code_of(&e).as_deref()) => {}
+                    Err(e) => return Err(DeployError::from_sdk("lambda:GetFunctionUrlConfig", e)),
+                }
+            }
+            Some(Trigger::HttpApi(_)) => {
+                if let Some(endpoint) = &self.found.api_endpoint {
+                    self.urls.push(("url".into(), endpoint.clone()));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A step planned for one kind applied with settings of another: a bug, said plainly.
+fn mismatch(kind: &str) -> DeployError {
+    DeployError::Aws {
+        operation: format!("applying the {kind} trigger"),
+        message: "the plan does not match the settings: plan again".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn triggers_parse_with_defaults_and_custom_is_none() {
+        let t = Trigger::from_value("f", &json!({"kind": "sqs"})).expect("valid");
+        assert_eq!(
+            t,
+            Some(Trigger::Sqs(Sqs {
+                queue: "create".into(),
+                batch_size: 10,
+                batching_window_seconds: 0
+            }))
+        );
+        let t = Trigger::from_value("f", &json!({"kind": "function-url"})).expect("valid");
+        assert_eq!(t, Some(Trigger::FunctionUrl(FunctionUrl::default())));
+        let t = Trigger::from_value("f", &json!({"kind": "http-api"})).expect("valid");
+        assert_eq!(
+            t,
+            Some(Trigger::HttpApi(HttpApi {
+                routes: vec!["$default".into()]
+            }))
+        );
+        assert_eq!(
+            Trigger::from_value("f", &json!({"kind": "custom"})).expect("valid"),
+            None
+        );
+        let t = Trigger::from_value("f", &json!({"kind": "dynamodb", "table": "orders"}))
+            .expect("valid");
+        assert_eq!(
+            t,
+            Some(Trigger::Dynamodb(Dynamodb {
+                table: Some("orders".into()),
+                stream: None,
+                starting_position: StartingPosition::Latest,
+                batch_size: 100,
+                bisect_batch_on_error: true,
+                maximum_retry_attempts: None,
+            }))
+        );
+        let t = Trigger::from_value("f", &json!({"kind": "sns"})).expect("valid");
+        assert_eq!(
+            t,
+            Some(Trigger::Sns(Sns {
+                topic: "create".into()
+            }))
+        );
+        let t =
+            Trigger::from_value("f", &json!({"kind": "s3", "bucket": "uploads"})).expect("valid");
+        assert_eq!(
+            t,
+            Some(Trigger::S3(S3 {
+                bucket: "uploads".into(),
+                events: vec!["s3:ObjectCreated:*".into()],
+                prefix: String::new(),
+                suffix: String::new(),
+            }))
+        );
+        let t = Trigger::from_value(
+            "f",
+            &json!({"kind": "eventbridge", "schedule": "cron(0 2 * * ? *)"}),
+        )
+        .expect("valid");
+        assert_eq!(t.map(|t| t.kind()), Some("eventbridge"));
+        for ok in [
+            "rate(1 day)",
+            "rate(15 minutes)",
+            "cron(0/5 8-17 ? * MON-FRI *)",
+        ] {
+            Trigger::from_value("f", &json!({"kind": "eventbridge", "schedule": ok}))
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for kind in ["rest-api", "alb"] {
+            let t = Trigger::from_value("f", &json!({"kind": kind, "anything": 1}))
+                .expect("parses")
+                .expect("some");
+            assert_eq!(t.kind(), kind);
+        }
+        assert_eq!(queue_name("orders", "create"), "orders-queue");
+        assert_eq!(
+            queue_name("orders", "arn:aws:sqs:us-east-1:123456789012:jobs"),
+            "jobs"
+        );
+    }
+
+    #[test]
+    fn bad_triggers_name_the_key_and_what_to_do() {
+        for (value, expected) in [
+            (json!({"kind": "sqs", "batch_size": 0}), "`batch_size = 0`"),
+            (
+                json!({"kind": "sqs", "batch_size": 100}),
+                "needs `batching_window_seconds`",
+            ),
+            (json!({"kind": "sqs", "queue": "a b"}), "`queue = \"a b\"`"),
+            (
+                json!({"kind": "sqs", "batchsize": 5}),
+                "unknown field `batchsize`",
+            ),
+            (
+                json!({"kind": "function-url", "auth": "OPEN"}),
+                "unknown variant `OPEN`",
+            ),
+            (
+                json!({"kind": "http-api", "routes": ["FETCH /x"]}),
+                "route `FETCH /x`",
+            ),
+            (json!({"kind": "dynamodb"}), "write either `table"),
+            (
+                json!({"kind": "dynamodb", "stream": "orders"}),
+                "`stream = \"orders\"`",
+            ),
+            (
+                json!({"kind": "dynamodb", "table": "t", "starting_position": "AT_TIMESTAMP"}),
+                "unknown variant `AT_TIMESTAMP`",
+            ),
+            (
+                json!({"kind": "dynamodb", "table": "t", "maximum_retry_attempts": -2}),
+                "`maximum_retry_attempts = -2`",
+            ),
+            (
+                json!({"kind": "sns", "topic": "orders"}),
+                "`topic = \"orders\"`",
+            ),
+            (json!({"kind": "s3"}), "missing field `bucket`"),
+            (
+                json!({"kind": "s3", "bucket": "Uploads"}),
+                "`bucket = \"Uploads\"`",
+            ),
+            (
+                json!({"kind": "s3", "bucket": "uploads", "events": ["ObjectCreated"]}),
+                "event `ObjectCreated`",
+            ),
+            (
+                json!({"kind": "eventbridge", "schedule": "rate(1 days)"}),
+                "`schedule = \"rate(1 days)\"`: expected `rate(<n> <unit>)`",
+            ),
+            (
+                json!({"kind": "eventbridge", "schedule": "cron(0 2 * * *)"}),
+                "`schedule = \"cron(0 2 * * *)\"`",
+            ),
+            (
+                json!({"kind": "eventbridge", "schedule": "daily"}),
+                "`schedule = \"daily\"`",
+            ),
+            (
+                json!({"kind": "lambda-url"}),
+                "unknown variant `lambda-url`",
+            ),
+            (json!({}), "missing field `kind`; write `trigger = { kind"),
+            (json!("sqs"), "write `trigger = { kind"),
+        ] {
+            let err = Trigger::from_value("orders", &value).expect_err("invalid");
+            let text = err.to_string();
+            assert!(
+                text.contains("trigger of orders") && text.contains(expected),
+                "{value}: {text}"
+            );
+        }
+    }
+}
