@@ -222,9 +222,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
             Err(e) => return Err(DeployError::from_sdk("lambda:ListEventSourceMappings", e)),
         };
         for m in page.event_source_mappings() {
-            let of_function = m
-                .function_arn()
-                .is_some_and(|f| f == arn || f.starts_with(&format!("{arn}:")));
+            let of_function = m.function_arn().is_some_and(|f| names_function(f, &arn));
             if !of_function {
                 continue;
             }
@@ -524,9 +522,7 @@ async fn delete_subscriptions(
         };
         for sub in page.subscriptions() {
             let of_function = sub.protocol() == Some("lambda")
-                && sub
-                    .endpoint()
-                    .is_some_and(|e| e == arn || e.starts_with(&format!("{arn}:")));
+                && sub.endpoint().is_some_and(|e| names_function(e, arn));
             if !of_function {
                 continue;
             }
@@ -645,4 +641,12 @@ async fn delete_role(aws: &Aws, name: &str) -> Result<Option<String>, DeployErro
         .await
         .map_err(|e| DeployError::from_sdk("iam:DeleteRole", e))?;
     Ok(Some(role))
+}
+
+/// Whether `candidate` is `function_arn` itself or one of its qualified forms (`…:live`,
+/// `…:3`): mappings and subscriptions point at the alias, or, in moto, at a version.
+fn names_function(candidate: &str, function_arn: &str) -> bool {
+    candidate
+        .strip_prefix(function_arn)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
 }
