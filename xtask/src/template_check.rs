@@ -98,12 +98,17 @@ pub(crate) async fn run(sh: &Shell, only: &[String]) -> Result<()> {
         let with_xtask = !std::mem::replace(&mut xtask_checked, true);
         if let Err(e) = check_project(sh, &dir, &ws.target_dir, with_xtask) {
             eprintln!("{name}: {e:#}");
-            failures.push(name);
+            failures.push(name.clone());
         } else if let Err(e) =
             answers_from_outside(sh, &dir, &ws.target_dir, &name, &choices, &checkout).await
         {
             eprintln!("{name}: {e:#}");
             failures.push(format!("{name} (called from outside)"));
+        }
+        // Twelve workspaces share one target directory; each function's own test and bootstrap
+        // binaries (over 100 MB a variant) are never used again, and CI machines' disks are small.
+        if let Err(e) = free_function(sh, &dir, &ws.target_dir, &name) {
+            eprintln!("{name}: could not remove its build output: {e:#}");
         }
     }
     if only.is_empty()
@@ -482,6 +487,20 @@ fn check_project(sh: &Shell, dir: &Path, target: &Path, with_xtask: bool) -> Res
     cmd!(sh, "cargo fmt --check")
         .run()
         .context("cargo fmt --check")?;
+    Ok(())
+}
+
+/// Removes what building the variant's function package left in the shared target directory;
+/// the dependencies it built stay for the next variant.
+fn free_function(sh: &Shell, dir: &Path, target: &Path, package: &str) -> Result<()> {
+    let _cwd = sh.push_dir(dir);
+    let _target = sh.push_env("CARGO_TARGET_DIR", target);
+    cmd!(
+        sh,
+        "cargo {PROFILE...} clean --offline --quiet --package {package}"
+    )
+    .run()
+    .context("cargo clean")?;
     Ok(())
 }
 
