@@ -34,6 +34,9 @@ pub struct Aws {
     pub xray: aws_sdk_xray::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub apigw: aws_sdk_apigatewayv2::Client,
+    /// API Gateway's first API: REST APIs.
+    pub rest: aws_sdk_apigateway::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sns: aws_sdk_sns::Client,
     pub s3: aws_sdk_s3::Client,
@@ -104,6 +107,8 @@ impl Aws {
             xray: aws_sdk_xray::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             apigw: aws_sdk_apigatewayv2::Client::new(config),
+            rest: aws_sdk_apigateway::Client::new(config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
             s3: aws_sdk_s3::Client::new(config),

@@ -27,16 +27,6 @@ pub enum DeployError {
         /// Which key is wrong and what to write instead.
         message: String,
     },
-    /// A trigger kind that parses but that deploy does not create yet.
-    #[error(
-        "[package.metadata.lamplight] trigger of {function}: kind `{kind}` is not supported yet by `cargo xtask deploy` (supported: function-url, sqs, http-api, dynamodb, sns, s3, eventbridge); create it yourself and set `trigger = {{ kind = \"custom\" }}`"
-    )]
-    UnsupportedTrigger {
-        /// The function whose metadata holds it.
-        function: String,
-        /// `rest-api`, `dynamodb`, ...
-        kind: String,
-    },
     /// No region configured.
     #[error(
         "no AWS region: pass --region, set AWS_REGION, or set `region` in [package.metadata.lamplight]"

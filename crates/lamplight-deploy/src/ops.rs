@@ -150,9 +150,10 @@ pub async fn list(aws: &Aws) -> Result<Vec<FunctionSummary>, DeployError> {
 /// Deletes `name` and what deploy created for it, in order: its S3 notifications (found through
 /// the alias's permissions, so before the function), its Function URLs, event source mappings
 /// (and a queue only when deploy created it, by its tags), its SNS subscriptions (and a topic
-/// only when deploy created it, by its tags), its schedule's rule (by tags), its HTTP API (by
-/// tags), the role lamplight created (inline and managed policies first), then the function,
-/// whose permissions go with it. Returns what was removed, one line each.
+/// only when deploy created it, by its tags), its schedule's rule (by tags), its HTTP and REST
+/// APIs and its target group (by tags), the role lamplight created (inline and managed policies
+/// first), then the function, whose permissions go with it. Returns what was removed, one line
+/// each.
 pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
     let mut removed = Vec::new();
     let function = aws
@@ -325,6 +326,34 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
             _ => break,
         }
     }
+    removed.extend(delete_rest_apis(aws, name).await?);
+    if let Some(arn) = trigger::created_target_group(aws, name).await? {
+        // A listener rule still forwarding to the group makes ELB refuse: say what to do.
+        match aws
+            .elb
+            .delete_target_group()
+            .target_group_arn(&arn)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ResourceInUse") => {
+                return Err(DeployError::Aws {
+                    operation: "elasticloadbalancing:DeleteTargetGroup".into(),
+                    message: format!(
+                        "target group {arn} is still used by a listener rule: remove the rule, then delete again (the function is kept until then)"
+                    ),
+                });
+            }
+            Err(e) => {
+                return Err(DeployError::from_sdk(
+                    "elasticloadbalancing:DeleteTargetGroup",
+                    e,
+                ));
+            }
+        }
+        removed.push(format!("target group {arn}"));
+    }
     aws.lambda
         .delete_function()
         .function_name(name)
@@ -334,6 +363,43 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
     removed.push(format!("function {name}"));
     if runs_as_lamplight_role && let Some(role) = delete_role(aws, name).await? {
         removed.push(format!("role {role}"));
+    }
+    Ok(removed)
+}
+
+/// The REST APIs deploy created for `name`, by their tags.
+async fn delete_rest_apis(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
+    let mut removed = Vec::new();
+    let mut position: Option<String> = None;
+    loop {
+        let page = match aws
+            .rest
+            .get_rest_apis()
+            .limit(500)
+            .set_position(position.take())
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if local(e.as_service_error().and_then(|s| s.code())) => break,
+            Err(e) => return Err(DeployError::from_sdk("apigateway:GetRestApis", e)),
+        };
+        for api in page.items() {
+            if created_for(api.tags(), name) {
+                let id = api.id().unwrap_or_default();
+                aws.rest
+                    .delete_rest_api()
+                    .rest_api_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| DeployError::from_sdk("apigateway:DeleteRestApi", e))?;
+                removed.push(format!("REST API {id}"));
+            }
+        }
+        match page.position() {
+            Some(p) if !p.is_empty() => position = Some(p.to_owned()),
+            _ => break,
+        }
     }
     Ok(removed)
 }

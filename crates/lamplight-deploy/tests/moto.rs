@@ -1229,7 +1229,7 @@ async fn a_queue_the_user_named_by_arn_is_mapped_but_never_deleted() {
 }
 
 #[tokio::test]
-async fn a_dry_run_lists_trigger_steps_and_unsupported_kinds_are_refused() {
+async fn a_dry_run_lists_trigger_steps_and_creates_nothing() {
     let moto = Moto::start();
     let aws = moto.aws().await;
     let dir = tempfile::tempdir().expect("dir");
@@ -1246,14 +1246,16 @@ async fn a_dry_run_lists_trigger_steps_and_unsupported_kinds_are_refused() {
     );
 
     let s = trigger_settings("api", serde_json::json!({"kind": "rest-api"}));
-    let err = deploy::plan(&aws, &s, &zip)
+    let text = deploy::plan(&aws, &s, &zip)
         .await
-        .expect_err("refused")
+        .expect("plan")
         .to_string();
     assert!(
-        err.contains("kind `rest-api` is not supported yet"),
-        "{err}"
+        text.contains("create REST API api (ANY / and ANY /{proxy+} to the alias"),
+        "{text}"
     );
+    let listed = aws.rest.get_rest_apis().send().await.expect("rest apis");
+    assert!(listed.items().is_empty(), "a plan changes nothing");
 }
 
 async fn apis(aws: &Aws) -> Vec<aws_sdk_apigatewayv2::types::Api> {
@@ -1373,6 +1375,254 @@ async fn an_http_api_is_created_scoped_kept_rerouted_and_deleted() {
     let removed = ops::delete(&aws, "orders").await.expect("delete");
     assert!(removed.contains(&format!("HTTP API {id}")), "{removed:?}");
     assert!(apis(&aws).await.is_empty());
+}
+
+async fn rest_apis(aws: &Aws) -> Vec<aws_sdk_apigateway::types::RestApi> {
+    aws.rest
+        .get_rest_apis()
+        .send()
+        .await
+        .expect("rest apis")
+        .items()
+        .to_vec()
+}
+
+/// The REST API's resources: (path, the URI its `ANY` method's integration calls).
+async fn proxy_integrations(aws: &Aws, id: &str) -> Vec<(String, String)> {
+    let resources = aws
+        .rest
+        .get_resources()
+        .rest_api_id(id)
+        .send()
+        .await
+        .expect("resources");
+    let mut out = Vec::new();
+    for r in resources.items() {
+        let integration = aws
+            .rest
+            .get_integration()
+            .rest_api_id(id)
+            .resource_id(r.id().expect("id"))
+            .http_method("ANY")
+            .send()
+            .await;
+        if let Ok(i) = integration {
+            assert_eq!(i.r#type().map(|t| t.as_str()), Some("AWS_PROXY"));
+            out.push((
+                r.path().expect("path").to_owned(),
+                i.uri().expect("uri").to_owned(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn stage_names(aws: &Aws, id: &str) -> Vec<String> {
+    let mut names: Vec<String> = aws
+        .rest
+        .get_stages()
+        .rest_api_id(id)
+        .send()
+        .await
+        .expect("stages")
+        .item()
+        .iter()
+        .filter_map(|s| s.stage_name().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_rest_api_is_created_scoped_kept_restaged_and_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"rest"), &[]).expect("zip");
+    let s = trigger_settings("shop", serde_json::json!({"kind": "rest-api"}));
+
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "create REST API shop (ANY / and ANY /{proxy+} to the alias, Lambda proxy) and deploy stage prod",
+            "allow apigateway.amazonaws.com to invoke the alias from the trigger's resource only (statement lamplight-rest-api)"
+        ]
+    );
+    let all = rest_apis(&aws).await;
+    assert_eq!(all.len(), 1);
+    let id = all[0].id().expect("id").to_owned();
+    assert_eq!(
+        done.urls,
+        [(
+            "url".to_owned(),
+            format!("https://{id}.execute-api.us-east-1.amazonaws.com/prod/")
+        )]
+    );
+    let uri = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:shop:live/invocations";
+    assert_eq!(
+        proxy_integrations(&aws, &id).await,
+        [
+            ("/".to_owned(), uri.to_owned()),
+            ("/{proxy+}".to_owned(), uri.to_owned())
+        ]
+    );
+    assert_eq!(stage_names(&aws, &id).await, ["prod"]);
+    let policy = policy_of(&aws, "shop").await;
+    let st = statement(&policy, "lamplight-rest-api").expect("statement");
+    assert_eq!(st["Principal"]["Service"], "apigateway.amazonaws.com");
+    assert_eq!(
+        st["Condition"]["ArnLike"]["AWS:SourceArn"],
+        format!("arn:aws:execute-api:us-east-1:123456789012:{id}/*")
+    );
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+    assert_eq!(rest_apis(&aws).await.len(), 1);
+
+    let staged = trigger_settings(
+        "shop",
+        serde_json::json!({"kind": "rest-api", "stage": "v2"}),
+    );
+    let (plan, done) = deploy(&aws, &staged, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [format!(
+            "deploy REST API {id} to stage v2; remove stages prod"
+        )]
+    );
+    assert_eq!(stage_names(&aws, &id).await, ["v2"]);
+    assert!(done.urls[0].1.ends_with("/v2/"), "{:?}", done.urls);
+    assert_eq!(rest_apis(&aws).await.len(), 1, "updated in place");
+    let (plan, _) = deploy(&aws, &staged, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let removed = ops::delete(&aws, "shop").await.expect("delete");
+    assert!(removed.contains(&format!("REST API {id}")), "{removed:?}");
+    assert!(rest_apis(&aws).await.is_empty());
+}
+
+async fn target_groups(aws: &Aws) -> Vec<aws_sdk_elasticloadbalancingv2::types::TargetGroup> {
+    aws.elb
+        .describe_target_groups()
+        .send()
+        .await
+        .expect("target groups")
+        .target_groups()
+        .to_vec()
+}
+
+async fn targets_of(aws: &Aws, arn: &str) -> Vec<String> {
+    aws.elb
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .expect("target health")
+        .target_health_descriptions()
+        .iter()
+        .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_owned))
+        .collect()
+}
+
+async fn multi_value(aws: &Aws, arn: &str) -> Option<String> {
+    aws.elb
+        .describe_target_group_attributes()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes()
+        .iter()
+        .find(|a| a.key() == Some("lambda.multi_value_headers.enabled"))
+        .and_then(|a| a.value().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn an_alb_target_group_is_created_scoped_kept_updated_and_deleted() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"alb"), &[]).expect("zip");
+    let s = trigger_settings("web", serde_json::json!({"kind": "alb"}));
+
+    let (plan, done) = deploy(&aws, &s, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "create target group web (type lambda; the listener rule that forwards to it is yours)",
+            "allow elasticloadbalancing.amazonaws.com to invoke the alias from the trigger's resource only (statement lamplight-alb)",
+            "register the alias as the target group's target"
+        ]
+    );
+    let groups = target_groups(&aws).await;
+    assert_eq!(groups.len(), 1);
+    let group = &groups[0];
+    let arn = group.target_group_arn().expect("arn").to_owned();
+    assert_eq!(group.target_type().map(|t| t.as_str()), Some("lambda"));
+    assert_eq!(done.urls[0], ("targets".to_owned(), arn.clone()));
+    assert!(done.urls[1].1.contains("listener rule"), "{:?}", done.urls);
+    assert_eq!(
+        targets_of(&aws, &arn).await,
+        ["arn:aws:lambda:us-east-1:123456789012:function:web:live"]
+    );
+    let policy = policy_of(&aws, "web").await;
+    let st = statement(&policy, "lamplight-alb").expect("statement");
+    assert_eq!(
+        st["Principal"]["Service"],
+        "elasticloadbalancing.amazonaws.com"
+    );
+    assert_eq!(st["Condition"]["ArnLike"]["AWS:SourceArn"], arn.as_str());
+
+    let (plan, _) = deploy(&aws, &s, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let multi = trigger_settings(
+        "web",
+        serde_json::json!({"kind": "alb", "multi_value_headers": true}),
+    );
+    let (plan, _) = deploy(&aws, &multi, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        ["turn multi-value headers on on the target group"]
+    );
+    assert_eq!(multi_value(&aws, &arn).await.as_deref(), Some("true"));
+    let (plan, _) = deploy(&aws, &multi, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+    assert_eq!(target_groups(&aws).await.len(), 1, "updated in place");
+
+    let removed = ops::delete(&aws, "web").await.expect("delete");
+    assert!(
+        removed.contains(&format!("target group {arn}")),
+        "{removed:?}"
+    );
+    assert!(target_groups(&aws).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_target_group_deploy_did_not_create_is_refused_and_kept() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"alb"), &[]).expect("zip");
+    aws.elb
+        .create_target_group()
+        .name("theirs")
+        .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Lambda)
+        .send()
+        .await
+        .expect("their group");
+    let s = trigger_settings("theirs", serde_json::json!({"kind": "alb"}));
+    let err = deploy::plan(&aws, &s, &zip)
+        .await
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("a target group theirs exists and deploy did not create it for theirs: rename or delete it"),
+        "{err}"
+    );
+    assert_eq!(target_groups(&aws).await.len(), 1);
 }
 
 #[tokio::test]

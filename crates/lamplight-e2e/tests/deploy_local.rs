@@ -115,12 +115,14 @@ async fn deploy_publish_alias_and_invoke_through_the_local_service() {
     let payload: serde_json::Value = serde_json::from_slice(&out.payload).expect("json");
     assert_eq!(payload["greeting"], "deployed");
 
-    // The local service has no Function URLs, queues, API Gateway, DynamoDB, SNS, S3 or
-    // EventBridge: each trigger is a step reported as skipped, and the deploy still succeeds.
+    // The local service has no Function URLs, queues, API Gateway, DynamoDB, SNS, S3,
+    // EventBridge or load balancers: each trigger is a step reported as skipped, and the deploy still succeeds.
     for trigger in [
         json!({"kind": "function-url"}),
         json!({"kind": "sqs"}),
         json!({"kind": "http-api"}),
+        json!({"kind": "rest-api"}),
+        json!({"kind": "alb"}),
         json!({"kind": "dynamodb", "table": "orders"}),
         json!({"kind": "sns"}),
         json!({"kind": "s3", "bucket": "uploads"}),

@@ -16,7 +16,7 @@ use crate::workspace::Workspace;
 pub(crate) async fn run(sh: &Shell, f: &flags::Deploy) -> Result<()> {
     let ws = Workspace::load(sh)?;
     for function in ws.targets(&f.package.functions, f.package.all)? {
-        let settings = function.deploy_settings(&f.package.deploy)?;
+        let settings = function.deploy_settings_with(&f.package.deploy, &f.trigger)?;
         if let Some(lamplight_deploy::trigger::Trigger::FunctionUrl(url)) = &settings.trigger
             && url.auth == lamplight_deploy::trigger::UrlAuth::None
         {

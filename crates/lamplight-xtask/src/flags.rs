@@ -240,6 +240,11 @@ pub struct Deploy {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// A trigger setting over `trigger` in [package.metadata.lamplight], KEY=VALUE with a TOML
+    /// value (repeatable): `--trigger batch_size=20`, `--trigger auth=NONE`; `--trigger
+    /// kind=custom` deploys with no trigger, and another kind starts from its defaults.
+    #[arg(long = "trigger", value_name = "KEY=VALUE")]
+    pub trigger: Vec<String>,
     #[command(flatten)]
     pub aws: AwsFlags,
 }

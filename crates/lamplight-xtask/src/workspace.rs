@@ -43,7 +43,24 @@ const RUNTIMES: &[&str] = &["lamplight", "lambda_runtime", "lambda_http"];
 impl FunctionPackage {
     /// How to deploy it: `[package.metadata]`, then the command's flags.
     pub(crate) fn deploy_settings(&self, overrides: &DeployFlags) -> Result<DeploySettings> {
-        let mut s = DeploySettings::from_metadata(&self.bin, &self.metadata)?;
+        self.deploy_settings_with(overrides, &[])
+    }
+
+    /// [`Self::deploy_settings`], with `--trigger KEY=VALUE` settings over `trigger`.
+    pub(crate) fn deploy_settings_with(
+        &self,
+        overrides: &DeployFlags,
+        trigger: &[String],
+    ) -> Result<DeploySettings> {
+        let mut s = if trigger.is_empty() {
+            DeploySettings::from_metadata(&self.bin, &self.metadata)?
+        } else {
+            let mut metadata = self.metadata.clone();
+            let table = &mut metadata["lamplight"]["trigger"];
+            *table = with_trigger_flags(table, trigger)?;
+            DeploySettings::from_metadata(&self.bin, &metadata)
+                .with_context(|| format!("with --trigger {}", trigger.join(" --trigger ")))?
+        };
         if let Some(arch) = overrides.arch {
             s.arch = arch;
         }
@@ -67,6 +84,36 @@ impl FunctionPackage {
         }
         Ok(s)
     }
+}
+
+/// `trigger` with each `KEY=VALUE` set on it; VALUE is a TOML value (`20`, `true`,
+/// `["GET /a"]`), else taken as text (`NONE`). A new `kind` starts from that kind's defaults:
+/// the old kind's keys would not fit it.
+pub(crate) fn with_trigger_flags(trigger: &Value, flags: &[String]) -> Result<Value> {
+    let mut table = match trigger {
+        Value::Object(t) => t.clone(),
+        _ => serde_json::Map::new(),
+    };
+    for flag in flags {
+        let (key, value) = flag
+            .split_once('=')
+            .filter(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+            .with_context(|| {
+                format!("--trigger `{flag}` is not KEY=VALUE (e.g. --trigger batch_size=20)")
+            })?;
+        let value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
+            Ok(mut parsed) => serde_json::to_value(parsed.remove("v"))
+                .context("a --trigger value that is not JSON")?,
+            Err(_) => Value::String(value.to_owned()),
+        };
+        if key == "kind" && table.get("kind") != Some(&value) {
+            table.clear();
+        }
+        table.insert(key.to_owned(), value);
+    }
+    Ok(Value::Object(table))
 }
 
 impl Workspace {
@@ -200,5 +247,67 @@ impl Workspace {
             bail!("cargo built `{bin}` but {} is missing", path.display());
         }
         Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(f: &[&str]) -> Vec<String> {
+        f.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn trigger_flags_set_keys_and_a_new_kind_starts_afresh() {
+        let table = serde_json::json!({"kind": "sqs", "queue": "create", "batch_size": 10});
+        assert_eq!(
+            with_trigger_flags(
+                &table,
+                &flags(&["batch_size=20", "queue=arn:aws:sqs:us-east-1:1:q"])
+            )
+            .expect("set"),
+            serde_json::json!({"kind": "sqs", "queue": "arn:aws:sqs:us-east-1:1:q", "batch_size": 20})
+        );
+        assert_eq!(
+            with_trigger_flags(&table, &flags(&["kind=function-url", "auth=NONE"])).expect("kind"),
+            serde_json::json!({"kind": "function-url", "auth": "NONE"})
+        );
+        assert_eq!(
+            with_trigger_flags(
+                &Value::Null,
+                &flags(&["kind=http-api", r#"routes=["GET /a"]"#])
+            )
+            .expect("routes"),
+            serde_json::json!({"kind": "http-api", "routes": ["GET /a"]})
+        );
+        for bad in ["batch_size", "=3", "a b=1"] {
+            let err = with_trigger_flags(&table, &flags(&[bad])).expect_err(bad);
+            assert!(err.to_string().contains("is not KEY=VALUE"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_trigger_flag_the_kind_does_not_know_names_the_flag() {
+        let package = FunctionPackage {
+            package: "orders".into(),
+            bin: "orders".into(),
+            dir: PathBuf::from("functions/orders"),
+            settings: serde_json::json!({"trigger": {"kind": "sqs"}}),
+            metadata: serde_json::json!({"lamplight": {"trigger": {"kind": "sqs"}}}),
+        };
+        let err = package
+            .deploy_settings_with(&DeployFlags::default(), &flags(&["batchsize=5"]))
+            .expect_err("unknown key");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("with --trigger batchsize=5")
+                && text.contains("unknown field `batchsize`"),
+            "{text}"
+        );
+        let s = package
+            .deploy_settings_with(&DeployFlags::default(), &flags(&["kind=custom"]))
+            .expect("custom");
+        assert_eq!(s.trigger, None);
     }
 }

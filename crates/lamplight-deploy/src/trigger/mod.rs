@@ -2,15 +2,15 @@
 //! deploy steps ([`TriggerStep`]) after the alias exists and applied idempotently: the current
 //! state is read first, so a second deploy with nothing changed changes nothing.
 //!
-//! Supported: `function-url`, `sqs`, `http-api`, `dynamodb`, `sns`, `s3`, `eventbridge`, one file
-//! each; and `s3_read`, the role's read access beside any trigger. The other kinds parse, so a
-//! template's metadata is never rejected as malformed, but deploy refuses them by name rather
-//! than ignore them.
+//! One file per kind: `function-url`, `sqs`, `http-api`, `rest-api`, `alb`, `dynamodb`, `sns`,
+//! `s3`, `eventbridge`; and `s3_read`, the role's read access beside any trigger.
 
+mod alb;
 mod dynamodb;
 mod eventbridge;
 mod function_url;
 mod http_api;
+mod rest_api;
 mod s3;
 mod sns;
 mod sqs;
@@ -40,10 +40,13 @@ pub struct Target {
     pub trigger: Option<Trigger>,
 }
 
+pub(crate) use alb::created_group as created_target_group;
+pub use alb::{Alb, MULTI_VALUE_ATTRIBUTE, target_group_name};
 pub use dynamodb::{Dynamodb, StartingPosition, stream_policy};
 pub use eventbridge::{Eventbridge, rule_name};
 pub use function_url::{Cors, FunctionUrl, UrlAuth};
 pub use http_api::HttpApi;
+pub use rest_api::{PROXY_PATH, RestApi, invoke_url as rest_api_url};
 pub use s3::{S3, notification_id, object_read_policy, objects_arn};
 pub(crate) use s3::{merged as merged_notifications, valid_bucket_name};
 pub use sns::{Sns, topic_name};
@@ -71,6 +74,10 @@ pub const S3_READ_POLICY: &str = "lamplight-s3-read";
 pub const EVENTBRIDGE_STATEMENT: &str = "lamplight-eventbridge";
 /// Statement id of the HTTP API's invoke permission.
 pub const HTTP_API_STATEMENT: &str = "lamplight-http-api";
+/// Statement id of the REST API's invoke permission.
+pub const REST_API_STATEMENT: &str = "lamplight-rest-api";
+/// Statement id of the permission letting the target group invoke the alias.
+pub const ALB_STATEMENT: &str = "lamplight-alb";
 /// Statement id of the public Function URL's `lambda:InvokeFunctionUrl` permission.
 pub const PUBLIC_URL_STATEMENT: &str = "lamplight-function-url-public";
 /// Statement id of its companion `lambda:InvokeFunction` permission, limited to calls through
@@ -87,8 +94,8 @@ pub enum Trigger {
     Sqs(Sqs),
     /// An API Gateway HTTP API (payload 2.0) integrated with the alias.
     HttpApi(HttpApi),
-    /// Not supported yet.
-    RestApi {},
+    /// An API Gateway REST API (`{proxy+}` and the root, Lambda proxy) on one stage.
+    RestApi(RestApi),
     /// A DynamoDB stream event source mapping on the alias.
     Dynamodb(Dynamodb),
     /// A subscription of the alias to an SNS topic.
@@ -97,8 +104,8 @@ pub enum Trigger {
     S3(S3),
     /// A schedule: an EventBridge rule targeting the alias.
     Eventbridge(Eventbridge),
-    /// Not supported yet.
-    Alb {},
+    /// An Application Load Balancer target group of type `lambda`.
+    Alb(Alb),
     /// The user wires the function: deploy creates nothing.
     Custom {},
 }
@@ -134,7 +141,8 @@ impl Trigger {
             Self::Sns(sns) => sns.validate(),
             Self::S3(s3) => s3.validate(),
             Self::Eventbridge(eb) => eb.validate(),
-            _ => Ok(()),
+            Self::RestApi(api) => api.validate(),
+            Self::Alb(_) => Ok(()),
         };
         checked.map_err(invalid)?;
         Ok(Some(trigger))
@@ -146,12 +154,12 @@ impl Trigger {
             Self::FunctionUrl(_) => "function-url",
             Self::Sqs(_) => "sqs",
             Self::HttpApi(_) => "http-api",
-            Self::RestApi {} => "rest-api",
+            Self::RestApi(_) => "rest-api",
             Self::Dynamodb(_) => "dynamodb",
             Self::Sns(_) => "sns",
             Self::S3(_) => "s3",
             Self::Eventbridge(_) => "eventbridge",
-            Self::Alb {} => "alb",
+            Self::Alb(_) => "alb",
             Self::Custom {} => "custom",
         }
     }
@@ -272,6 +280,36 @@ pub enum TriggerStep {
     },
     /// Let the API invoke the alias ([`HTTP_API_STATEMENT`]).
     AllowHttpApi,
+    /// Create the REST API (tagged), `ANY` on `/` and `/{proxy+}` to the alias, and deploy it.
+    CreateRestApi {
+        /// The API's name.
+        name: String,
+        /// The stage it is deployed to.
+        stage: String,
+    },
+    /// Deploy the REST API to its stage, rewiring its methods to the alias first if asked.
+    DeployRestApi {
+        /// The API.
+        api_id: String,
+        /// Whether the methods and integrations are put again (they do not call the alias).
+        rewire: bool,
+        /// The stage.
+        stage: String,
+        /// Stages under other names, removed.
+        remove_stages: Vec<String>,
+    },
+    /// Create the target group (type `lambda`, tagged).
+    CreateTargetGroup {
+        /// Its name ([`target_group_name`]).
+        name: String,
+    },
+    /// Turn the target group's multi-value headers on or off.
+    SetTargetGroupMultiValue(bool),
+    /// Make the alias the target group's target, deregistering others.
+    RegisterTarget {
+        /// Targets that are not the alias (an earlier alias).
+        deregister: Vec<String>,
+    },
     /// The trigger is as configured.
     Unchanged(String),
     /// Not done, and why (the local service, a role that is the user's).
@@ -375,6 +413,45 @@ impl fmt::Display for TriggerStep {
                 f,
                 "allow the HTTP API to invoke the alias (statement {HTTP_API_STATEMENT})"
             ),
+            Self::CreateRestApi { name, stage } => write!(
+                f,
+                "create REST API {name} (ANY / and ANY /{PROXY_PATH} to the alias, Lambda proxy) and deploy stage {stage}"
+            ),
+            Self::DeployRestApi {
+                api_id,
+                rewire,
+                stage,
+                remove_stages,
+            } => {
+                if *rewire {
+                    write!(
+                        f,
+                        "point REST API {api_id}'s ANY / and ANY /{PROXY_PATH} at the alias, then deploy stage {stage}"
+                    )?;
+                } else {
+                    write!(f, "deploy REST API {api_id} to stage {stage}")?;
+                }
+                if !remove_stages.is_empty() {
+                    write!(f, "; remove stages {}", remove_stages.join(", "))?;
+                }
+                Ok(())
+            }
+            Self::CreateTargetGroup { name } => write!(
+                f,
+                "create target group {name} (type lambda; the listener rule that forwards to it is yours)"
+            ),
+            Self::SetTargetGroupMultiValue(on) => write!(
+                f,
+                "turn multi-value headers {} on the target group",
+                if *on { "on" } else { "off" }
+            ),
+            Self::RegisterTarget { deregister } => {
+                write!(f, "register the alias as the target group's target")?;
+                if !deregister.is_empty() {
+                    write!(f, " (deregister {})", deregister.join(", "))?;
+                }
+                Ok(())
+            }
             Self::Unchanged(what) => write!(f, "keep the {what} (unchanged)"),
             Self::Skipped { what, reason } => write!(f, "skip {what}: {reason}"),
         }
@@ -390,6 +467,7 @@ pub struct Found {
     api_endpoint: Option<String>,
     topic_arn: Option<String>,
     rule_arn: Option<String>,
+    target_group_arn: Option<String>,
 }
 
 /// The error's code; from the `x-amzn-ErrorType` header when the body names none: the local
@@ -572,12 +650,11 @@ pub async fn plan(
         Some(Trigger::Eventbridge(eb)) => {
             eventbridge::plan(aws, s, eb, function_exists, &mut found).await?
         }
-        Some(other) => {
-            return Err(DeployError::UnsupportedTrigger {
-                function: s.name.clone(),
-                kind: other.kind().to_owned(),
-            });
+        Some(Trigger::RestApi(api)) => {
+            rest_api::plan(aws, s, api, function_exists, &mut found).await?
         }
+        Some(Trigger::Alb(alb)) => alb::plan(aws, s, alb, function_exists, &mut found).await?,
+        Some(Trigger::Custom {}) => Vec::new(),
     };
     steps.extend(s3_read_step(aws, s).await?);
     Ok((steps, found))
@@ -723,6 +800,22 @@ impl Applying<'_> {
         match &self.target.trigger {
             Some(Trigger::Sns(_)) => Ok((self.topic_arn()?, None)),
             Some(Trigger::Eventbridge(_)) => Ok((self.rule_arn()?, None)),
+            Some(Trigger::RestApi(_)) => {
+                let id = self
+                    .found
+                    .api_id
+                    .clone()
+                    .ok_or_else(|| mismatch("rest-api"))?;
+                Ok((
+                    format!(
+                        "arn:aws:execute-api:{}:{}:{id}/*",
+                        self.aws.region,
+                        self.account()
+                    ),
+                    None,
+                ))
+            }
+            Some(Trigger::Alb(_)) => Ok((self.target_group_arn()?, None)),
             // A bucket ARN names no account: the permission names it, so a bucket of the same
             // name in another account cannot invoke the function.
             Some(Trigger::S3(s3)) => {
@@ -793,6 +886,12 @@ impl Applying<'_> {
             TriggerStep::CreateHttpApi(_)
             | TriggerStep::UpdateHttpApiRoutes { .. }
             | TriggerStep::AllowHttpApi => self.http_api_step(step, progress, half_done).await,
+            TriggerStep::CreateRestApi { .. } | TriggerStep::DeployRestApi { .. } => {
+                self.rest_api_step(step, progress, half_done).await
+            }
+            TriggerStep::CreateTargetGroup { .. }
+            | TriggerStep::SetTargetGroupMultiValue(_)
+            | TriggerStep::RegisterTarget { .. } => self.alb_step(step, progress, half_done).await,
             TriggerStep::CreateStreamMapping { .. } | TriggerStep::UpdateStreamMapping { .. } => {
                 self.dynamodb_step(step, progress).await
             }
@@ -863,6 +962,20 @@ impl Applying<'_> {
             Some(Trigger::HttpApi(_)) => {
                 if let Some(endpoint) = &self.found.api_endpoint {
                     self.urls.push(("url".into(), endpoint.clone()));
+                }
+            }
+            Some(Trigger::RestApi(_)) => {
+                if let Some(url) = self.rest_api_url() {
+                    self.urls.push(("url".into(), url));
+                }
+            }
+            Some(Trigger::Alb(_)) => {
+                if let Some(arn) = &self.found.target_group_arn {
+                    self.urls.push(("targets".into(), arn.clone()));
+                    self.urls.push((
+                        "next".into(),
+                        "add a listener rule that forwards to this target group: the load balancer and its listener are yours".into(),
+                    ));
                 }
             }
             _ => {}
@@ -953,12 +1066,16 @@ mod tests {
             Trigger::from_value("f", &json!({"kind": "eventbridge", "schedule": ok}))
                 .unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
-        for kind in ["rest-api", "alb"] {
-            let t = Trigger::from_value("f", &json!({"kind": kind, "anything": 1}))
-                .expect("parses")
-                .expect("some");
-            assert_eq!(t.kind(), kind);
-        }
+        let t = Trigger::from_value("f", &json!({"kind": "rest-api"})).expect("valid");
+        assert_eq!(t, Some(Trigger::RestApi(RestApi::default())));
+        let t = Trigger::from_value("f", &json!({"kind": "alb", "multi_value_headers": true}))
+            .expect("valid");
+        assert_eq!(
+            t,
+            Some(Trigger::Alb(Alb {
+                multi_value_headers: true
+            }))
+        );
         assert_eq!(queue_name("orders", "create"), "orders-queue");
         assert_eq!(
             queue_name("orders", "arn:aws:sqs:us-east-1:123456789012:jobs"),
@@ -1028,6 +1145,14 @@ mod tests {
             (
                 json!({"kind": "lambda-url"}),
                 "unknown variant `lambda-url`",
+            ),
+            (
+                json!({"kind": "rest-api", "stage": "v1/beta"}),
+                "`stage = \"v1/beta\"`",
+            ),
+            (
+                json!({"kind": "alb", "listener": "arn"}),
+                "unknown field `listener`",
             ),
             (json!({}), "missing field `kind`; write `trigger = { kind"),
             (json!("sqs"), "write `trigger = { kind"),
