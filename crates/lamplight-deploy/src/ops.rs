@@ -470,13 +470,7 @@ async fn delete_from_sources(
     }
     let id = trigger::notification_id(name);
     for bucket in buckets {
-        let current = match aws
-            .s3
-            .get_bucket_notification_configuration()
-            .bucket(&bucket)
-            .send()
-            .await
-        {
+        let current = match trigger::bucket_notifications(aws, &bucket).await {
             Ok(c) => c,
             Err(e) if gone(trigger::code_of(&e).as_deref()) => continue,
             Err(e) => {

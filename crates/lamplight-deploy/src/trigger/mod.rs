@@ -47,7 +47,7 @@ pub use eventbridge::{Eventbridge, rule_name};
 pub use function_url::{Cors, FunctionUrl, UrlAuth};
 pub use http_api::HttpApi;
 pub use rest_api::{PROXY_PATH, RestApi, invoke_url as rest_api_url};
-pub use s3::{S3, notification_id, object_read_policy, objects_arn};
+pub use s3::{S3, bucket_notifications, notification_id, object_read_policy, objects_arn};
 pub(crate) use s3::{merged as merged_notifications, valid_bucket_name};
 pub use sns::{Sns, topic_name};
 pub use sqs::{Sqs, queue_name, queue_policy};

@@ -3,6 +3,11 @@
 //! in this account invoke the alias, and an inline role policy reading the bucket's objects
 //! under the prefix only. The bucket is never created or deleted.
 
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::get_bucket_notification_configuration::{
+    GetBucketNotificationConfigurationError, GetBucketNotificationConfigurationOutput,
+};
 use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
     NotificationConfigurationFilter, S3KeyFilter,
@@ -131,13 +136,7 @@ pub(super) async fn plan(
     s3: &S3,
     function_exists: bool,
 ) -> Result<Vec<TriggerStep>, DeployError> {
-    let current = match aws
-        .s3
-        .get_bucket_notification_configuration()
-        .bucket(&s3.bucket)
-        .send()
-        .await
-    {
+    let current = match bucket_notifications(aws, &s3.bucket).await {
         Ok(c) => c,
         Err(e) if is_unsupported_locally(code_of(&e).as_deref()) => {
             return Ok(vec![skipped("s3")]);
@@ -231,6 +230,43 @@ pub(super) async fn plan(
     Ok(steps)
 }
 
+/// The notification configuration of `bucket`. moto 5.2.5 answers a bucket that has none with
+/// an empty `<GetBucketNotificationResponse/>`, which the SDK cannot decode (S3 sends an empty
+/// `<NotificationConfiguration/>`): that answer is read as no notifications, so a trigger on a
+/// fresh bucket deploys against moto too.
+pub async fn bucket_notifications(
+    aws: &Aws,
+    bucket: &str,
+) -> Result<
+    GetBucketNotificationConfigurationOutput,
+    SdkError<GetBucketNotificationConfigurationError, HttpResponse>,
+> {
+    match aws
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Err(e) if empty_moto_answer(&e) => {
+            Ok(GetBucketNotificationConfigurationOutput::builder().build())
+        }
+        answer => answer,
+    }
+}
+
+/// A successful answer whose body is moto's self-closed, so empty, response element.
+fn empty_moto_answer<E>(e: &SdkError<E, HttpResponse>) -> bool {
+    e.raw_response().is_some_and(|r| {
+        r.status().is_success()
+            && r.body().bytes().is_some_and(|body| {
+                let body = String::from_utf8_lossy(body);
+                body.contains("<GetBucketNotificationResponse")
+                    && !body.contains("</GetBucketNotificationResponse>")
+            })
+    })
+}
+
 /// `current` with the configuration `id` replaced by `ours` (or removed, for `None`); every
 /// other notification of the bucket is kept as it is.
 pub(crate) fn merged(
@@ -297,11 +333,7 @@ impl Applying<'_> {
             })?;
         // Read again right before writing: the bucket's other notifications are kept as they
         // are now, not as the plan saw them.
-        let current = aws
-            .s3
-            .get_bucket_notification_configuration()
-            .bucket(bucket)
-            .send()
+        let current = bucket_notifications(aws, bucket)
             .await
             .map_err(|e| DeployError::from_sdk("s3:GetBucketNotificationConfiguration", e))?;
         let configuration = merged(&current, &id, Some(ours));
