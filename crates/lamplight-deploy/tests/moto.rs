@@ -2401,3 +2401,99 @@ async fn an_eventbridge_schedule_is_created_permitted_rescheduled_in_place_and_d
             .is_empty()
     );
 }
+
+/// Deploys `s` with its trigger's resource taken away between plan and apply (`vanish`): the
+/// error names the call that failed and lists the steps done before it, trigger steps included,
+/// and not the failed one.
+async fn fails_part_way(
+    aws: &Aws,
+    s: &DeploySettings,
+    zip: &Package,
+    vanish: impl std::future::Future<Output = ()>,
+    failed_call: &str,
+    done_before: &str,
+    not_done: &str,
+) {
+    let plan = deploy::plan(aws, s, zip).await.expect("plan");
+    vanish.await;
+    let err = deploy::apply(aws, s, zip, plan, &mut |_| {})
+        .await
+        .expect_err("a trigger step fails");
+    let DeployError::Partial { cause, done } = &err else {
+        panic!("{}: a partial failure, not: {err}", s.name);
+    };
+    assert!(cause.to_string().contains(failed_call), "{cause}");
+    assert!(done.contains("  - create the function"), "{done}");
+    assert!(done.contains(done_before), "{}: {done}", s.name);
+    assert!(!done.contains(not_done), "{}: {done}", s.name);
+    ops::delete(aws, &s.name).await.expect("delete cleans up");
+    assert!(ops::get(aws, &s.name).await.is_err());
+}
+
+#[tokio::test]
+async fn sns_and_s3_triggers_that_fail_part_way_name_the_steps_done() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"half"), &[]).expect("zip");
+
+    let topic = aws
+        .sns
+        .create_topic()
+        .name("going")
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn()
+        .expect("arn")
+        .to_owned();
+    let s = trigger_settings(
+        "half-sns",
+        serde_json::json!({"kind": "sns", "topic": topic}),
+    );
+    fails_part_way(
+        &aws,
+        &s,
+        &zip,
+        async {
+            aws.sns
+                .delete_topic()
+                .topic_arn(&topic)
+                .send()
+                .await
+                .expect("delete topic");
+        },
+        "sns:Subscribe",
+        "(statement lamplight-sns)",
+        "subscribe the alias",
+    )
+    .await;
+
+    aws.s3
+        .create_bucket()
+        .bucket("going-bucket")
+        .send()
+        .await
+        .expect("bucket");
+    let s = trigger_settings(
+        "half-s3",
+        serde_json::json!({"kind": "s3", "bucket": "going-bucket"}),
+    );
+    fails_part_way(
+        &aws,
+        &s,
+        &zip,
+        async {
+            aws.s3
+                .delete_bucket()
+                .bucket("going-bucket")
+                .send()
+                .await
+                .expect("delete bucket");
+        },
+        "s3:",
+        "(statement lamplight-s3)",
+        "notify the alias",
+    )
+    .await;
+}
