@@ -246,14 +246,35 @@ impl LocalLambda {
     }
 
     /// Registers a function (replacing one of the same name).
-    pub async fn add_function(&self, config: FunctionConfig) -> Result<FunctionHandle, ApiError> {
-        let code = match &config.code {
-            Code::Bootstrap(path) => std::fs::read(path).map_err(|e| {
-                ApiError::invalid_parameter(format!(
-                    "cannot read the bootstrap {}: {e}",
-                    path.display()
-                ))
-            })?,
+    /// A relative bootstrap path is taken from this process's current directory: the
+    /// function's runtime starts elsewhere (in its task root), where it would mean nothing.
+    pub async fn add_function(
+        &self,
+        mut config: FunctionConfig,
+    ) -> Result<FunctionHandle, ApiError> {
+        let code = match &mut config.code {
+            Code::Bootstrap(path) => {
+                let given = path.clone();
+                *path = std::path::absolute(&given).map_err(|e| {
+                    ApiError::invalid_parameter(format!(
+                        "the bootstrap path {} of {}: {e}",
+                        given.display(),
+                        config.name
+                    ))
+                })?;
+                std::fs::read(&*path).map_err(|e| {
+                    let as_given = if given.is_relative() {
+                        format!(" (given as {})", given.display())
+                    } else {
+                        String::new()
+                    };
+                    ApiError::invalid_parameter(format!(
+                        "cannot read the bootstrap of {} at {}{as_given}: {e}; build it first, or give the path of an executable",
+                        config.name,
+                        path.display()
+                    ))
+                })?
+            }
             Code::External => Vec::new(),
         };
         let task_root = match &config.code {

@@ -336,3 +336,61 @@ async fn a_bootstrap_printing_without_newlines_keeps_bounded_logs() {
     drop(service);
     assert!(gone_within(grandchild, BOUND));
 }
+
+/// `path` written relative to `base` (both absolute).
+fn relative_to(path: &std::path::Path, base: &std::path::Path) -> PathBuf {
+    let path: Vec<_> = path.components().collect();
+    let base: Vec<_> = base.components().collect();
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..base.len() {
+        out.push("..");
+    }
+    for c in &path[common..] {
+        out.push(c);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_relative_bootstrap_path_is_the_callers_and_a_missing_one_says_where_it_looked() {
+    let fixture = fixture(
+        r#"
+while :; do next; post "invocation/$id/response" '{"answered":true}'; done
+"#,
+    );
+    let cwd = std::env::current_dir().expect("cwd");
+    let relative = relative_to(&fixture.bootstrap, &cwd);
+    assert!(relative.is_relative(), "{}", relative.display());
+    let service = LocalLambda::builder()
+        .function(FunctionConfig::new("relative", Code::Bootstrap(relative)))
+        .start()
+        .await
+        .expect("start");
+    let outcome = service.invoke("relative", "{}").await.expect("invoke");
+    assert!(
+        matches!(&outcome.result, FunctionResult::Response(body) if body.as_ref() == br#"{"answered":true}"#),
+        "{:?}\n{}",
+        outcome.result,
+        outcome.logs
+    );
+
+    let err = LocalLambda::builder()
+        .function(FunctionConfig::new(
+            "missing",
+            Code::Bootstrap("target/debug/no-such-function".into()),
+        ))
+        .start()
+        .await
+        .err()
+        .expect("a missing bootstrap is refused at start")
+        .to_string();
+    let looked = cwd.join("target/debug/no-such-function");
+    assert!(
+        err.contains(&format!(
+            "cannot read the bootstrap of missing at {} (given as target/debug/no-such-function)",
+            looked.display()
+        )) && err.contains("build it first"),
+        "{err}"
+    );
+}
