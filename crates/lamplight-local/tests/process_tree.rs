@@ -375,16 +375,17 @@ while :; do next; post "invocation/$id/response" '{"answered":true}'; done
         outcome.logs
     );
 
-    let err = LocalLambda::builder()
+    let started = LocalLambda::builder()
         .function(FunctionConfig::new(
             "missing",
             Code::Bootstrap("target/debug/no-such-function".into()),
         ))
         .start()
-        .await
-        .err()
-        .expect("a missing bootstrap is refused at start")
-        .to_string();
+        .await;
+    let Err(err) = started else {
+        panic!("a missing bootstrap is refused at start");
+    };
+    let err = err.to_string();
     let looked = cwd.join("target/debug/no-such-function");
     assert!(
         err.contains(&format!(
