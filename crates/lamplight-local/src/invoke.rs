@@ -114,6 +114,7 @@ impl InvokeResponse {
 
 impl Registry {
     pub(crate) async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, ApiError> {
+        self.pass_gate(&request.function).await;
         let (function, deployment, version) =
             self.find_deployment(&request.function, request.qualifier.as_deref())?;
         let limit = match request.invocation_type {

@@ -82,6 +82,6 @@ pub use config::{Code, FunctionConfig, TracingMode};
 pub use error::ApiError;
 pub use invocation::{FunctionResult, Outcome};
 pub use service::{
-    Echo, FunctionHandle, InvocationType, InvokeRequest, InvokeResponse, LocalLambda,
+    Echo, FunctionHandle, Hold, InvocationType, InvokeRequest, InvokeResponse, LocalLambda,
     LocalLambdaBuilder, Observer,
 };

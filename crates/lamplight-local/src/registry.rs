@@ -117,6 +117,9 @@ pub(crate) struct Registry {
     pub workdir: PathBuf,
     echo: Option<Echo>,
     pub(crate) observer: Option<Observer>,
+    /// Per function: the gate invocations pass on their way in, which a reload holds shut
+    /// while it rebuilds, so they run on the new code instead of failing or racing it.
+    gates: Mutex<BTreeMap<String, Arc<tokio::sync::RwLock<()>>>>,
 }
 
 impl Registry {
@@ -135,6 +138,37 @@ impl Registry {
             workdir,
             echo,
             observer,
+            gates: Mutex::default(),
+        }
+    }
+
+    /// Shuts the gate of `name` until the guard is dropped; waits for no invocation.
+    pub(crate) async fn hold(&self, name: &str) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        let gate = {
+            let mut gates = self
+                .gates
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            gates.entry(name.to_owned()).or_default().clone()
+        };
+        // Invocations hold the gate only while passing it, so this waits for none of them.
+        gate.write_owned().await
+    }
+
+    /// Waits while a reload holds the gate of the function `reference` names (only functions
+    /// that were ever held have a gate: a name from a request never makes one).
+    pub(crate) async fn pass_gate(&self, reference: &str) {
+        let Ok((name, _)) = parse_reference(reference) else {
+            return;
+        };
+        let gate = self
+            .gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&name)
+            .cloned();
+        if let Some(gate) = gate {
+            drop(gate.read().await);
         }
     }
 }

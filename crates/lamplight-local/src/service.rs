@@ -298,6 +298,15 @@ impl LocalLambda {
         Some(FunctionHandle::new(f, None))
     }
 
+    /// Holds new invocations of `name` (through the API or in-process) until the returned
+    /// guard is dropped, as `cargo xtask watch` does while it rebuilds: they then run on
+    /// whatever is registered by then. Invocations already running are not waited for.
+    pub async fn hold(&self, name: &str) -> Hold {
+        Hold {
+            _gate: self.registry.hold(name).await,
+        }
+    }
+
     /// Runs one Invoke call in-process (no HTTP), exactly as the Invoke API would.
     pub async fn call(&self, request: InvokeRequest) -> Result<InvokeResponse, ApiError> {
         self.registry.invoke(request).await
@@ -318,5 +327,17 @@ impl LocalLambda {
         response
             .outcome
             .ok_or_else(|| ApiError::service("the invocation ended without an outcome"))
+    }
+}
+
+/// New invocations of a function wait while this lives ([`LocalLambda::hold`]).
+#[must_use = "invocations are held only while the guard lives"]
+pub struct Hold {
+    _gate: tokio::sync::OwnedRwLockWriteGuard<()>,
+}
+
+impl std::fmt::Debug for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hold")
     }
 }

@@ -395,3 +395,53 @@ while :; do next; post "invocation/$id/response" '{"answered":true}'; done
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_held_function_answers_new_invocations_with_the_code_registered_while_held() {
+    let old = fixture(
+        r#"
+while :; do next; post "invocation/$id/response" '"old"'; done
+"#,
+    );
+    let new = fixture(
+        r#"
+while :; do next; post "invocation/$id/response" '"new"'; done
+"#,
+    );
+    let service = std::sync::Arc::new(
+        LocalLambda::builder()
+            .function(old.config("reloaded"))
+            .start()
+            .await
+            .expect("start"),
+    );
+    let answer = |outcome: lamplight_local::Outcome| match outcome.result {
+        FunctionResult::Response(body) => String::from_utf8_lossy(&body).into_owned(),
+        other => panic!("{other:?}\n{}", outcome.logs),
+    };
+    let first = service.invoke("reloaded", "{}").await.expect("invoke");
+    assert_eq!(answer(first), "\"old\"");
+
+    let hold = service.hold("reloaded").await;
+    let waiting = tokio::spawn({
+        let service = service.clone();
+        async move { service.invoke("reloaded", "{}").await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "an invocation while held waits");
+    service
+        .add_function(new.config("reloaded"))
+        .await
+        .expect("replace");
+    drop(hold);
+    let outcome = tokio::time::timeout(BOUND, waiting)
+        .await
+        .expect("released")
+        .expect("task")
+        .expect("invoke");
+    assert_eq!(
+        answer(outcome),
+        "\"new\"",
+        "it runs the code registered while held"
+    );
+}
