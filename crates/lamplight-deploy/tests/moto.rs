@@ -2497,3 +2497,297 @@ async fn sns_and_s3_triggers_that_fail_part_way_name_the_steps_done() {
     )
     .await;
 }
+
+/// The mapping's source and UUID, for each mapping there is.
+async fn mapped_sources(aws: &Aws) -> Vec<(String, String)> {
+    mappings(aws)
+        .await
+        .iter()
+        .map(|m| {
+            (
+                m.event_source_arn().unwrap_or_default().to_owned(),
+                m.uuid().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_queue_changed_in_the_settings_moves_the_mapping_and_the_earlier_one_goes() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"sqs"), &[]).expect("zip");
+    for name in ["first", "second"] {
+        aws.sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .expect("user's queue");
+    }
+    let first = queue_arn(&aws, "first").await.expect("arn");
+    let second = queue_arn(&aws, "second").await.expect("arn");
+
+    let s = trigger_settings("mover", serde_json::json!({"kind": "sqs", "queue": first}));
+    deploy(&aws, &s, &zip).await;
+    let before = mapped_sources(&aws).await;
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].0, first);
+    let earlier = before[0].1.clone();
+
+    let moved = trigger_settings("mover", serde_json::json!({"kind": "sqs", "queue": second}));
+    let (plan, _) = deploy(&aws, &moved, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "let role mover-lamplight receive, delete and read attributes of queue second only"
+                .to_owned(),
+            "map queue second to the alias (ReportBatchItemFailures)".to_owned(),
+            format!("remove mapping {earlier} of the earlier queue first"),
+        ]
+    );
+    let after = mapped_sources(&aws).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].0, second, "only the new queue is read");
+    let policy = inline_policy(&aws, "mover-lamplight", "lamplight-sqs")
+        .await
+        .expect("inline policy");
+    assert_eq!(
+        policy["Statement"][0]["Resource"],
+        second.as_str(),
+        "the role reads the new queue only"
+    );
+
+    let (plan, _) = deploy(&aws, &moved, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    ops::delete(&aws, "mover").await.expect("delete");
+    assert!(mappings(&aws).await.is_empty());
+    for (name, arn) in [("first", first), ("second", second)] {
+        assert_eq!(
+            queue_arn(&aws, name).await,
+            Some(arn),
+            "the user's queues stay"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_table_changed_in_the_settings_moves_the_mapping_and_the_earlier_one_goes() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"ddb"), &[]).expect("zip");
+    let first = create_table(&aws, "first", true).await;
+    let second = create_table(&aws, "second", true).await;
+
+    let s = trigger_settings(
+        "mover",
+        serde_json::json!({"kind": "dynamodb", "table": "first"}),
+    );
+    deploy(&aws, &s, &zip).await;
+    let before = mapped_sources(&aws).await;
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].0, first);
+    let earlier = before[0].1.clone();
+
+    let moved = trigger_settings(
+        "mover",
+        serde_json::json!({"kind": "dynamodb", "table": "second"}),
+    );
+    let (plan, _) = deploy(&aws, &moved, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            format!(
+                "let role mover-lamplight read stream {second} only (inline policy lamplight-dynamodb)"
+            ),
+            format!("map stream {second} to the alias (ReportBatchItemFailures, from LATEST)"),
+            format!("remove mapping {earlier} of the earlier stream {first}"),
+        ]
+    );
+    let after = mapped_sources(&aws).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].0, second, "only the new stream is read");
+    let policy = inline_policy(&aws, "mover-lamplight", "lamplight-dynamodb")
+        .await
+        .expect("inline policy");
+    assert_eq!(
+        policy["Statement"][0]["Resource"],
+        second.as_str(),
+        "the role reads the new stream only"
+    );
+
+    let (plan, _) = deploy(&aws, &moved, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    ops::delete(&aws, "mover").await.expect("delete");
+    assert!(mappings(&aws).await.is_empty());
+    for table in ["first", "second"] {
+        aws.dynamodb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .expect("the user's tables stay");
+    }
+}
+
+#[tokio::test]
+async fn a_bucket_changed_in_the_settings_moves_the_notification_and_keeps_the_others() {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"s3"), &[]).expect("zip");
+    for bucket in ["first", "second", "third"] {
+        aws.s3
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("bucket");
+    }
+    // Someone else's notification on the earlier bucket: it must outlive the move.
+    aws.sqs
+        .create_queue()
+        .queue_name("audit")
+        .send()
+        .await
+        .expect("queue");
+    let queue = queue_arn(&aws, "audit").await.expect("queue arn");
+    aws.s3
+        .put_bucket_notification_configuration()
+        .bucket("first")
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(
+                    QueueConfiguration::builder()
+                        .id("users-own")
+                        .queue_arn(&queue)
+                        .events(Event::from("s3:ObjectRemoved:*"))
+                        .build()
+                        .expect("queue configuration"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("user's notification");
+
+    let s = trigger_settings(
+        "mover",
+        serde_json::json!({"kind": "s3", "bucket": "first"}),
+    );
+    deploy(&aws, &s, &zip).await;
+    let current = notifications(&aws, "first").await;
+    assert_eq!(current.lambda_function_configurations().len(), 1);
+    assert_eq!(current.queue_configurations().len(), 1);
+
+    let moved = trigger_settings(
+        "mover",
+        serde_json::json!({"kind": "s3", "bucket": "second"}),
+    );
+    let (plan, done) = deploy(&aws, &moved, &zip).await;
+    assert_eq!(
+        trigger_steps(&plan),
+        [
+            "let role mover-lamplight s3:GetObject on arn:aws:s3:::second/* only (inline policy lamplight-s3)",
+            "remove the alias's notification from bucket first (its other notifications kept)",
+            "again allow s3.amazonaws.com to invoke the alias from the trigger's resource only (statement lamplight-s3)",
+            "notify the alias of bucket second's events (add; its other notifications kept)",
+        ]
+    );
+    let earlier = notifications(&aws, "first").await;
+    assert!(
+        earlier.lambda_function_configurations().is_empty(),
+        "{earlier:?}"
+    );
+    assert_eq!(earlier.queue_configurations().len(), 1, "the user's stays");
+    assert_eq!(earlier.queue_configurations()[0].id(), Some("users-own"));
+    let now = notifications(&aws, "second").await;
+    let ours = now.lambda_function_configurations();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].id(), Some("lamplight-mover"));
+    assert_eq!(ours[0].lambda_function_arn(), format!("{}:live", done.arn));
+    let policy = policy_of(&aws, "mover").await;
+    let st = statement(&policy, "lamplight-s3").expect("s3 statement");
+    assert_eq!(
+        st["Condition"]["ArnLike"]["AWS:SourceArn"],
+        "arn:aws:s3:::second"
+    );
+    let read = inline_policy(&aws, "mover-lamplight", "lamplight-s3")
+        .await
+        .expect("inline policy");
+    assert_eq!(
+        read["Statement"][0]["Resource"],
+        serde_json::json!(["arn:aws:s3:::second/*"])
+    );
+
+    let (plan, _) = deploy(&aws, &moved, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    // The earlier bucket deleted since: nothing of it to clean up, and the move still goes.
+    aws.s3
+        .put_bucket_notification_configuration()
+        .bucket("second")
+        .notification_configuration(NotificationConfiguration::builder().build())
+        .send()
+        .await
+        .expect("emptied");
+    aws.s3
+        .delete_bucket()
+        .bucket("second")
+        .send()
+        .await
+        .expect("bucket deleted");
+    let last = trigger_settings(
+        "mover",
+        serde_json::json!({"kind": "s3", "bucket": "third"}),
+    );
+    let (plan, _) = deploy(&aws, &last, &zip).await;
+    let steps = trigger_steps(&plan);
+    assert!(
+        !steps.iter().any(|s| s.starts_with("remove the alias's")),
+        "{steps:?}"
+    );
+    assert_eq!(
+        notifications(&aws, "third")
+            .await
+            .lambda_function_configurations()
+            .len(),
+        1
+    );
+    let (plan, _) = deploy(&aws, &last, &zip).await;
+    assert!(changes_nothing(&plan), "{plan}");
+
+    let removed = ops::delete(&aws, "mover").await.expect("delete");
+    assert_eq!(
+        removed,
+        [
+            "S3 notification lamplight-mover of bucket third",
+            "function mover",
+            "role mover-lamplight"
+        ]
+    );
+    // moto answers a bucket left with no notifications in a form only deploy's reader takes.
+    for bucket in ["first", "third"] {
+        assert!(
+            lamplight_deploy::trigger::bucket_notifications(&aws, bucket)
+                .await
+                .expect("notifications")
+                .lambda_function_configurations()
+                .is_empty(),
+            "{bucket}"
+        );
+    }
+    assert_eq!(
+        notifications(&aws, "first")
+            .await
+            .queue_configurations()
+            .len(),
+        1,
+        "the user's notification stays"
+    );
+}

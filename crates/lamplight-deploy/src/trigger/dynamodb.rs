@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::{
     Applying, DYNAMODB_POLICY, RolePolicy, Target, Trigger, TriggerStep, code_of, find_mapping,
-    is_not_found, is_unsupported_locally, mismatch, role_policy, skipped,
+    is_not_found, is_unsupported_locally, mismatch, role_policy, skipped, stale_mappings,
 };
 use crate::aws::{Aws, retrying};
 use crate::error::DeployError;
@@ -191,10 +191,13 @@ pub(super) async fn plan(
         // The kind's own API answered, so IAM is there too: `Local` cannot happen here.
         RolePolicy::Same | RolePolicy::Local => {}
     }
-    let mapping = if function_exists {
-        find_mapping(aws, s, &stream).await?
+    let (mapping, stale) = if function_exists {
+        (
+            find_mapping(aws, s, &stream).await?,
+            stale_mappings(aws, s, "dynamodb", Some(&stream)).await?,
+        )
     } else {
-        None
+        (None, Vec::new())
     };
     match mapping {
         None => steps.push(TriggerStep::CreateStreamMapping {
@@ -255,6 +258,9 @@ pub(super) async fn plan(
             }
         }
     }
+    // After the new mapping: a deploy failing between the two leaves the function reading the
+    // earlier stream still, never neither.
+    steps.extend(stale);
     Ok(steps)
 }
 

@@ -222,6 +222,14 @@ pub enum TriggerStep {
         /// What changes.
         changes: Vec<String>,
     },
+    /// Remove a mapping of the function from a source of the trigger's kind it no longer reads
+    /// (the setting names another queue or stream).
+    RemoveEventSourceMapping {
+        /// The mapping.
+        uuid: String,
+        /// Its source's ARN.
+        source: String,
+    },
     /// Create the topic, tagged as lamplight's.
     CreateTopic(String),
     /// Subscribe the alias to the topic (protocol `lambda`).
@@ -248,6 +256,12 @@ pub enum TriggerStep {
         bucket: String,
         /// `add`, or what changes.
         change: String,
+    },
+    /// Remove the notification `lamplight-<function>` from the bucket the trigger named before,
+    /// keeping its others.
+    RemoveBucketNotification {
+        /// The earlier bucket.
+        bucket: String,
     },
     /// Take an inline policy off the lamplight role: the setting is gone.
     DeleteRolePolicy {
@@ -364,6 +378,14 @@ impl fmt::Display for TriggerStep {
             Self::UpdateStreamMapping { uuid, changes } => {
                 write!(f, "update mapping {uuid}: {}", changes.join(", "))
             }
+            Self::RemoveEventSourceMapping { uuid, source } => {
+                if service_of(source) == Some("sqs") {
+                    let queue = source.rsplit(':').next().unwrap_or(source);
+                    write!(f, "remove mapping {uuid} of the earlier queue {queue}")
+                } else {
+                    write!(f, "remove mapping {uuid} of the earlier stream {source}")
+                }
+            }
             Self::CreateTopic(name) => write!(f, "create the SNS topic {name}"),
             Self::Subscribe(topic) => write!(f, "subscribe the alias to topic {topic}"),
             Self::Unsubscribe { topic, .. } => {
@@ -381,6 +403,10 @@ impl fmt::Display for TriggerStep {
             Self::PutBucketNotification { bucket, change } => write!(
                 f,
                 "notify the alias of bucket {bucket}'s events ({change}; its other notifications kept)"
+            ),
+            Self::RemoveBucketNotification { bucket } => write!(
+                f,
+                "remove the alias's notification from bucket {bucket} (its other notifications kept)"
             ),
             Self::DeleteRolePolicy { role, policy } => {
                 write!(f, "remove inline policy {policy} from role {role}")
@@ -719,10 +745,10 @@ async fn role_has_policy(aws: &Aws, role: &str, policy: &str) -> Result<bool, De
     }
 }
 
-/// Every event source mapping of `queue_arn` (all pages).
+/// Every event source mapping of `source` (all pages); of every source for `None`.
 async fn mappings_of(
     aws: &Aws,
-    queue_arn: &str,
+    source: Option<&str>,
 ) -> Result<Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration>, DeployError> {
     let mut out = Vec::new();
     let mut marker: Option<String> = None;
@@ -730,7 +756,7 @@ async fn mappings_of(
         let page = aws
             .lambda
             .list_event_source_mappings()
-            .event_source_arn(queue_arn)
+            .set_event_source_arn(source.map(str::to_owned))
             .set_marker(marker.take())
             .send()
             .await
@@ -750,14 +776,53 @@ async fn find_mapping(
     s: &Target,
     queue_arn: &str,
 ) -> Result<Option<aws_sdk_lambda::types::EventSourceMappingConfiguration>, DeployError> {
-    // Any qualifier of this function counts: Lambda reports the alias ARN, but moto 5.2.5 reports
-    // the version the alias pointed at when the mapping was made.
+    Ok(mappings_of(aws, Some(queue_arn))
+        .await?
+        .into_iter()
+        .find(|m| of_function(m, s)))
+}
+
+/// Whether the mapping invokes this function. Any qualifier counts: Lambda reports the alias
+/// ARN, but moto 5.2.5 reports the version the alias pointed at when the mapping was made.
+fn of_function(m: &aws_sdk_lambda::types::EventSourceMappingConfiguration, s: &Target) -> bool {
     let whole = format!(":function:{}", s.name);
     let qualified = format!("{whole}:");
-    Ok(mappings_of(aws, queue_arn).await?.into_iter().find(|m| {
-        m.function_arn()
-            .is_some_and(|a| a.ends_with(&whole) || a.contains(&qualified))
-    }))
+    m.function_arn()
+        .is_some_and(|a| a.ends_with(&whole) || a.contains(&qualified))
+}
+
+/// The service of an ARN (`arn:<partition>:<service>:...`).
+fn service_of(arn: &str) -> Option<&str> {
+    arn.strip_prefix("arn:")?.split(':').nth(1)
+}
+
+/// Removal steps for this function's mappings from sources of `service` (`sqs`, `dynamodb`)
+/// other than `current`: the setting moved to another queue or stream, and the function would
+/// otherwise keep reading the earlier one too. Mappings from other services are left alone: a
+/// trigger only answers for sources of its own kind.
+async fn stale_mappings(
+    aws: &Aws,
+    s: &Target,
+    service: &str,
+    current: Option<&str>,
+) -> Result<Vec<TriggerStep>, DeployError> {
+    Ok(mappings_of(aws, None)
+        .await?
+        .into_iter()
+        .filter(|m| of_function(m, s))
+        // Lambda deletes a mapping asynchronously: one on its way out needs nothing more, and a
+        // second delete of it would fail.
+        .filter(|m| m.state() != Some("Deleting"))
+        .filter_map(|m| {
+            let source = m.event_source_arn()?;
+            (service_of(source) == Some(service) && Some(source) != current).then(|| {
+                TriggerStep::RemoveEventSourceMapping {
+                    uuid: m.uuid().unwrap_or_default().to_owned(),
+                    source: source.to_owned(),
+                }
+            })
+        })
+        .collect())
 }
 
 fn tags(function: &str) -> BTreeMap<String, String> {
@@ -895,7 +960,25 @@ impl Applying<'_> {
             TriggerStep::CreateStreamMapping { .. } | TriggerStep::UpdateStreamMapping { .. } => {
                 self.dynamodb_step(step, progress).await
             }
-            TriggerStep::PutBucketNotification { .. } => self.s3_step(step, progress).await,
+            TriggerStep::PutBucketNotification { .. }
+            | TriggerStep::RemoveBucketNotification { .. } => self.s3_step(step, progress).await,
+            TriggerStep::RemoveEventSourceMapping { uuid, .. } => {
+                let aws = self.aws;
+                retrying("lambda:DeleteEventSourceMapping", progress, || async {
+                    // Gone already (deleted by hand since the plan): what the step wanted.
+                    match aws
+                        .lambda
+                        .delete_event_source_mapping()
+                        .uuid(uuid)
+                        .send()
+                        .await
+                    {
+                        Err(e) if is_not_found(code_of(&e).as_deref()) => Ok(()),
+                        other => other.map(|_| ()),
+                    }
+                })
+                .await
+            }
             TriggerStep::PutRule { .. } | TriggerStep::PutRuleTarget(_) => {
                 self.eventbridge_step(step, progress).await
             }
@@ -1080,6 +1163,37 @@ mod tests {
         assert_eq!(
             queue_name("orders", "arn:aws:sqs:us-east-1:123456789012:jobs"),
             "jobs"
+        );
+    }
+
+    #[test]
+    fn removals_name_the_earlier_source() {
+        let queue = TriggerStep::RemoveEventSourceMapping {
+            uuid: "u1".into(),
+            source: "arn:aws:sqs:us-east-1:123456789012:jobs".into(),
+        };
+        assert_eq!(
+            queue.to_string(),
+            "remove mapping u1 of the earlier queue jobs"
+        );
+        let stream =
+            "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-01-01T00:00:00.000";
+        let step = TriggerStep::RemoveEventSourceMapping {
+            uuid: "u2".into(),
+            source: stream.into(),
+        };
+        assert_eq!(
+            step.to_string(),
+            format!("remove mapping u2 of the earlier stream {stream}")
+        );
+        assert_eq!(service_of(stream), Some("dynamodb"));
+        assert_eq!(service_of("sqs:jobs"), None);
+        let bucket = TriggerStep::RemoveBucketNotification {
+            bucket: "old".into(),
+        };
+        assert_eq!(
+            bucket.to_string(),
+            "remove the alias's notification from bucket old (its other notifications kept)"
         );
     }
 

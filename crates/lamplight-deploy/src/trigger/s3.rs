@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::{
     Applying, RolePolicy, S3_POLICY, S3_STATEMENT, Target, Trigger, TriggerStep, code_of,
     is_not_found, is_unsupported_locally, mismatch, permission_step, role_policy, skipped,
+    statements,
 };
 use crate::aws::{Aws, retrying};
 use crate::error::DeployError;
@@ -180,6 +181,11 @@ pub(super) async fn plan(
         // The kind's own API answered, so IAM is there too: `Local` cannot happen here.
         RolePolicy::Same | RolePolicy::Local => {}
     }
+    // Before the permission is replaced: its statement is what names the earlier bucket, so a
+    // deploy failing here finds it again next time.
+    if function_exists {
+        steps.extend(earlier_notification(aws, s, &s3.bucket).await?);
+    }
     // Before the notification: S3 checks that it may invoke the function when it is put.
     if let Some(step) = permission_step(
         aws,
@@ -228,6 +234,51 @@ pub(super) async fn plan(
         None => steps.push(TriggerStep::Unchanged("S3 bucket notification".into())),
     }
     Ok(steps)
+}
+
+/// The step removing this function's notification from the bucket the alias's [`S3_STATEMENT`]
+/// names (`AWS:SourceArn`, `arn:aws:s3:::<bucket>`), when that is not `bucket`: the trigger moved,
+/// and the earlier bucket would otherwise keep notifying an alias that now refuses it. `None`
+/// when the earlier bucket is gone or holds no such notification.
+async fn earlier_notification(
+    aws: &Aws,
+    s: &Target,
+    bucket: &str,
+) -> Result<Option<TriggerStep>, DeployError> {
+    let earlier = statements(aws, s)
+        .await?
+        .into_iter()
+        .filter(|st| st.get("Sid").and_then(|v| v.as_str()) == Some(S3_STATEMENT))
+        .find_map(|st| {
+            st["Condition"]["ArnLike"]["AWS:SourceArn"]
+                .as_str()
+                .and_then(|a| a.strip_prefix("arn:aws:s3:::"))
+                .map(str::to_owned)
+        });
+    let Some(earlier) = earlier.filter(|b| b != bucket) else {
+        return Ok(None);
+    };
+    let current = match bucket_notifications(aws, &earlier).await {
+        Ok(c) => c,
+        Err(e) if bucket_gone(code_of(&e).as_deref()) => return Ok(None),
+        Err(e) => {
+            return Err(DeployError::from_sdk(
+                "s3:GetBucketNotificationConfiguration",
+                e,
+            ));
+        }
+    };
+    let id = notification_id(&s.name);
+    let ours = current
+        .lambda_function_configurations()
+        .iter()
+        .any(|c| c.id() == Some(id.as_str()));
+    Ok(ours.then_some(TriggerStep::RemoveBucketNotification { bucket: earlier }))
+}
+
+/// A bucket that no longer exists: nothing of it is left to clean up.
+fn bucket_gone(code: Option<&str>) -> bool {
+    is_not_found(code) || code == Some("NoSuchBucket")
 }
 
 /// The notification configuration of `bucket`. moto 5.2.5 answers a bucket that has none with
@@ -297,6 +348,9 @@ impl Applying<'_> {
         progress: &mut dyn FnMut(&str),
     ) -> Result<(), DeployError> {
         let aws = self.aws;
+        if let TriggerStep::RemoveBucketNotification { bucket } = step {
+            return self.remove_notification(bucket, progress).await;
+        }
         let s3 = match &self.target.trigger {
             Some(Trigger::S3(s3)) => s3.clone(),
             _ => return Err(mismatch("s3")),
@@ -337,6 +391,45 @@ impl Applying<'_> {
             .await
             .map_err(|e| DeployError::from_sdk("s3:GetBucketNotificationConfiguration", e))?;
         let configuration = merged(&current, &id, Some(ours));
+        retrying("s3:PutBucketNotificationConfiguration", progress, || {
+            aws.s3
+                .put_bucket_notification_configuration()
+                .bucket(bucket)
+                .notification_configuration(configuration.clone())
+                .send()
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Takes this function's notification off `bucket`, every other one kept; a bucket gone, or
+    /// without it, since the plan is left as it is.
+    async fn remove_notification(
+        &self,
+        bucket: &str,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), DeployError> {
+        let aws = self.aws;
+        let id = notification_id(&self.target.name);
+        // Read again right before writing, as for a put: the others are kept as they are now.
+        let current = match bucket_notifications(aws, bucket).await {
+            Ok(c) => c,
+            Err(e) if bucket_gone(code_of(&e).as_deref()) => return Ok(()),
+            Err(e) => {
+                return Err(DeployError::from_sdk(
+                    "s3:GetBucketNotificationConfiguration",
+                    e,
+                ));
+            }
+        };
+        if !current
+            .lambda_function_configurations()
+            .iter()
+            .any(|c| c.id() == Some(id.as_str()))
+        {
+            return Ok(());
+        }
+        let configuration = merged(&current, &id, None);
         retrying("s3:PutBucketNotificationConfiguration", progress, || {
             aws.s3
                 .put_bucket_notification_configuration()

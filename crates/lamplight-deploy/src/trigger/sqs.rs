@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{
     Applying, Found, RolePolicy, SQS_POLICY, Target, Trigger, TriggerStep, code_of, find_mapping,
-    is_not_found, is_unsupported_locally, mismatch, role_policy, skipped, tags,
+    is_not_found, is_unsupported_locally, mismatch, role_policy, skipped, stale_mappings, tags,
 };
 use crate::aws::{Aws, retrying};
 use crate::error::DeployError;
@@ -182,6 +182,11 @@ pub(super) async fn plan(
                 });
             }
         }
+    }
+    // After the new mapping: a deploy failing between the two leaves the function reading the
+    // earlier queue still, never neither. A queue yet to be created makes every other one earlier.
+    if function_exists {
+        steps.extend(stale_mappings(aws, s, "sqs", found.queue_arn.as_deref()).await?);
     }
     Ok(steps)
 }
