@@ -105,6 +105,13 @@ pub(crate) async fn run(sh: &Shell, only: &[String]) -> Result<()> {
             eprintln!("{name}: {e:#}");
             failures.push(format!("{name} (called from outside)"));
         }
+        if name == "fn-custom"
+            && failures.is_empty()
+            && let Err(e) = reloads_on_save(&dir, &ws.target_dir, &name)
+        {
+            eprintln!("{name}: {e:#}");
+            failures.push(format!("{name} (cargo xtask watch)"));
+        }
         // Twelve workspaces share one target directory; each function's own test and bootstrap
         // binaries (over 100 MB a variant) are never used again, and CI machines' disks are small.
         if let Err(e) = free_function(sh, &dir, &ws.target_dir, &name) {
@@ -487,6 +494,128 @@ fn check_project(sh: &Shell, dir: &Path, target: &Path, with_xtask: bool) -> Res
     cmd!(sh, "cargo fmt --check")
         .run()
         .context("cargo fmt --check")?;
+    Ok(())
+}
+
+/// A free port on loopback (for a service started right after).
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Invokes `function` through the Lambda API at `port` with a plain HTTP/1.0 request.
+fn invoke_at(port: u16, function: &str, payload: &str) -> Result<String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
+    write!(
+        stream,
+        "POST /2015-03-31/functions/{function}/invocations HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or(response))
+}
+
+/// `cargo xtask watch` in the generated workspace, as its author uses it: a saved edit of the
+/// worker answers without a restart (an invocation made during the rebuild waits for it), and
+/// a saved broken worker shows the compiler's error while the old code keeps answering.
+fn reloads_on_save(dir: &Path, target: &Path, name: &str) -> Result<()> {
+    use lamplight_test::process::Spawned;
+    use std::time::Duration;
+    // `cargo xtask` and the builds it runs must use the profile the check built with, or they
+    // would build everything again: put it where every cargo in the workspace reads it.
+    let config_path = dir.join(".cargo").join("config.toml");
+    let config = std::fs::read_to_string(&config_path).context("reading .cargo/config.toml")?;
+    let profile: String = PROFILE
+        .iter()
+        .filter(|a| **a != "--config")
+        .map(|setting| format!("{setting}\n"))
+        .collect();
+    std::fs::write(&config_path, format!("{profile}{config}"))
+        .context("writing .cargo/config.toml")?;
+    let worker = dir
+        .join("functions")
+        .join(name)
+        .join("src")
+        .join("worker.rs");
+    let original = std::fs::read_to_string(&worker).context("reading worker.rs")?;
+    let result = (|| -> Result<String> {
+        let (port, xray) = (free_port()?, free_port()?);
+        let mut watch = Spawned::start(
+            std::process::Command::new("cargo")
+                .args(["xtask", "watch", "--no-traces"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--xray-port",
+                    &xray.to_string(),
+                ])
+                .current_dir(dir)
+                .env("CARGO_TARGET_DIR", target)
+                .env("CARGO_TERM_COLOR", "never"),
+        )
+        .context("starting cargo xtask watch")?;
+        let ran = (|| -> Result<String> {
+            watch
+                .wait_for(Duration::from_secs(600), |out| out.contains("watching "))
+                .map_err(|out| {
+                    anyhow::anyhow!("cargo xtask watch never started watching:\n{out}")
+                })?;
+            let ada = r#"{"name":"Ada"}"#;
+            let answer = invoke_at(port, name, ada)?;
+            if !answer.contains("Hello, Ada!") {
+                bail!("before the edit it answered {answer}");
+            }
+            let edited = original.replace("\"{}, {name}!\"", "\"{}, {name}! (saved)\"");
+            if edited == original {
+                bail!("the worker no longer has the greeting this check edits");
+            }
+            std::fs::write(&worker, &edited)?;
+            // Asked while it rebuilds: waits, then gets the new code.
+            std::thread::sleep(Duration::from_millis(400));
+            let answer = invoke_at(port, name, ada)?;
+            let out = watch
+                .wait_for(Duration::from_secs(300), |out| out.contains("reloaded "))
+                .map_err(|out| anyhow::anyhow!("no reload after the edit:\n{out}"))?;
+            if !answer.contains("Hello, Ada! (saved)") {
+                bail!("asked during the rebuild, it answered {answer}\n{out}");
+            }
+            let reloaded = out
+                .lines()
+                .find(|l| l.starts_with("reloaded "))
+                .unwrap_or_default()
+                .to_owned();
+            std::fs::write(
+                &worker,
+                format!("{edited}\ncompile_error!(\"broken on purpose\");\n"),
+            )?;
+            let out = watch
+                .wait_for(Duration::from_secs(300), |out| out.contains("build failed"))
+                .map_err(|out| anyhow::anyhow!("a broken worker was not reported:\n{out}"))?;
+            if !out.contains("broken on purpose") {
+                bail!("the compiler's error is not shown:\n{out}");
+            }
+            let answer = invoke_at(port, name, ada)?;
+            if !answer.contains("Hello, Ada! (saved)") {
+                bail!("after a failed build it answered {answer}\n{out}");
+            }
+            Ok(reloaded)
+        })();
+        let _ = watch.interrupt(Duration::from_secs(10));
+        ran
+    })();
+    std::fs::write(&worker, &original).context("restoring worker.rs")?;
+    std::fs::write(&config_path, config).context("restoring .cargo/config.toml")?;
+    let reloaded = result?;
+    println!(
+        "== {name}: `cargo xtask watch` swapped in a saved worker ({reloaded}) and kept the old code through a broken one"
+    );
     Ok(())
 }
 

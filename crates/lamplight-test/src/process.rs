@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 pub struct Spawned {
     child: Child,
     output: Arc<Mutex<String>>,
+    /// Reaped by [`Spawned::interrupt`]: its pid may belong to another process by now.
+    reaped: bool,
 }
 
 impl Spawned {
@@ -49,7 +51,36 @@ impl Spawned {
                 }
             });
         }
-        Ok(Self { child, output })
+        Ok(Self {
+            child,
+            output,
+            reaped: false,
+        })
+    }
+
+    /// Sends `signal` to the program and everything it started (its process group).
+    pub fn signal_group(&self, signal: rustix::process::Signal) -> std::io::Result<()> {
+        if self.reaped {
+            return Err(std::io::Error::other("the program has exited"));
+        }
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32)
+            .ok_or_else(|| std::io::Error::other("the program has no pid"))?;
+        rustix::process::kill_process_group(pid, signal).map_err(std::io::Error::from)
+    }
+
+    /// Asks the program and everything it started to stop (SIGINT, as Ctrl-C in a terminal),
+    /// and waits up to `limit` for the program to exit; kills the group if it does not.
+    pub fn interrupt(&mut self, limit: Duration) -> std::io::Result<()> {
+        self.signal_group(rustix::process::Signal::INT)?;
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                self.reaped = true;
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.signal_group(rustix::process::Signal::KILL)
     }
 
     /// Everything it wrote so far, stdout and stderr interleaved by line.
@@ -79,9 +110,13 @@ impl Spawned {
 
 impl Drop for Spawned {
     fn drop(&mut self) {
-        // The programs started this way start none of their own, so the group is this one
-        // process: kill it by its exact pid. (Not `kill -KILL -<pgid>` through procps: its
-        // `kill` reads `-<digits>` as an option and signals pid -1, every process.)
+        // The whole group: a program may have started its own (cargo runs xtask, which runs
+        // bootstraps). The child is reaped only below, so its pid, which is the group's id,
+        // cannot have been reused. (Through rustix, not procps's `kill`, which reads
+        // `-<digits>` as an option and signals pid -1, every process.)
+        if !self.reaped {
+            let _ = self.signal_group(rustix::process::Signal::KILL);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -20,6 +20,8 @@ pub(crate) struct Cli {
 pub enum Command {
     /// Run the workspace's functions (or a given bootstrap) under the local Lambda service.
     Local(Local),
+    /// `local`, rebuilding and swapping in the functions on every save of their sources.
+    Watch(Local),
     /// Invoke a function and print its response, log tail and trace.
     Invoke(Invoke),
     /// Build Lambda-ready bootstraps, checked for architecture and glibc.
@@ -89,6 +91,10 @@ pub struct FunctionSettings {
     /// The most execution environments per function; more concurrent invocations queue.
     #[arg(long, default_value_t = 10)]
     pub max_environments: usize,
+    /// Environment variables for the functions from a dotenv file (KEY=VALUE lines), over
+    /// `[package.metadata.lamplight] env` and under --env; `watch` reads it again on save.
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
 }
 
 impl Default for FunctionSettings {
@@ -98,6 +104,7 @@ impl Default for FunctionSettings {
             timeout: None,
             env: Vec::new(),
             max_environments: 10,
+            env_file: None,
         }
     }
 }
@@ -124,6 +131,9 @@ pub struct Local {
     /// Do not print each invocation's trace.
     #[arg(long)]
     pub no_traces: bool,
+    /// Rebuild and swap in the functions on every save (what `cargo xtask watch` does).
+    #[arg(long, conflicts_with = "bootstrap")]
+    pub watch: bool,
     /// Also serve browser requests from ORIGIN (`https://app.example`: scheme, host, port),
     /// with CORS headers; only loopback origins are served otherwise. Repeatable.
     #[arg(long, value_name = "ORIGIN")]

@@ -30,6 +30,7 @@ mod package;
 mod payload;
 mod signals;
 mod traces;
+mod watch;
 mod workspace;
 
 use std::process::ExitCode;
@@ -63,6 +64,10 @@ pub fn run(command: Command) -> Result<()> {
     runtime.block_on(async {
         match command {
             Command::Local(f) => local::run(&sh, f).await,
+            Command::Watch(mut f) => {
+                f.watch = true;
+                local::run(&sh, f).await
+            }
             Command::Invoke(f) => invoke::run(&sh, &f).await,
             Command::Build(f) => build::run(&sh, &f),
             Command::Package(f) => package::run(&sh, &f),

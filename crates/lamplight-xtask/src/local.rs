@@ -15,7 +15,8 @@ use lamplight_xray::{Trace, TraceId};
 use xshell::Shell;
 
 use crate::flags;
-use crate::signals::{StopSignals, stop_on_signal};
+use crate::signals::{StopSignals, shutdown, stop_on_signal};
+use crate::watch;
 use crate::workspace::{FunctionPackage, Workspace};
 
 /// Where `cargo xtask local` serves the Lambda API unless told otherwise.
@@ -43,6 +44,14 @@ pub fn function_config(
             }
         }
     }
+    if let Some(file) = &overrides.env_file {
+        let pairs = dotenvy::from_path_iter(file)
+            .with_context(|| format!("cannot read the env file {}", file.display()))?;
+        for pair in pairs {
+            let (k, v) = pair.with_context(|| format!("in the env file {}", file.display()))?;
+            config.environment.insert(k, v);
+        }
+    }
     if let Some(memory) = overrides.memory {
         config.memory_mb = memory;
     }
@@ -61,6 +70,8 @@ pub fn function_config(
 
 pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
     let mut configs = Vec::new();
+    // With --watch: the workspace, the functions rebuilt on save, and copies of their builds.
+    let mut watching: Option<(Workspace, Vec<String>, watch::Snapshots)> = None;
     if let Some(bootstrap) = &flags.bootstrap {
         let name = flags
             .name
@@ -90,16 +101,22 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
                 "no functions to run: this workspace has no function binary; pass --bootstrap PATH"
             );
         }
-        for name in names {
-            let package = ws.function(&name)?;
+        let mut snapshots = if flags.watch {
+            Some(watch::Snapshots::new()?)
+        } else {
+            None
+        };
+        for name in &names {
+            let package = ws.function(name)?;
             eprintln!("building {name} ...");
-            let path = ws.build_local(sh, package, flags.release)?;
-            configs.push(function_config(
-                &name,
-                path,
-                Some(package),
-                &flags.settings,
-            )?);
+            let mut path = ws.build_local(sh, package, flags.release)?;
+            if let Some(snapshots) = &mut snapshots {
+                path = snapshots.take(name, &path)?;
+            }
+            configs.push(function_config(name, path, Some(package), &flags.settings)?);
+        }
+        if let Some(snapshots) = snapshots {
+            watching = Some((ws, names, snapshots));
         }
     }
     let api: SocketAddr = format!("127.0.0.1:{}", flags.port).parse()?;
@@ -147,7 +164,24 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
         println!("  function     {name}:  cargo xtask invoke {name} --local --payload '{{}}'");
     }
     println!("Ctrl-C stops it.");
-    let signal = stop_on_signal(service, signals).await;
+    let signal = match watching {
+        Some((ws, names, snapshots)) => {
+            let mut signals = signals;
+            let watched = watch::run(ws.root, ws.target_dir, &service, names, &flags, snapshots);
+            let signal = tokio::select! {
+                signal = signals.recv() => signal,
+                watched = watched => {
+                    if let Err(e) = watched {
+                        eprintln!("{e:#}\nnot watching any more: the service goes on; Ctrl-C stops it");
+                    }
+                    signals.recv().await
+                }
+            };
+            shutdown(service);
+            signal
+        }
+        None => stop_on_signal(service, signals).await,
+    };
     eprintln!("{}: stopped the local Lambda service", signal.name());
     let _ = std::io::stdout().flush();
     // As a process killed by the signal would, for the shell and for whoever supervises us.
