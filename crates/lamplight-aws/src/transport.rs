@@ -5,6 +5,7 @@
 //! REST API 1.0 on request), invokes the function through the Lambda API (signed with SigV4
 //! by the SDK: IAM is the authentication), and turns the proxy response back into an
 //! `http::Response`: status, headers, multi-value headers, cookies, base64 bodies.
+//! The conversion both ways is [`lamplight_proxy`]'s, shared with the local service's HTTP front.
 //!
 //! The function is the URI's host (`http+lambda://orders/items/7`, any scheme works), or the
 //! one given to [`LambdaTransport::function`]. The transport is cheap to clone and every clone
