@@ -5,6 +5,7 @@
 //! REST API 1.0 on request), invokes the function through the Lambda API (signed with SigV4
 //! by the SDK: IAM is the authentication), and turns the proxy response back into an
 //! `http::Response`: status, headers, multi-value headers, cookies, base64 bodies.
+//! The conversion both ways is [`lamplight_proxy`]'s, shared with the local service's HTTP front.
 //!
 //! The function is the URI's host (`http+lambda://orders/items/7`, any scheme works), or the
 //! one given to [`LambdaTransport::function`]. The transport is cheap to clone and every clone
@@ -25,18 +26,17 @@
 //! A function error (`X-Amz-Function-Error`) is a [`TransportError::Function`] with the
 //! function's `errorType` and `errorMessage`, not the bare 502 API Gateway would answer.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use base64::Engine as _;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt as _, Full};
+use lamplight_proxy::{Shape, Source};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::lambda::{InvokeError, invoke};
 
@@ -151,10 +151,7 @@ impl LambdaTransport {
                 source: e.into(),
             })?
             .to_bytes();
-        let event = match self.format {
-            PayloadFormat::HttpApi => http_api_event(&parts, &body),
-            PayloadFormat::RestApi => rest_api_event(&parts, &body),
-        };
+        let event = proxy_event(&parts, &body, self.format);
         let payload = Bytes::from(serde_json::to_vec(&event).unwrap_or_default());
         let target = match &self.qualifier {
             Some(q) => format!("{function}:{q}"),
@@ -233,274 +230,49 @@ fn function_error(function: String, document: &str) -> TransportError {
     }
 }
 
-/// Text bodies travel as they are; anything that is not UTF-8 is base64.
-fn encode_body(body: &[u8]) -> (Value, bool) {
-    if body.is_empty() {
-        return (Value::Null, false);
-    }
-    match std::str::from_utf8(body) {
-        Ok(text) => (Value::String(text.to_owned()), false),
-        Err(_) => (
-            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
-            true,
-        ),
-    }
+/// The event for `format`, from [`lamplight_proxy`].
+fn proxy_event(parts: &http::request::Parts, body: &[u8], format: PayloadFormat) -> Value {
+    let shape = match format {
+        PayloadFormat::HttpApi => Shape::HttpApi,
+        PayloadFormat::RestApi => Shape::RestApi,
+    };
+    let source = Source {
+        account: "anonymous".to_owned(),
+        ..Source::new(parts.uri.host().unwrap_or("lambda"))
+    };
+    lamplight_proxy::event(shape, parts, body, &source)
 }
 
-/// Header values joined per name (as API Gateway does with `,`), names lowercase.
-fn joined_headers(headers: &HeaderMap, skip_cookies: bool) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in headers {
-        if skip_cookies && name == http::header::COOKIE {
-            continue;
-        }
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        out.entry(name.as_str().to_owned())
-            .and_modify(|v| {
-                v.push(',');
-                v.push_str(&value);
-            })
-            .or_insert(value);
-    }
-    out
-}
-
-fn multi_headers(headers: &HeaderMap) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, value) in headers {
-        out.entry(name.as_str().to_owned())
-            .or_default()
-            .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
-    }
-    out
-}
-
-fn query_pairs(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-fn now() -> (String, i64) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let millis = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
-    (
-        humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + now).to_string(),
-        millis,
-    )
-}
-
+#[cfg(test)]
 fn http_api_event(parts: &http::request::Parts, body: &[u8]) -> Value {
-    let query = parts.uri.query().unwrap_or("");
-    let mut params: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in query_pairs(query) {
-        params
-            .entry(k)
-            .and_modify(|all| {
-                all.push(',');
-                all.push_str(&v);
-            })
-            .or_insert(v);
-    }
-    let cookies: Vec<String> = parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(|c| c.trim().to_owned())
-        .filter(|c| !c.is_empty())
-        .collect();
-    let (body, base64) = encode_body(body);
-    let (time, epoch) = now();
-    let host = parts.uri.host().unwrap_or("lambda").to_owned();
-    let user_agent = header_str(&parts.headers, http::header::USER_AGENT);
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": parts.uri.path(),
-        "rawQueryString": query,
-        "headers": joined_headers(&parts.headers, true),
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "lamplight",
-            "domainName": host,
-            "domainPrefix": host,
-            "http": {
-                "method": parts.method.as_str(),
-                "path": parts.uri.path(),
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": user_agent,
-            },
-            "requestId": request_id(),
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": time,
-            "timeEpoch": epoch,
-        },
-        "body": body,
-        "isBase64Encoded": base64,
-    });
-    if !params.is_empty() {
-        event["queryStringParameters"] = json!(params);
-    }
-    if !cookies.is_empty() {
-        event["cookies"] = json!(cookies);
-    }
-    event
+    proxy_event(parts, body, PayloadFormat::HttpApi)
 }
 
+#[cfg(test)]
 fn rest_api_event(parts: &http::request::Parts, body: &[u8]) -> Value {
-    let query = parts.uri.query().unwrap_or("");
-    let mut single: BTreeMap<String, String> = BTreeMap::new();
-    let mut multi: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (k, v) in query_pairs(query) {
-        single.insert(k.clone(), v.clone());
-        multi.entry(k).or_default().push(v);
-    }
-    // REST APIs keep the last value of a repeated header in `headers`.
-    let headers: BTreeMap<String, String> = multi_headers(&parts.headers)
-        .into_iter()
-        .filter_map(|(k, mut v)| v.pop().map(|last| (k, last)))
-        .collect();
-    let (body, base64) = encode_body(body);
-    let (time, epoch) = now();
-    let path = parts.uri.path();
-    let user_agent = header_str(&parts.headers, http::header::USER_AGENT);
-    json!({
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": parts.method.as_str(),
-        "headers": headers,
-        "multiValueHeaders": multi_headers(&parts.headers),
-        "queryStringParameters": if single.is_empty() { Value::Null } else { json!(single) },
-        "multiValueQueryStringParameters": if multi.is_empty() { Value::Null } else { json!(multi) },
-        "pathParameters": { "proxy": path.trim_start_matches('/') },
-        "stageVariables": null,
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "lamplight",
-            "resourcePath": "/{proxy+}",
-            "httpMethod": parts.method.as_str(),
-            "path": path,
-            "protocol": "HTTP/1.1",
-            "requestId": request_id(),
-            "requestTime": time,
-            "requestTimeEpoch": epoch,
-            "stage": "$default",
-            "identity": { "sourceIp": "127.0.0.1", "userAgent": user_agent },
-        },
-        "body": body,
-        "isBase64Encoded": base64,
-    })
+    proxy_event(parts, body, PayloadFormat::RestApi)
 }
 
-fn header_str(headers: &HeaderMap, name: HeaderName) -> String {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned()
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProxyResponse {
-    status_code: u16,
-    #[serde(default)]
-    headers: BTreeMap<String, Value>,
-    #[serde(default)]
-    multi_value_headers: BTreeMap<String, Vec<Value>>,
-    #[serde(default)]
-    cookies: Vec<String>,
-    #[serde(default)]
-    body: Option<String>,
-    #[serde(default)]
-    is_base64_encoded: bool,
-}
-
-fn header_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
+#[cfg(test)]
+use lamplight_proxy::query_pairs;
 
 /// The proxy response as an HTTP response; `Err` says what was wrong with it.
 fn proxy_response(payload: &[u8], format: PayloadFormat) -> Result<Response<Full<Bytes>>, String> {
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|e| format!("the payload is not JSON ({e})"))?;
-    let is_proxy = value.get("statusCode").is_some();
-    if !is_proxy {
-        // HTTP APIs answer 200 with the payload as a JSON body when it has no `statusCode`.
-        if format == PayloadFormat::HttpApi {
-            let mut response = Response::new(Full::new(Bytes::copy_from_slice(payload)));
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            return Ok(response);
-        }
-        return Err("it has no `statusCode`".to_owned());
-    }
-    let proxy: ProxyResponse =
-        serde_json::from_value(value).map_err(|e| format!("its fields do not parse ({e})"))?;
-    let status = StatusCode::from_u16(proxy.status_code)
-        .map_err(|_| format!("{} is not an HTTP status", proxy.status_code))?;
-    let body = match proxy.body {
-        None => Bytes::new(),
-        Some(text) if proxy.is_base64_encoded => Bytes::from(
-            base64::engine::general_purpose::STANDARD
-                .decode(text.as_bytes())
-                .map_err(|e| format!("the body is marked base64 but does not decode ({e})"))?,
-        ),
-        Some(text) => Bytes::from(text),
+    let shape = match format {
+        PayloadFormat::HttpApi => Shape::HttpApi,
+        PayloadFormat::RestApi => Shape::RestApi,
     };
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    let mut put = |name: &str, value: &str, append: bool| -> Result<(), String> {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| format!("`{name}` is not a header name"))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| format!("the value of `{name}` is not a header value"))?;
-        if append {
-            headers.append(name, value);
-        } else {
-            headers.insert(name, value);
-        }
-        Ok(())
-    };
-    // Multi-value headers win over single ones of the same name, as in API Gateway.
-    for (name, value) in &proxy.headers {
-        if !proxy
-            .multi_value_headers
-            .keys()
-            .any(|k| k.eq_ignore_ascii_case(name))
-        {
-            put(name, &header_text(value), false)?;
-        }
-    }
-    for (name, values) in &proxy.multi_value_headers {
-        for value in values {
-            put(name, &header_text(value), true)?;
-        }
-    }
-    for cookie in &proxy.cookies {
-        put("set-cookie", cookie, true)?;
-    }
-    Ok(response)
+    lamplight_proxy::response(shape, payload)
+        .map(|r| r.map(Full::new))
+        .map_err(|e| e.0)
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use http::{HeaderValue, StatusCode};
+    use serde_json::json;
+
     use super::*;
 
     fn parts(request: Request<()>) -> http::request::Parts {

@@ -174,13 +174,9 @@ impl Access {
         loopback.then_some(false)
     }
 
-    /// Checks a request; `Ok(Some(origin))` when the answer needs CORS headers for `origin`.
-    fn check(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-    ) -> Result<Option<String>, ApiError> {
+    /// Refuses a request addressed to a name that is not loopback, the bound address or an
+    /// allowed host (a DNS-rebinding page's own name); the HTTP front checks this alone.
+    pub(crate) fn check_hosts(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {
         // Both the request line's authority (absolute form) and `Host` must pass. A request
         // without either is no browser's: browsers always send `Host`.
         let hosts = uri
@@ -199,6 +195,17 @@ impl Access {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Checks a request; `Ok(Some(origin))` when the answer needs CORS headers for `origin`.
+    fn check(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<Option<String>, ApiError> {
+        self.check_hosts(uri, headers)?;
         let mut cors = None;
         let mut origins = headers.get_all(header::ORIGIN).iter().map(text).peekable();
         let has_origin = origins.peek().is_some();

@@ -1,7 +1,11 @@
 //! A local AWS Lambda service: it runs a function's real `bootstrap` (or any executable that
 //! speaks the Runtime API) in execution environments on this machine, serves the Lambda Invoke
 //! and control-plane API on loopback so `aws-sdk-lambda` and the AWS CLI work unchanged with an
-//! endpoint URL, and receives the function's X-Ray segments on a UDP daemon sink.
+//! endpoint URL, and receives the function's X-Ray segments on a UDP daemon sink. An optional
+//! HTTP front ([`LocalLambdaBuilder::http_addr`], [`LocalLambdaBuilder::http_function`]) serves
+//! HTTP functions to plain HTTP clients: each request becomes the event of the function's
+//! trigger ([`HttpShape`]), is invoked as through the Invoke API, and its proxy response is the
+//! answer.
 //!
 //! ```no_run
 //! use lamplight_local::{Code, FunctionConfig, LocalLambda};
@@ -19,6 +23,7 @@
 //! | module | holds |
 //! |---|---|
 //! | [`service`] | [`LocalLambda`] and its builder: the facade that starts and runs the service |
+//! | `front` | the HTTP front: plain HTTP requests as the events of HTTP triggers ([`HttpShape`]) |
 //! | `api` | the Lambda API over HTTP: Invoke, the control plane, traces and logs |
 //! | `invoke` | one Invoke call ([`InvokeRequest`], [`InvokeResponse`]) to a deployment |
 //! | `registry` | functions by name, their versions and aliases, [`FunctionHandle`] |
@@ -64,6 +69,7 @@ mod context;
 mod deployment;
 mod environment;
 pub mod error;
+mod front;
 mod host;
 mod invocation;
 mod invoke;
@@ -82,6 +88,6 @@ pub use config::{Code, FunctionConfig, TracingMode};
 pub use error::ApiError;
 pub use invocation::{FunctionResult, Outcome};
 pub use service::{
-    Echo, FunctionHandle, Hold, InvocationType, InvokeRequest, InvokeResponse, LocalLambda,
-    LocalLambdaBuilder, Observer,
+    AccessEntry, AccessLog, Echo, FunctionHandle, Hold, HttpShape, InvocationType, InvokeRequest,
+    InvokeResponse, LocalLambda, LocalLambdaBuilder, Observer,
 };

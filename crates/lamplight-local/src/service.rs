@@ -4,6 +4,7 @@
 //! and invokes functions in-process. The wire types live in the private modules below and are
 //! re-exported here.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,15 +14,18 @@ use bytes::Bytes;
 use crate::config::{Code, FunctionConfig};
 use crate::context::{INHERITED, ServiceContext};
 use crate::error::ApiError;
+use crate::front::Front;
 use crate::invocation::Outcome;
 use crate::registry::{Meta, Registry};
 use crate::xray::{TraceStore, XraySink};
 
+pub use crate::front::{AccessEntry, AccessLog, FUNCTION_PREFIX};
 pub use crate::invoke::{
     InvocationType, InvokeRequest, InvokeResponse, LOG_TAIL_BYTES, MAX_EVENT_PAYLOAD,
     MAX_SYNC_PAYLOAD,
 };
 pub use crate::registry::{Echo, FunctionHandle, Observer};
+pub use lamplight_proxy::Shape as HttpShape;
 
 /// Where the service listens, and what it echoes.
 pub struct LocalLambdaBuilder {
@@ -36,6 +40,9 @@ pub struct LocalLambdaBuilder {
     allowed_origins: Vec<String>,
     allowed_hosts: Vec<String>,
     work_parent: Option<PathBuf>,
+    http_addr: Option<SocketAddr>,
+    http_functions: BTreeMap<String, HttpShape>,
+    access_log: Option<AccessLog>,
 }
 
 impl Default for LocalLambdaBuilder {
@@ -52,6 +59,9 @@ impl Default for LocalLambdaBuilder {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             work_parent: None,
+            http_addr: None,
+            http_functions: BTreeMap::new(),
+            access_log: None,
         }
     }
 }
@@ -123,6 +133,28 @@ impl LocalLambdaBuilder {
         self
     }
 
+    /// Serves the HTTP front on `addr` (plain HTTP, see [`Self::http_function`]); without it the
+    /// service has no front.
+    pub fn http_addr(mut self, addr: SocketAddr) -> Self {
+        self.http_addr = Some(addr);
+        self
+    }
+
+    /// Serves the function `name` (registered with [`Self::function`]) on the HTTP front, each
+    /// request turned into the event of its trigger: `shape`. It is reached at
+    /// `/lambda-url/<name>/<path>`, and at every path when it is the only HTTP function.
+    pub fn http_function(mut self, name: impl Into<String>, shape: HttpShape) -> Self {
+        self.http_functions.insert(name.into(), shape);
+        self
+    }
+
+    /// Calls `log` with each HTTP front request's [`AccessEntry`] instead of printing its line on
+    /// stdout.
+    pub fn access_log(mut self, log: AccessLog) -> Self {
+        self.access_log = Some(log);
+        self
+    }
+
     /// Binds the API and the X-Ray sink, creates the work directory and registers the
     /// functions given so far.
     pub async fn start(self) -> Result<LocalLambda, ApiError> {
@@ -167,17 +199,56 @@ impl LocalLambdaBuilder {
             self.echo,
             self.observer,
         ));
-        let access = crate::api::Access::new(api_addr, self.allowed_origins, self.allowed_hosts);
+        let access =
+            crate::api::Access::new(api_addr, self.allowed_origins, self.allowed_hosts.clone());
         let server = tokio::spawn(crate::api::serve(listener, registry.clone(), access));
-        let service = LocalLambda {
+        let http_listener = match self.http_addr {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| io(&format!("could not listen for HTTP on {addr}"), e))?,
+            ),
+            None => None,
+        };
+        let mut service = LocalLambda {
             registry,
             api_addr,
             server,
+            http: None,
             xray,
             _workdir: workdir,
         };
         for config in self.functions {
             service.add_function(config).await?;
+        }
+        if let Some(listener) = http_listener {
+            if let Some(missing) = self
+                .http_functions
+                .keys()
+                .find(|name| service.function(name).is_none())
+            {
+                return Err(ApiError::invalid_parameter(format!(
+                    "the HTTP function `{missing}` is not a function of the service"
+                )));
+            }
+            let addr = listener
+                .local_addr()
+                .map_err(|e| io("no local address", e))?;
+            let front = Front {
+                access: crate::api::Access::new(addr, Vec::new(), self.allowed_hosts.clone()),
+                functions: self.http_functions.clone(),
+                log: self.access_log,
+            };
+            let task = tokio::spawn(crate::front::serve(
+                listener,
+                service.registry.clone(),
+                front,
+            ));
+            service.http = Some(HttpFront {
+                addr,
+                functions: self.http_functions,
+                task,
+            });
         }
         Ok(service)
     }
@@ -189,8 +260,16 @@ pub struct LocalLambda {
     registry: Arc<Registry>,
     api_addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
+    http: Option<HttpFront>,
     xray: XraySink,
     _workdir: tempfile::TempDir,
+}
+
+/// The HTTP front, when the service has one.
+struct HttpFront {
+    addr: SocketAddr,
+    functions: BTreeMap<String, HttpShape>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for LocalLambda {
@@ -205,6 +284,9 @@ impl std::fmt::Debug for LocalLambda {
 impl Drop for LocalLambda {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(http) = &self.http {
+            http.task.abort();
+        }
         if let Ok(functions) = self.registry.functions.read() {
             for f in functions.values() {
                 f.stop_every_version();
@@ -227,6 +309,27 @@ impl LocalLambda {
     /// The address of the Invoke API.
     pub fn api_addr(&self) -> SocketAddr {
         self.api_addr
+    }
+
+    /// The HTTP front's address, when it has one ([`LocalLambdaBuilder::http_addr`]).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|h| h.addr)
+    }
+
+    /// The HTTP functions and their triggers' shapes.
+    pub fn http_functions(&self) -> BTreeMap<String, HttpShape> {
+        self.http
+            .as_ref()
+            .map(|h| h.functions.clone())
+            .unwrap_or_default()
+    }
+
+    /// `http://127.0.0.1:<port>/lambda-url/<name>/`: where the HTTP front serves `name`.
+    pub fn http_url(&self, name: &str) -> Option<String> {
+        let http = self.http.as_ref()?;
+        http.functions
+            .contains_key(name)
+            .then(|| format!("http://{}{FUNCTION_PREFIX}{name}/", http.addr))
     }
 
     /// The work directory: deployment packages uploaded through the API are unpacked below it,

@@ -125,6 +125,11 @@ pub struct Local {
     /// Port of the X-Ray daemon sink on 127.0.0.1.
     #[arg(long, default_value_t = 2000)]
     pub xray_port: u16,
+    /// Port of the HTTP front on 127.0.0.1: plain HTTP to the HTTP functions (trigger
+    /// `http-api`, `function-url`, `rest-api` or `alb`) at `/lambda-url/<function>/<path>`, and at
+    /// every path when there is one.
+    #[arg(long, default_value_t = 9000)]
+    pub http_port: u16,
     /// Build with the release profile.
     #[arg(long)]
     pub release: bool,

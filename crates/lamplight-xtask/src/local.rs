@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use lamplight_local::xray::TraceStore;
-use lamplight_local::{Code, FunctionConfig, LocalLambda};
+use lamplight_local::{AccessEntry, Code, FunctionConfig, HttpShape, LocalLambda};
 use lamplight_xray::{Trace, TraceId};
 use xshell::Shell;
 
@@ -68,10 +68,21 @@ pub fn function_config(
     Ok(config)
 }
 
+/// The shape of the events a function's trigger sends, when it is an HTTP trigger
+/// (`trigger.kind` `http-api`, `function-url`, `rest-api` or `alb`).
+pub(crate) fn http_shape(package: &FunctionPackage) -> Option<HttpShape> {
+    let trigger = &package.settings["trigger"];
+    HttpShape::from_trigger(
+        trigger["kind"].as_str()?,
+        trigger["multi_value_headers"].as_bool().unwrap_or(false),
+    )
+}
+
 pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
     let mut configs = Vec::new();
     // With --watch: the workspace, the functions rebuilt on save, and copies of their builds.
     let mut watching: Option<(Workspace, Vec<String>, watch::Snapshots)> = None;
+    let mut http_functions = Vec::new();
     if let Some(bootstrap) = &flags.bootstrap {
         let name = flags
             .name
@@ -113,6 +124,9 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
             if let Some(snapshots) = &mut snapshots {
                 path = snapshots.take(name, &path)?;
             }
+            if let Some(shape) = http_shape(package) {
+                http_functions.push((name.clone(), shape));
+            }
             configs.push(function_config(name, path, Some(package), &flags.settings)?);
         }
         if let Some(snapshots) = snapshots {
@@ -147,11 +161,23 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
     for config in configs {
         builder = builder.function(config);
     }
+    if !http_functions.is_empty() {
+        let http: SocketAddr = format!("127.0.0.1:{}", flags.http_port).parse()?;
+        builder = builder
+            .http_addr(http)
+            .access_log(Arc::new(|entry: &AccessEntry| {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "http | {entry}");
+            }));
+        for (name, shape) in http_functions {
+            builder = builder.http_function(name, shape);
+        }
+    }
     for origin in &flags.allow_origin {
         builder = builder.allow_origin(origin.clone());
     }
     let service = builder.start().await.context(
-        "cannot start the local Lambda service (is another `cargo xtask local` running? pick other ports with --port and --xray-port)",
+        "cannot start the local Lambda service (is another `cargo xtask local` running? pick other ports with --port, --xray-port and --http-port)",
     )?;
     // Before anything is printed: a signal from now on stops the service cleanly.
     let signals = StopSignals::install()?;
@@ -162,6 +188,15 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
     println!("  X-Ray sink   udp://{}", service.xray_addr());
     for name in service_function_names(&service, &flags, sh)? {
         println!("  function     {name}:  cargo xtask invoke {name} --local --payload '{{}}'");
+    }
+    let http = service.http_functions();
+    for (name, shape) in &http {
+        if let Some(url) = service.http_url(name) {
+            println!("  HTTP         {url}   ({})", shape.kind());
+        }
+    }
+    if let (1, Some(addr)) = (http.len(), service.http_addr()) {
+        println!("  HTTP         http://{addr}/   (the only HTTP function, at every path)");
     }
     println!("Ctrl-C stops it.");
     let signal = match watching {
@@ -227,4 +262,51 @@ pub(crate) async fn settled_trace(store: &TraceStore, id: &TraceId) -> Option<Tr
 /// The trace from the service's `/lamplight/traces/{id}` answer.
 pub(crate) fn parse_trace(body: &[u8]) -> Option<Trace> {
     serde_json::from_slice(body).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(settings: serde_json::Value) -> FunctionPackage {
+        FunctionPackage {
+            package: "f".into(),
+            bin: "f".into(),
+            dir: PathBuf::from("functions/f"),
+            metadata: serde_json::json!({ "lamplight": settings.clone() }),
+            settings,
+        }
+    }
+
+    #[test]
+    fn http_triggers_make_http_functions() {
+        let shape = |settings| http_shape(&package(settings));
+        use serde_json::json;
+        assert_eq!(
+            shape(json!({"trigger": {"kind": "http-api"}})),
+            Some(HttpShape::HttpApi)
+        );
+        assert_eq!(
+            shape(json!({"trigger": {"kind": "function-url", "auth": "NONE"}})),
+            Some(HttpShape::FunctionUrl)
+        );
+        assert_eq!(
+            shape(json!({"trigger": {"kind": "rest-api"}})),
+            Some(HttpShape::RestApi)
+        );
+        assert_eq!(
+            shape(json!({"trigger": {"kind": "alb", "multi_value_headers": true}})),
+            Some(HttpShape::Alb {
+                multi_value_headers: true
+            })
+        );
+        assert_eq!(
+            shape(json!({"trigger": {"kind": "alb"}})),
+            Some(HttpShape::Alb {
+                multi_value_headers: false
+            })
+        );
+        assert_eq!(shape(json!({"trigger": {"kind": "sqs"}})), None);
+        assert_eq!(shape(json!({})), None);
+    }
 }

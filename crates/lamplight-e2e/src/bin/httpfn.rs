@@ -61,12 +61,32 @@ async fn blob() -> Response {
         .into_response()
 }
 
+/// Answers with the request's body, bytes as they came.
+async fn reflect(body: axum::body::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()
+}
+
+/// Ends the runtime's process mid-invocation: a function error (`Runtime.ExitError`).
+async fn exit() -> Response {
+    std::process::exit(3)
+}
+
+/// Blocks its thread `ms` milliseconds: past the function's timeout, lamplight-http's own
+/// deadline cannot answer either, and Lambda stops the environment (`Sandbox.Timedout`).
+async fn block(Path(ms): Path<u64>) -> Response {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    "slept".into_response()
+}
+
 #[tokio::main]
 async fn main() -> Result<(), lamplight::RuntimeError> {
     let app = Router::new()
         .route("/items", post(create))
         .route("/items/{id}", get(item))
         .route("/echo", get(echo).post(echo))
-        .route("/blob", get(blob));
+        .route("/blob", get(blob))
+        .route("/reflect", post(reflect))
+        .route("/exit", get(exit))
+        .route("/block/{ms}", get(block));
     lamplight_http::run(app).await
 }
