@@ -404,6 +404,24 @@ async fn delete_rest_apis(aws: &Aws, name: &str) -> Result<Vec<String>, DeployEr
     Ok(removed)
 }
 
+/// Deletes the function's log group `/aws/lambda/<name>` (Lambda creates it on the first
+/// invocation, deploy when it sets a retention): its logs are gone for good, so only when asked.
+/// `None` when there is none.
+pub async fn delete_log_group(aws: &Aws, name: &str) -> Result<Option<String>, DeployError> {
+    let group = format!("/aws/lambda/{name}");
+    match aws
+        .logs
+        .delete_log_group()
+        .log_group_name(&group)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(Some(format!("log group {group}"))),
+        Err(e) if gone(e.as_service_error().and_then(|s| s.code())) => Ok(None),
+        Err(e) => Err(DeployError::from_sdk("logs:DeleteLogGroup", e)),
+    }
+}
+
 fn gone(code: Option<&str>) -> bool {
     matches!(
         code,

@@ -2791,3 +2791,46 @@ async fn a_bucket_changed_in_the_settings_moves_the_notification_and_keeps_the_o
         "the user's notification stays"
     );
 }
+
+#[tokio::test]
+async fn the_log_group_is_deleted_only_when_asked() {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = package(&bootstrap(dir.path(), b"logs"), &[]).expect("zip");
+    let mut s = settings("logged");
+    s.log_retention_days = Some(7);
+    deploy(&aws, &s, &zip).await;
+    let groups = |aws: &Aws| {
+        let aws = aws.clone();
+        async move {
+            aws.logs
+                .describe_log_groups()
+                .log_group_name_prefix("/aws/lambda/logged")
+                .send()
+                .await
+                .expect("groups")
+                .log_groups()
+                .iter()
+                .filter_map(|g| g.log_group_name().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(groups(&aws).await, ["/aws/lambda/logged"]);
+    ops::delete(&aws, "logged").await.expect("delete");
+    assert_eq!(
+        groups(&aws).await,
+        ["/aws/lambda/logged"],
+        "a delete keeps the logs unless asked"
+    );
+    assert_eq!(
+        ops::delete_log_group(&aws, "logged").await.expect("logs"),
+        Some("log group /aws/lambda/logged".to_owned())
+    );
+    assert!(groups(&aws).await.is_empty());
+    assert_eq!(
+        ops::delete_log_group(&aws, "logged").await.expect("again"),
+        None,
+        "none left: nothing to report"
+    );
+}

@@ -277,6 +277,9 @@ pub struct Named {
 pub struct Delete {
     #[command(flatten)]
     pub named: Named,
+    /// Also delete its log group, /aws/lambda/<function>: its logs are gone for good.
+    #[arg(long)]
+    pub logs: bool,
     /// Do not ask.
     #[arg(long)]
     pub yes: bool,
