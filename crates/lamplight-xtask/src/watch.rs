@@ -90,12 +90,15 @@ pub(crate) fn classify(
     env_file: Option<&Path>,
 ) -> Change {
     let mut change = Change::default();
+    // A workspace inside a target directory (template-check's) is watched whole: only its
+    // own paths reach here, and none of them is build output.
+    let skip_target = !root.starts_with(target);
     for path in paths {
         if env_file.is_some_and(|e| e == path) {
             change.reconfigure = true;
             continue;
         }
-        if path.starts_with(target) {
+        if skip_target && path.starts_with(target) {
             continue;
         }
         let inside = path.strip_prefix(root).unwrap_or(path);
@@ -292,6 +295,10 @@ fn configs(
 mod tests {
     use super::*;
 
+    fn classify_paths(paths: &[PathBuf], root: &Path, target: &Path) -> Change {
+        classify(paths, root, target, None)
+    }
+
     #[test]
     fn sources_rebuild_the_env_file_reconfigures_the_rest_is_ignored() {
         let root = Path::new("/w");
@@ -316,6 +323,13 @@ mod tests {
             }
         );
         assert_eq!(classify(&["/w/.env.local", "/w/src/lib.rs"]), rebuild);
+        // A workspace that lives inside a target directory still sees its own sources.
+        let inside = classify_paths(
+            &[PathBuf::from("/t/template-check/w/src/lib.rs")],
+            Path::new("/t/template-check/w"),
+            Path::new("/t"),
+        );
+        assert_eq!(inside, rebuild);
         for ignored in [
             "/w/target/debug/build/x/out/gen.rs",
             "/w/.git/index",
