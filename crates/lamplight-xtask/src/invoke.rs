@@ -16,9 +16,10 @@ use xshell::Shell;
 
 use crate::flags;
 use crate::http::Client;
-use crate::local::{DEFAULT_ENDPOINT, function_config, parse_trace, settled_trace};
+use crate::local::{DEFAULT_ENDPOINT, parse_trace, settled_trace};
 use crate::payload;
 use crate::workspace::Workspace;
+use crate::workspace::function_config;
 
 pub(crate) async fn run(sh: &Shell, f: &flags::Invoke) -> Result<()> {
     if f.local {

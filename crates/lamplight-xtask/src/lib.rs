@@ -41,10 +41,9 @@ use clap::Parser;
 pub use flags::{Command, FunctionSettings};
 pub use http::{Client, Reply};
 pub use invoke::{Shown, invoke_in_process};
-pub use local::function_config;
 pub use new::{Choices, EVENT_SOURCES, render, template_dir};
 pub use signals::{StopSignal, StopSignals, stop_on_signal};
-pub use workspace::{FunctionPackage, Workspace};
+pub use workspace::{FunctionPackage, Workspace, function_config};
 
 /// A generated workspace's whole `xtask`: parses the command line, runs the command, prints an
 /// error with its causes.

@@ -4,69 +4,22 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use lamplight_local::xray::TraceStore;
-use lamplight_local::{AccessEntry, Code, FunctionConfig, HttpShape, LocalLambda};
+use lamplight_local::{AccessEntry, HttpShape, LocalLambda};
 use lamplight_xray::{Trace, TraceId};
 use xshell::Shell;
 
 use crate::flags;
 use crate::signals::{StopSignals, shutdown, stop_on_signal};
 use crate::watch;
-use crate::workspace::{FunctionPackage, Workspace};
+use crate::workspace::{FunctionPackage, Workspace, function_config};
 
 /// Where `cargo xtask local` serves the Lambda API unless told otherwise.
 pub(crate) const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:9001";
-
-/// A function's configuration from `[package.metadata.lamplight]` and the command's flags.
-pub fn function_config(
-    name: &str,
-    bootstrap: PathBuf,
-    package: Option<&FunctionPackage>,
-    overrides: &flags::FunctionSettings,
-) -> Result<FunctionConfig> {
-    let mut config = FunctionConfig::new(name, Code::Bootstrap(bootstrap));
-    if let Some(settings) = package.map(|p| &p.settings) {
-        if let Some(memory) = settings["memory"].as_u64() {
-            config.memory_mb = u32::try_from(memory).context("memory is too large")?;
-        }
-        if let Some(timeout) = settings["timeout"].as_u64() {
-            config.timeout = Duration::from_secs(timeout);
-        }
-        if let Some(env) = settings["env"].as_object() {
-            for (k, v) in env {
-                let value = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                config.environment.insert(k.clone(), value);
-            }
-        }
-    }
-    if let Some(file) = &overrides.env_file {
-        let pairs = dotenvy::from_path_iter(file)
-            .with_context(|| format!("cannot read the env file {}", file.display()))?;
-        for pair in pairs {
-            let (k, v) = pair.with_context(|| format!("in the env file {}", file.display()))?;
-            config.environment.insert(k, v);
-        }
-    }
-    if let Some(memory) = overrides.memory {
-        config.memory_mb = memory;
-    }
-    if let Some(timeout) = overrides.timeout {
-        config.timeout = Duration::from_secs(timeout);
-    }
-    for pair in &overrides.env {
-        let Some((k, v)) = pair.split_once('=') else {
-            bail!("--env `{pair}` is not KEY=VALUE");
-        };
-        config.environment.insert(k.to_owned(), v.to_owned());
-    }
-    config.max_environments = overrides.max_environments.max(1);
-    Ok(config)
-}
 
 /// The shape of the events a function's trigger sends, when it is an HTTP trigger
 /// (`trigger.kind` `http-api`, `function-url`, `rest-api` or `alb`).

@@ -14,8 +14,7 @@ use notify::event::{EventKind, MetadataKind, ModifyKind};
 use notify::{RecursiveMode, Watcher as _};
 
 use crate::flags;
-use crate::local::function_config;
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, function_config};
 
 /// Saves closer together than this are one change (an editor writes a file in several steps;
 /// "save all" writes several files).

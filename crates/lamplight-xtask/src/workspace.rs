@@ -1,15 +1,18 @@
-//! The cargo workspace the commands work on: its function packages and how to build them.
+//! The cargo workspace the commands work on: its function packages, how to build them, and
+//! their settings for a deploy or for the local service.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use lamplight_deploy::binary::Arch;
 use lamplight_deploy::build::{BuildRequest, Profile};
 use lamplight_deploy::settings::DeploySettings;
+use lamplight_local::{Code, FunctionConfig};
 use serde_json::Value;
 use xshell::{Shell, cmd};
 
-use crate::flags::DeployFlags;
+use crate::flags::{self, DeployFlags};
 
 /// A binary of the workspace that is a Lambda function (its package depends on `lamplight`,
 /// `lambda_runtime` or `lambda_http`).
@@ -248,6 +251,52 @@ impl Workspace {
         }
         Ok(path)
     }
+}
+
+/// A function's configuration from `[package.metadata.lamplight]` and the command's flags.
+pub fn function_config(
+    name: &str,
+    bootstrap: PathBuf,
+    package: Option<&FunctionPackage>,
+    overrides: &flags::FunctionSettings,
+) -> Result<FunctionConfig> {
+    let mut config = FunctionConfig::new(name, Code::Bootstrap(bootstrap));
+    if let Some(settings) = package.map(|p| &p.settings) {
+        if let Some(memory) = settings["memory"].as_u64() {
+            config.memory_mb = u32::try_from(memory).context("memory is too large")?;
+        }
+        if let Some(timeout) = settings["timeout"].as_u64() {
+            config.timeout = Duration::from_secs(timeout);
+        }
+        if let Some(env) = settings["env"].as_object() {
+            for (k, v) in env {
+                let value = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                config.environment.insert(k.clone(), value);
+            }
+        }
+    }
+    if let Some(file) = &overrides.env_file {
+        let pairs = dotenvy::from_path_iter(file)
+            .with_context(|| format!("cannot read the env file {}", file.display()))?;
+        for pair in pairs {
+            let (k, v) = pair.with_context(|| format!("in the env file {}", file.display()))?;
+            config.environment.insert(k, v);
+        }
+    }
+    if let Some(memory) = overrides.memory {
+        config.memory_mb = memory;
+    }
+    if let Some(timeout) = overrides.timeout {
+        config.timeout = Duration::from_secs(timeout);
+    }
+    for pair in &overrides.env {
+        let Some((k, v)) = pair.split_once('=') else {
+            bail!("--env `{pair}` is not KEY=VALUE");
+        };
+        config.environment.insert(k.to_owned(), v.to_owned());
+    }
+    config.max_environments = overrides.max_environments.max(1);
+    Ok(config)
 }
 
 #[cfg(test)]
