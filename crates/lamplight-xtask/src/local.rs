@@ -219,6 +219,8 @@ pub(crate) fn parse_trace(body: &[u8]) -> Option<Trace> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn package(settings: serde_json::Value) -> FunctionPackage {
