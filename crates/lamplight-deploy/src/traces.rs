@@ -60,25 +60,10 @@ pub async fn fetch(aws: &Aws, ids: &[String]) -> Result<Vec<Trace>, DeployError>
     Ok(traces)
 }
 
-/// A self-contained HTML page of the traces' waterfalls.
+/// A self-contained HTML page of the traces: a list, and each trace as an interactive waterfall
+/// with its segments' annotations, metadata, `aws`/`http` fields and error causes; the traces are
+/// embedded in the page as JSON, and it loads nothing from elsewhere.
 pub fn html(traces: &[Trace]) -> String {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let mut page = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>lamplight traces</title>\
-         <style>body{font-family:ui-monospace,monospace;margin:2em}pre{background:#f6f8fa;padding:1em;overflow:auto}</style>\
-         </head><body><h1>Traces</h1>",
-    );
-    for trace in traces {
-        page.push_str(&format!(
-            "<h2>{}</h2><pre>{}</pre>",
-            escape(trace.id.as_str()),
-            escape(&trace.waterfall(60))
-        ));
-    }
-    page.push_str("</body></html>\n");
-    page
+    let generated = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    lamplight_xray::page::embedded(traces, &generated)
 }

@@ -71,6 +71,10 @@ pub(crate) async fn serve(listener: TcpListener, registry: Arc<Registry>, access
             "/2015-03-31/functions/{name}/aliases/{alias}",
             get(get_alias).put(update_alias).delete(delete_alias),
         )
+        .route("/lamplight", get(page))
+        .route("/lamplight/", get(page))
+        .route("/lamplight/invocations", get(invocations))
+        .route("/lamplight/invocations/{id}", get(invocation))
         .route("/lamplight/traces", get(traces))
         .route("/lamplight/traces/{id}", get(trace))
         .route("/lamplight/xray", get(xray_stats))
@@ -1309,6 +1313,48 @@ async fn logs(
         axum::Json(json!({"events": function.logs.since(query.since.unwrap_or(0))}))
             .into_response(),
     )
+}
+
+/// The page of recent invocations, their logs and trace waterfalls; it polls the endpoints
+/// below, same-origin, and loads nothing from elsewhere.
+async fn page(uri: Uri) -> Response {
+    if uri.path() == "/lamplight" {
+        return (
+            StatusCode::PERMANENT_REDIRECT,
+            [(header::LOCATION, "/lamplight/")],
+        )
+            .into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+                 connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            ),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        lamplight_xray::page::live(),
+    )
+        .into_response()
+}
+
+/// The newest synchronous invocations, newest first.
+async fn invocations(State(registry): Shared) -> Response {
+    let list = registry.records(|r| serde_json::to_value(r).unwrap_or_default());
+    axum::Json(json!({"invocations": list})).into_response()
+}
+
+/// One remembered invocation with its log lines.
+async fn invocation(State(registry): Shared, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let record = registry
+        .record_of(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no invocation {id} is remembered")))?;
+    let mut value = serde_json::to_value(&record).unwrap_or_default();
+    value["logs"] = json!(record.logs.lines().collect::<Vec<_>>());
+    Ok(axum::Json(value).into_response())
 }
 
 async fn unknown(method: Method, uri: Uri) -> ApiError {

@@ -96,3 +96,60 @@ impl Outcome {
 pub(crate) fn error_body(error_type: &str, message: &str) -> Bytes {
     Bytes::from(serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string())
 }
+
+/// The most invocations the service remembers for `/lamplight/invocations`; older ones go first.
+pub(crate) const MAX_RECORDS: usize = 200;
+/// The most bytes of one invocation's log kept with its record (its tail).
+pub(crate) const MAX_RECORD_LOG: usize = 64 * 1024;
+
+/// One finished invocation, as the page at `/lamplight/` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Record {
+    pub request_id: String,
+    pub function: String,
+    pub trace_id: Option<String>,
+    /// When the Invoke call arrived, in epoch milliseconds.
+    pub time: u64,
+    /// From handing the event to the runtime to its result, in ms (absent when it never ran).
+    pub duration_ms: Option<f64>,
+    /// Init duration in ms, for the invocation that started its environment.
+    pub init_ms: Option<f64>,
+    pub cold_start: bool,
+    /// `ok` or `error`.
+    pub status: &'static str,
+    /// The function error's type (`Runtime.ExitError`, the handler's own type, ...).
+    pub error_type: Option<String>,
+    /// The invocation's log lines, `START` to `REPORT` (the newest [`MAX_RECORD_LOG`] bytes).
+    #[serde(skip)]
+    pub logs: String,
+}
+
+impl Record {
+    pub fn new(function: &str, received_at: SystemTime, outcome: &Outcome) -> Self {
+        let report = outcome.report.as_ref();
+        let error_type = match &outcome.result {
+            FunctionResult::Response(_) => None,
+            FunctionResult::Error { error_type, .. } => Some(error_type.clone()),
+        };
+        let mut start = outcome.logs.len().saturating_sub(MAX_RECORD_LOG);
+        while !outcome.logs.is_char_boundary(start) {
+            start += 1;
+        }
+        Self {
+            request_id: outcome.request_id.clone(),
+            function: function.to_owned(),
+            trace_id: outcome.trace_id.as_ref().map(ToString::to_string),
+            time: received_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            duration_ms: report.map(|r| r.duration.as_secs_f64() * 1000.0),
+            init_ms: report
+                .and_then(|r| r.init_duration)
+                .map(|d| d.as_secs_f64() * 1000.0),
+            cold_start: report.is_some_and(|r| r.init_duration.is_some()),
+            status: if error_type.is_some() { "error" } else { "ok" },
+            error_type,
+            logs: outcome.logs[start..].to_owned(),
+        }
+    }
+}

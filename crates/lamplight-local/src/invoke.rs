@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use crate::config::TracingMode;
 use crate::error::ApiError;
-use crate::invocation::{FunctionResult, Outcome, Pending, TraceContext};
+use crate::invocation::{FunctionResult, Outcome, Pending, Record, TraceContext};
 use crate::registry::Registry;
 
 pub use lamplight_limits::{MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD};
@@ -154,6 +154,7 @@ impl Registry {
             ),
         };
         let request_id = uuid::Uuid::new_v4().to_string();
+        let received_at = SystemTime::now();
         let trace = trace_context(request.trace_header.as_deref(), deployment.config.tracing);
         let trace_header = format!(
             "Root={};Parent={};Sampled={}",
@@ -182,7 +183,7 @@ impl Registry {
             client_context,
             identity: None,
             trace,
-            received_at: SystemTime::now(),
+            received_at,
             reply: (request.invocation_type == InvocationType::RequestResponse).then_some(reply),
         };
         let start = deployment.admit(pending).map_err(|(_, full)| {
@@ -214,6 +215,7 @@ impl Registry {
         let outcome = outcome.await.map_err(|_| {
             ApiError::service("the execution environment went away without an answer")
         })?;
+        self.record(Record::new(&function.name, received_at, &outcome));
         if let Some(observer) = &self.observer {
             observer(&function.name, &outcome);
         }

@@ -1,6 +1,6 @@
 //! The function registry: functions by name, their versions and aliases, and their handles.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -14,7 +14,7 @@ use crate::config::{Code, FunctionConfig};
 use crate::context::ServiceContext;
 use crate::deployment::{CodePackage, Deployment};
 use crate::error::ApiError;
-use crate::invocation::Outcome;
+use crate::invocation::{MAX_RECORDS, Outcome, Record};
 use crate::logs::LogSink;
 
 /// A log line as it is echoed: function, log stream, line.
@@ -120,6 +120,8 @@ pub(crate) struct Registry {
     /// Per function: the gate invocations pass on their way in, which a reload holds shut
     /// while it rebuilds, so they run on the new code instead of failing or racing it.
     gates: Mutex<BTreeMap<String, Arc<tokio::sync::RwLock<()>>>>,
+    /// The newest synchronous invocations, oldest first, for the page at `/lamplight/`.
+    records: Mutex<VecDeque<Record>>,
 }
 
 impl Registry {
@@ -139,7 +141,29 @@ impl Registry {
             echo,
             observer,
             gates: Mutex::default(),
+            records: Mutex::default(),
         }
+    }
+
+    /// Remembers a finished invocation, dropping the oldest past [`MAX_RECORDS`].
+    pub(crate) fn record(&self, record: Record) {
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.push_back(record);
+        while records.len() > MAX_RECORDS {
+            records.pop_front();
+        }
+    }
+
+    /// What `each` makes of the remembered invocations, newest first.
+    pub(crate) fn records<T>(&self, each: impl FnMut(&Record) -> T) -> Vec<T> {
+        let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.iter().rev().map(each).collect()
+    }
+
+    /// The remembered invocation `request_id`.
+    pub(crate) fn record_of(&self, request_id: &str) -> Option<Record> {
+        let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.iter().find(|r| r.request_id == request_id).cloned()
     }
 
     /// Shuts the gate of `name` until the guard is dropped; waits for no invocation.

@@ -7,12 +7,14 @@
 //! | [`document`] | segment documents: validation and flattening into [`Segment`]s |
 //! | [`daemon`] | the daemon's UDP framing: header line + document |
 //! | [`shrink`] | fitting a segment document into a byte budget, marked as truncated |
+//! | [`page`] | the trace page: HTML listing traces or invocations, with waterfalls and segment details |
 //! | [`trace`] | [`Trace`]: segments assembled by parent links, rendered as a waterfall or JSON |
 
 pub mod daemon;
 pub mod document;
 pub mod header;
 pub mod ids;
+pub mod page;
 pub mod shrink;
 pub mod trace;
 

@@ -138,6 +138,9 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
     let endpoint = service.endpoint_url();
     println!("lamplight local Lambda service");
     println!("  Lambda API   {endpoint}   (aws-sdk-lambda / AWS CLI: --endpoint-url {endpoint})");
+    println!(
+        "  Traces       {endpoint}/lamplight/   (invocations, logs and trace waterfalls, live)"
+    );
     println!("  X-Ray sink   udp://{}", service.xray_addr());
     for name in service_function_names(&service, &flags, sh)? {
         println!("  function     {name}:  cargo xtask invoke {name} --local --payload '{{}}'");
