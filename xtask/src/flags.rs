@@ -80,6 +80,28 @@ pub(crate) enum BenchKind {
         #[arg(long, default_value_t = 30)]
         cold_starts: usize,
     },
+    /// The local loop on the template's HTTP function: `cargo xtask watch` against
+    /// `cargo lambda watch` 1.9.2 (and AWS's Runtime Interface Emulator for direct Invokes):
+    /// save-to-new-answer, HTTP requests/s and latency, cold start to first answer.
+    LocalLoop {
+        /// Edits of worker.rs measured per tool (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        edits: usize,
+        /// Sequential requests measured per front (after a warm-up of 20).
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+        /// Cold starts measured per tool.
+        #[arg(long, default_value_t = 3)]
+        cold_starts: usize,
+        /// AWS's Runtime Interface Emulator (`aws-lambda-rie-x86_64`, e.g. from the aws-sam-cli
+        /// wheel's `samcli/local/rapid/`): also measure its direct Invokes.
+        #[arg(long)]
+        rie: Option<std::path::PathBuf>,
+        /// Build into this target directory instead of the checkout's: a hard-linked copy of
+        /// it measures the tools without waiting on the lock of builds running beside them.
+        #[arg(long)]
+        target_dir: Option<std::path::PathBuf>,
+    },
     /// A freshly generated workspace's first `cargo test` and first `cargo xtask --help`, each
     /// from an empty target directory: seconds and crates compiled.
     FirstBuild {

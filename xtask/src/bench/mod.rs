@@ -3,6 +3,7 @@
 
 mod first_build;
 mod local;
+mod local_loop;
 mod ship;
 mod stats;
 mod telemetry;
@@ -31,6 +32,26 @@ pub(crate) async fn run(sh: &Shell, flags: Bench) -> Result<()> {
         // It measures cargo building a generated workspace: this process's profile is moot.
         return first_build::run(sh, against);
     }
+    if let BenchKind::LocalLoop {
+        edits,
+        requests,
+        cold_starts,
+        rie,
+        target_dir,
+    } = flags.which
+    {
+        // The tools measured are processes of their own; its client is cheap in any profile.
+        return local_loop::run(
+            sh,
+            local_loop::Options {
+                edits,
+                requests,
+                cold_starts,
+                rie,
+                target_dir,
+            },
+        );
+    }
     if cfg!(debug_assertions) {
         let args: Vec<String> = std::env::args().skip(1).collect();
         eprintln!("re-running the benchmark from a release build ...");
@@ -52,6 +73,8 @@ pub(crate) async fn run(sh: &Shell, flags: Bench) -> Result<()> {
             cold_starts,
         } => telemetry::run(sh, invocations, cold_starts).await,
         BenchKind::Ship { rounds } => ship::run(sh, rounds).await,
-        BenchKind::Concurrency { .. } | BenchKind::FirstBuild { .. } => Ok(()),
+        BenchKind::Concurrency { .. }
+        | BenchKind::FirstBuild { .. }
+        | BenchKind::LocalLoop { .. } => Ok(()),
     }
 }
