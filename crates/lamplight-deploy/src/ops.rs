@@ -283,7 +283,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
             .map_err(|e| DeployError::from_sdk("sqs:ListQueueTags", e))?;
         let tags = tags.tags();
         // A queue the user named is theirs: only one deploy tagged as its own is removed.
-        if created_for(tags, name) {
+        if trigger::created_for_map(tags, name) {
             aws.sqs
                 .delete_queue()
                 .queue_url(&url)
@@ -310,7 +310,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> {
             Err(e) => return Err(DeployError::from_sdk("apigateway:GetApis", e)),
         };
         for api in page.items() {
-            if created_for(api.tags(), name) {
+            if trigger::created_for_map(api.tags(), name) {
                 let id = api.api_id().unwrap_or_default();
                 aws.apigw
                     .delete_api()
@@ -385,7 +385,7 @@ async fn delete_rest_apis(aws: &Aws, name: &str) -> Result<Vec<String>, DeployEr
             Err(e) => return Err(DeployError::from_sdk("apigateway:GetRestApis", e)),
         };
         for api in page.items() {
-            if created_for(api.tags(), name) {
+            if trigger::created_for_map(api.tags(), name) {
                 let id = api.id().unwrap_or_default();
                 aws.rest
                     .delete_rest_api()
@@ -441,13 +441,6 @@ fn gone(code: Option<&str>) -> bool {
 
 fn local(code: Option<&str>) -> bool {
     code == Some("UnknownOperationException")
-}
-
-fn created_for(tags: Option<&std::collections::HashMap<String, String>>, name: &str) -> bool {
-    tags.is_some_and(|t| {
-        t.get(trigger::CREATED_BY_TAG).map(String::as_str) == Some(trigger::CREATED_BY)
-            && t.get(trigger::FUNCTION_TAG).map(String::as_str) == Some(name)
-    })
 }
 
 /// Takes the function out of what notifies it that deploy does not own: each alias's permission
@@ -538,7 +531,7 @@ async fn delete_rule(aws: &Aws, name: &str) -> Result<Vec<String>, DeployError> 
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
         .collect();
     // A rule of that name someone else made stays.
-    if !created_for(Some(&tags), name) {
+    if !trigger::created_for_map(Some(&tags), name) {
         return Ok(Vec::new());
     }
     let targets = aws
@@ -648,7 +641,7 @@ async fn delete_subscriptions(
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect();
         // A topic the user named is theirs: only one deploy tagged as its own is removed.
-        if created_for(Some(&tags), name) {
+        if trigger::created_for_map(Some(&tags), name) {
             aws.sns
                 .delete_topic()
                 .topic_arn(&topic)

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     ALB_STATEMENT, Applying, CREATED_BY, CREATED_BY_TAG, FUNCTION_TAG, Found, Target, Trigger,
-    TriggerStep, code_of, is_unsupported_locally, mismatch, skipped, statements,
+    TriggerStep, code_of, created_for, is_unsupported_locally, mismatch, permission_step, skipped,
 };
 use crate::aws::{Aws, retrying};
 use crate::error::DeployError;
@@ -93,15 +93,13 @@ async fn find_group(
                 e,
             ))
         })?;
-    let tag = |key: &str| {
+    let ours = created_for(
         tags.tag_descriptions()
             .iter()
             .flat_map(|d| d.tags())
-            .find(|t| t.key() == Some(key))
-            .and_then(|t| t.value().map(str::to_owned))
-    };
-    let ours = tag(CREATED_BY_TAG).as_deref() == Some(CREATED_BY)
-        && tag(FUNCTION_TAG).as_deref() == Some(function);
+            .filter_map(|t| Some((t.key()?, t.value()?))),
+        function,
+    );
     Ok(Some((arn.to_owned(), ours)))
 }
 
@@ -196,33 +194,22 @@ pub(super) async fn plan(
         }
     }
     // The permission comes before the target: ELB checks it when the target is registered.
-    let current = if function_exists {
-        statements(aws, s)
-            .await?
-            .into_iter()
-            .find(|st| st.get("Sid").and_then(|v| v.as_str()) == Some(ALB_STATEMENT))
-    } else {
-        None
-    };
-    let same = match (&current, &existing) {
-        (Some(st), Some((arn, _))) => {
-            st["Condition"]["ArnLike"]["AWS:SourceArn"].as_str() == Some(arn.as_str())
-        }
-        _ => false,
-    };
-    if !same {
+    let source = existing.as_ref().map(|(arn, _)| arn.as_str());
+    if let Some(allow) = permission_step(
+        aws,
+        s,
+        function_exists,
+        ALB_STATEMENT,
+        "elasticloadbalancing.amazonaws.com",
+        source,
+    )
+    .await?
+    {
         let at = steps
             .iter()
             .position(|st| matches!(st, TriggerStep::RegisterTarget { .. }))
             .unwrap_or(steps.len());
-        steps.insert(
-            at,
-            TriggerStep::AllowInvoke {
-                sid: ALB_STATEMENT.to_owned(),
-                principal: "elasticloadbalancing.amazonaws.com".to_owned(),
-                replace: current.is_some(),
-            },
-        );
+        steps.insert(at, allow);
     }
     if existing.is_none() {
         steps.push(TriggerStep::RegisterTarget {

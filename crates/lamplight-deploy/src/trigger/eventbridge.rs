@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 use super::{
     Applying, CREATED_BY, CREATED_BY_TAG, EVENTBRIDGE_STATEMENT, FUNCTION_TAG, Found, Target,
-    Trigger, TriggerStep, code_of, is_not_found, is_unsupported_locally, mismatch, permission_step,
-    skipped,
+    Trigger, TriggerStep, code_of, created_for, is_not_found, is_unsupported_locally, mismatch,
+    permission_step, skipped,
 };
 use crate::aws::{Aws, retrying};
 use crate::error::DeployError;
@@ -114,15 +114,7 @@ pub(super) async fn plan(
                 .send()
                 .await
                 .map_err(|e| DeployError::from_sdk("events:ListTagsForResource", e))?;
-            let tag = |key: &str| {
-                tags.tags()
-                    .iter()
-                    .find(|t| t.key() == key)
-                    .map(|t| t.value().to_owned())
-            };
-            if tag(CREATED_BY_TAG).as_deref() != Some(CREATED_BY)
-                || tag(FUNCTION_TAG).as_deref() != Some(s.name.as_str())
-            {
+            if !created_for(tags.tags().iter().map(|t| (t.key(), t.value())), &s.name) {
                 return Err(DeployError::InvalidTrigger {
                     function: s.name.clone(),
                     message: format!(

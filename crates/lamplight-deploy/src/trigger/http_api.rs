@@ -5,8 +5,8 @@ use aws_sdk_apigatewayv2::types::ProtocolType;
 use serde::Deserialize;
 
 use super::{
-    Applying, CREATED_BY, CREATED_BY_TAG, FUNCTION_TAG, Found, HTTP_API_STATEMENT, Target, Trigger,
-    TriggerStep, code_of, is_unsupported_locally, mismatch, skipped, statement_ids, tags,
+    Applying, Found, HTTP_API_STATEMENT, Target, Trigger, TriggerStep, code_of, created_for_map,
+    is_unsupported_locally, mismatch, skipped, statement_ids, tags,
 };
 use crate::aws::{Aws, retrying};
 use crate::error::DeployError;
@@ -136,10 +136,7 @@ async fn find_api(
             .send()
             .await?;
         for api in page.items() {
-            let tags = api.tags();
-            if tags.and_then(|t| t.get(FUNCTION_TAG)).map(String::as_str) == Some(function)
-                && tags.and_then(|t| t.get(CREATED_BY_TAG)).map(String::as_str) == Some(CREATED_BY)
-            {
+            if created_for_map(api.tags(), function) {
                 return Ok(Some((
                     api.api_id().unwrap_or_default().to_owned(),
                     api.api_endpoint().unwrap_or_default().to_owned(),

@@ -825,6 +825,33 @@ async fn stale_mappings(
         .collect())
 }
 
+/// Whether a resource's tags say deploy created it for `function` (both [`CREATED_BY_TAG`] and
+/// [`FUNCTION_TAG`]): only such a resource is deploy's to change or delete.
+pub(crate) fn created_for<'a>(
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    function: &str,
+) -> bool {
+    let (mut by_lamplight, mut of_function) = (false, false);
+    for (key, value) in tags {
+        by_lamplight |= key == CREATED_BY_TAG && value == CREATED_BY;
+        of_function |= key == FUNCTION_TAG && value == function;
+    }
+    by_lamplight && of_function
+}
+
+/// [`created_for`] of the tag maps the SDKs return (SQS, API Gateway).
+pub(crate) fn created_for_map(
+    tags: Option<&std::collections::HashMap<String, String>>,
+    function: &str,
+) -> bool {
+    created_for(
+        tags.into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+        function,
+    )
+}
+
 fn tags(function: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (CREATED_BY_TAG.to_owned(), CREATED_BY.to_owned()),

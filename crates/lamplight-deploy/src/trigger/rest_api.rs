@@ -8,9 +8,8 @@ use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, Integration
 use serde::Deserialize;
 
 use super::{
-    Applying, CREATED_BY, CREATED_BY_TAG, FUNCTION_TAG, Found, REST_API_STATEMENT, Target, Trigger,
-    TriggerStep, code_of, is_not_found, is_unsupported_locally, mismatch, skipped, statements,
-    tags,
+    Applying, Found, REST_API_STATEMENT, Target, Trigger, TriggerStep, code_of, created_for_map,
+    is_not_found, is_unsupported_locally, mismatch, skipped, statements, tags,
 };
 use crate::aws::{Aws, retrying};
 use crate::error::DeployError;
@@ -88,11 +87,11 @@ async fn find_api(
             .set_position(position.take())
             .send()
             .await?;
-        if let Some(api) = page.items().iter().find(|a| {
-            let tags = a.tags();
-            tags.and_then(|t| t.get(FUNCTION_TAG)).map(String::as_str) == Some(function)
-                && tags.and_then(|t| t.get(CREATED_BY_TAG)).map(String::as_str) == Some(CREATED_BY)
-        }) {
+        if let Some(api) = page
+            .items()
+            .iter()
+            .find(|a| created_for_map(a.tags(), function))
+        {
             return Ok(api.id().map(str::to_owned));
         }
         match page.position() {
