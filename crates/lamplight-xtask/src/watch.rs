@@ -195,15 +195,20 @@ pub(crate) async fn run(
         for name in &names {
             holds.push(service.hold(name).await);
         }
-        let built = if change.rebuild {
+        // The workspace is read once per change: its metadata says how each function runs.
+        let loaded = if change.rebuild {
             let what = source_of(&paths);
             println!("building {} ({what} changed) ...", names.join(", "));
             build(&root, &names, flags.release).await
         } else {
-            current_builds(&snapshots)
+            load(&root).map(|ws| (ws, current_builds(&snapshots)))
         };
-        let built = match built {
-            Ok(b) => b,
+        let (ws, built) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) if !change.rebuild => {
+                eprintln!("{e:#}\nnot reloaded: the old code keeps answering");
+                continue;
+            }
             Err(e) => {
                 let (verb, pronoun) = if names.len() == 1 {
                     ("keeps", "it")
@@ -217,7 +222,7 @@ pub(crate) async fn run(
                 continue;
             }
         };
-        match configs(&root, built, flags, &mut snapshots, change.rebuild) {
+        match configs(&ws, built, flags, &mut snapshots, change.rebuild) {
             Ok(configs) => {
                 for config in configs {
                     let name = config.name.clone();
@@ -237,8 +242,20 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// Builds every function (cargo's errors go to this terminal) and says where each binary is.
-async fn build(root: &Path, names: &[String], release: bool) -> Result<Vec<(String, PathBuf)>> {
+/// The workspace at `root`, read again (`cargo metadata`).
+fn load(root: &Path) -> Result<Workspace> {
+    let sh = xshell::Shell::new().context("cannot start a shell")?;
+    sh.change_dir(root);
+    Workspace::load(&sh)
+}
+
+/// The workspace, and every function built in it (cargo's errors go to this terminal) with
+/// where its binary is.
+async fn build(
+    root: &Path,
+    names: &[String],
+    release: bool,
+) -> Result<(Workspace, Vec<(String, PathBuf)>)> {
     let root = root.to_owned();
     let names = names.to_vec();
     // cargo blocks for seconds: off the runtime's threads, which serve the functions meanwhile.
@@ -246,37 +263,35 @@ async fn build(root: &Path, names: &[String], release: bool) -> Result<Vec<(Stri
         let sh = xshell::Shell::new().context("cannot start a shell")?;
         sh.change_dir(&root);
         let ws = Workspace::load(&sh)?;
-        names
+        let built = names
             .iter()
             .map(|name| {
                 let package = ws.function(name)?;
                 Ok((name.clone(), ws.build_local(&sh, package, release)?))
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok((ws, built))
     })
     .await
     .context("the build task failed")?
 }
 
-fn current_builds(snapshots: &Snapshots) -> Result<Vec<(String, PathBuf)>> {
-    Ok(snapshots
+fn current_builds(snapshots: &Snapshots) -> Vec<(String, PathBuf)> {
+    snapshots
         .current
         .iter()
         .map(|(n, p)| (n.clone(), p.clone()))
-        .collect())
+        .collect()
 }
 
 /// Each function's configuration as the workspace and the env file say now.
 fn configs(
-    root: &Path,
+    ws: &Workspace,
     built: Vec<(String, PathBuf)>,
     flags: &flags::Local,
     snapshots: &mut Snapshots,
     fresh: bool,
 ) -> Result<Vec<FunctionConfig>> {
-    let sh = xshell::Shell::new().context("cannot start a shell")?;
-    sh.change_dir(root);
-    let ws = Workspace::load(&sh)?;
     built
         .into_iter()
         .map(|(name, path)| {
