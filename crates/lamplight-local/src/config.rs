@@ -10,7 +10,7 @@ use std::time::Duration;
 pub const DEFAULT_MAX_QUEUED: usize = 100;
 
 /// Where a function's code comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Code {
     /// An executable started for each execution environment: a Rust `bootstrap`, a shell script,
     /// anything that speaks the Runtime API.
@@ -22,7 +22,7 @@ pub enum Code {
 }
 
 /// X-Ray tracing of the function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum TracingMode {
     /// Every invocation is sampled and the service records its own segments.
     #[default]
@@ -51,7 +51,10 @@ impl TracingMode {
 }
 
 /// A function's configuration: what runs, and the settings Lambda would run it with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It serializes (to JSON) so that `cargo xtask local` can hand functions to the
+/// `lamplight-local` program it runs: both sides are built from the same source.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FunctionConfig {
     /// 1 to 64 letters, digits, `-` and `_`, as Lambda accepts.
     pub name: String,

@@ -22,6 +22,7 @@
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`serve`] | the `lamplight-local` program: a service from a [`serve::Spec`] on stdin, driven by [`serve::Command`]s |
 //! | [`service`] | [`LocalLambda`] and its builder: the facade that starts and runs the service |
 //! | `front` | the HTTP front: plain HTTP requests as the events of HTTP triggers ([`HttpShape`]) |
 //! | `api` | the Lambda API over HTTP: Invoke, the control plane, traces and logs |
@@ -80,6 +81,7 @@ mod process;
 mod registry;
 mod runtime_api;
 mod segments;
+pub mod serve;
 pub mod service;
 mod slot;
 pub mod xray;

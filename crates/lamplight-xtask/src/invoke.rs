@@ -10,13 +10,14 @@ use bytes::Bytes;
 use http::Method;
 use lamplight_deploy::aws::Aws;
 use lamplight_deploy::ops;
+use lamplight_local::serve::settled_trace;
 use lamplight_local::{FunctionResult, InvokeRequest, LocalLambda};
 use lamplight_xray::{Trace, TraceHeader};
 use xshell::Shell;
 
 use crate::flags;
 use crate::http::Client;
-use crate::local::{DEFAULT_ENDPOINT, parse_trace, settled_trace};
+use crate::local::{DEFAULT_ENDPOINT, parse_trace};
 use crate::payload;
 use crate::workspace::Workspace;
 use crate::workspace::function_config;

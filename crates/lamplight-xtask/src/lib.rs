@@ -28,7 +28,7 @@ mod logs;
 mod new;
 mod package;
 mod payload;
-mod signals;
+mod service;
 mod traces;
 mod watch;
 mod workspace;
@@ -42,7 +42,6 @@ pub use flags::{Command, FunctionSettings};
 pub use http::{Client, Reply};
 pub use invoke::{Shown, invoke_in_process};
 pub use new::{Choices, EVENT_SOURCES, render, template_dir};
-pub use signals::{StopSignal, StopSignals, stop_on_signal};
 pub use workspace::{FunctionPackage, Workspace, function_config};
 
 /// A generated workspace's whole `xtask`: parses the command line, runs the command, prints an

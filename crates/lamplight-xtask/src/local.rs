@@ -4,17 +4,15 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use lamplight_local::xray::TraceStore;
-use lamplight_local::{AccessEntry, HttpShape, LocalLambda};
-use lamplight_xray::{Trace, TraceId};
+use lamplight_local::HttpShape;
+use lamplight_local::serve::{Spec, StopSignals};
+use lamplight_xray::Trace;
 use xshell::Shell;
 
 use crate::flags;
-use crate::signals::{StopSignals, shutdown, stop_on_signal};
+use crate::service;
 use crate::watch;
 use crate::workspace::{FunctionPackage, Workspace, function_config};
 
@@ -36,6 +34,9 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
     // With --watch: the workspace, the functions rebuilt on save, and copies of their builds.
     let mut watching: Option<(Workspace, Vec<String>, watch::Snapshots)> = None;
     let mut http_functions = Vec::new();
+    let ws = Workspace::load(sh)?;
+    // The service first: after the first time, cargo finds it fresh in a fraction of a second.
+    let program = service::build(&ws.root, &ws.target_dir)?;
     if let Some(bootstrap) = &flags.bootstrap {
         let name = flags
             .name
@@ -47,14 +48,11 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
                     .map(str::to_owned)
             })
             .context("give the function a --name")?;
-        configs.push(function_config(
-            &name,
-            bootstrap.clone(),
-            None,
-            &flags.settings,
-        )?);
+        // The service runs elsewhere: a relative path means the caller's directory.
+        let bootstrap = std::path::absolute(bootstrap)
+            .with_context(|| format!("the bootstrap path {}", bootstrap.display()))?;
+        configs.push(function_config(&name, bootstrap, None, &flags.settings)?);
     } else {
-        let ws = Workspace::load(sh)?;
         let names: Vec<String> = if flags.functions.is_empty() {
             ws.functions.iter().map(|f| f.bin.clone()).collect()
         } else {
@@ -86,133 +84,44 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
             watching = Some((ws, names, snapshots));
         }
     }
-    let api: SocketAddr = format!("127.0.0.1:{}", flags.port).parse()?;
-    let xray: SocketAddr = format!("127.0.0.1:{}", flags.xray_port).parse()?;
-    let store_slot: Arc<std::sync::OnceLock<Arc<TraceStore>>> = Arc::default();
-    let observer_slot = store_slot.clone();
-    let show_traces = !flags.no_traces;
-    let mut builder = LocalLambda::builder()
-        .api_addr(api)
-        .xray_addr(xray)
-        .echo(Arc::new(|function: &str, _stream: &str, line: &str| {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{function} | {line}");
-        }))
-        .observe(Arc::new(move |_function, outcome| {
-            if let (true, Some(id), Some(store)) = (
-                show_traces,
-                outcome.trace_id.clone(),
-                observer_slot.get().cloned(),
-            ) {
-                tokio::spawn(async move {
-                    if let Some(trace) = settled_trace(&store, &id).await {
-                        println!("{}", trace.waterfall(40));
-                    }
-                });
-            }
-        }));
-    for config in configs {
-        builder = builder.function(config);
-    }
-    if !http_functions.is_empty() {
-        let http: SocketAddr = format!("127.0.0.1:{}", flags.http_port).parse()?;
-        builder = builder
-            .http_addr(http)
-            .access_log(Arc::new(|entry: &AccessEntry| {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "http | {entry}");
-            }));
-        for (name, shape) in http_functions {
-            builder = builder.http_function(name, shape);
-        }
-    }
-    for origin in &flags.allow_origin {
-        builder = builder.allow_origin(origin.clone());
-    }
-    let service = builder.start().await.context(
-        "cannot start the local Lambda service (is another `cargo xtask local` running? pick other ports with --port, --xray-port and --http-port)",
-    )?;
-    // Before anything is printed: a signal from now on stops the service cleanly.
-    let signals = StopSignals::install()?;
-    let _ = store_slot.set(service.traces().clone());
-    let endpoint = service.endpoint_url();
-    println!("lamplight local Lambda service");
-    println!("  Lambda API   {endpoint}   (aws-sdk-lambda / AWS CLI: --endpoint-url {endpoint})");
-    println!(
-        "  Traces       {endpoint}/lamplight/   (invocations, logs and trace waterfalls, live)"
-    );
-    println!("  X-Ray sink   udp://{}", service.xray_addr());
-    for name in service_function_names(&service, &flags, sh)? {
-        println!("  function     {name}:  cargo xtask invoke {name} --local --payload '{{}}'");
-    }
-    let http = service.http_functions();
-    for (name, shape) in &http {
-        if let Some(url) = service.http_url(name) {
-            println!("  HTTP         {url}   ({})", shape.kind());
-        }
-    }
-    if let (1, Some(addr)) = (http.len(), service.http_addr()) {
-        println!("  HTTP         http://{addr}/   (the only HTTP function, at every path)");
-    }
-    println!("Ctrl-C stops it.");
-    let signal = match watching {
-        Some((ws, names, snapshots)) => {
-            let mut signals = signals;
-            let watched = watch::run(ws.root, ws.target_dir, &service, names, &flags, snapshots);
-            let signal = tokio::select! {
-                signal = signals.recv() => signal,
-                watched = watched => {
-                    if let Err(e) = watched {
-                        eprintln!("{e:#}\nnot watching any more: the service goes on; Ctrl-C stops it");
-                    }
-                    signals.recv().await
-                }
-            };
-            shutdown(service);
-            signal
-        }
-        None => stop_on_signal(service, signals).await,
+    let spec = Spec {
+        api_addr: SocketAddr::from(([127, 0, 0, 1], flags.port)),
+        xray_addr: SocketAddr::from(([127, 0, 0, 1], flags.xray_port)),
+        http_addr: (!http_functions.is_empty())
+            .then(|| SocketAddr::from(([127, 0, 0, 1], flags.http_port))),
+        functions: configs,
+        http_functions,
+        allow_origins: flags.allow_origin.clone(),
+        show_traces: !flags.no_traces,
     };
-    eprintln!("{}: stopped the local Lambda service", signal.name());
-    let _ = std::io::stdout().flush();
-    // As a process killed by the signal would, for the shell and for whoever supervises us.
-    std::process::exit(signal.exit_code());
-}
-
-fn service_function_names(
-    service: &LocalLambda,
-    flags: &flags::Local,
-    sh: &Shell,
-) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    if let Some(name) = flags.name.clone().or_else(|| {
-        flags
-            .bootstrap
-            .as_ref()
-            .and_then(|b| b.file_stem()?.to_str().map(str::to_owned))
-    }) {
-        names.push(name);
-    } else if flags.functions.is_empty() {
-        names.extend(Workspace::load(sh)?.functions.into_iter().map(|f| f.bin));
-    } else {
-        names.extend(flags.functions.iter().cloned());
-    }
-    names.retain(|n| service.function(n).is_some());
-    Ok(names)
-}
-
-/// Waits until a trace stops growing (segments arrive over UDP after the response).
-pub(crate) async fn settled_trace(store: &TraceStore, id: &TraceId) -> Option<Trace> {
-    let mut last = 0;
-    for _ in 0..20 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let count = store.trace(id).map_or(0, |t| t.segments.len());
-        if count > 0 && count == last {
-            break;
+    // Before the service starts: from now on a signal is forwarded to it, and this process
+    // waits for it to stop rather than leaving it behind.
+    let signals = StopSignals::install().context("cannot handle SIGINT, SIGTERM and SIGHUP")?;
+    let (service, control) = service::Service::start(&program, &spec).await?;
+    let watched = async {
+        match watching {
+            Some((ws, names, snapshots)) => {
+                if let Err(e) =
+                    watch::run(ws.root, ws.target_dir, control, names, &flags, snapshots).await
+                {
+                    eprintln!("{e:#}\nnot watching any more: the service goes on; Ctrl-C stops it");
+                }
+                std::future::pending::<()>().await;
+            }
+            None => {
+                // Held open: the service stops when its input ends.
+                let _control = control;
+                std::future::pending::<()>().await;
+            }
         }
-        last = count;
-    }
-    store.trace(id)
+    };
+    let status = tokio::select! {
+        status = service.wait(signals) => status?,
+        () = watched => 1,
+    };
+    let _ = std::io::stdout().flush();
+    // As the service ended (128 + n after signal n), for the shell and for whoever supervises us.
+    std::process::exit(status);
 }
 
 /// The trace from the service's `/lamplight/traces/{id}` answer.

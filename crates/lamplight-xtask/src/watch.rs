@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use lamplight_local::{FunctionConfig, LocalLambda};
+use lamplight_local::FunctionConfig;
+use lamplight_local::serve::Command;
 use notify::event::{EventKind, MetadataKind, ModifyKind};
 use notify::{RecursiveMode, Watcher as _};
 
 use crate::flags;
+use crate::service::Control;
 use crate::workspace::{Workspace, function_config};
 
 /// Saves closer together than this are one change (an editor writes a file in several steps;
@@ -126,7 +128,7 @@ pub(crate) fn classify(
 pub(crate) async fn run(
     root: PathBuf,
     target: PathBuf,
-    service: &LocalLambda,
+    mut service: Control,
     names: Vec<String>,
     flags: &flags::Local,
     mut snapshots: Snapshots,
@@ -191,10 +193,11 @@ pub(crate) async fn run(
         }
         let started = Instant::now();
         // New invocations wait for the new code (or, if it does not build, the old).
-        let mut holds = Vec::new();
-        for name in &names {
-            holds.push(service.hold(name).await);
-        }
+        service
+            .send(&Command::Hold {
+                functions: names.clone(),
+            })
+            .await?;
         // The workspace is read once per change: its metadata says how each function runs.
         let loaded = if change.rebuild {
             let what = source_of(&paths);
@@ -206,10 +209,12 @@ pub(crate) async fn run(
         let (ws, built) = match loaded {
             Ok(loaded) => loaded,
             Err(e) if !change.rebuild => {
+                service.send(&Command::Release).await?;
                 eprintln!("{e:#}\nnot reloaded: the old code keeps answering");
                 continue;
             }
             Err(e) => {
+                service.send(&Command::Release).await?;
                 let (verb, pronoun) = if names.len() == 1 {
                     ("keeps", "it")
                 } else {
@@ -224,20 +229,20 @@ pub(crate) async fn run(
         };
         match configs(&ws, built, flags, &mut snapshots, change.rebuild) {
             Ok(configs) => {
-                for config in configs {
-                    let name = config.name.clone();
-                    match service.add_function(config).await {
-                        Ok(_) => println!(
-                            "reloaded {name} in {:.1} s",
-                            started.elapsed().as_secs_f64()
-                        ),
-                        Err(e) => eprintln!("reloading {name} failed: {e}"),
-                    }
+                for function in configs {
+                    // The service says `reloaded <fn> in N s` once the new build is in place.
+                    let since_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    service
+                        .send(&Command::Deploy {
+                            function: Box::new(function),
+                            since_ms,
+                        })
+                        .await?;
                 }
             }
             Err(e) => eprintln!("{e:#}\nnot reloaded: the old code keeps answering"),
         }
-        drop(holds);
+        service.send(&Command::Release).await?;
     }
     Ok(())
 }
