@@ -101,9 +101,7 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
     let watched = async {
         match watching {
             Some((ws, names, snapshots)) => {
-                if let Err(e) =
-                    watch::run(ws.root, ws.target_dir, control, names, &flags, snapshots).await
-                {
+                if let Err(e) = watch::run(ws, control, names, &flags, snapshots).await {
                     eprintln!("{e:#}\nnot watching any more: the service goes on; Ctrl-C stops it");
                 }
                 std::future::pending::<()>().await;

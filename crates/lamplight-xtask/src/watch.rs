@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -20,7 +21,7 @@ use crate::workspace::{Workspace, function_config};
 
 /// Saves closer together than this are one change (an editor writes a file in several steps;
 /// "save all" writes several files).
-const SETTLE: Duration = Duration::from_millis(150);
+const SETTLE: Duration = Duration::from_millis(60);
 
 /// Copies of built bootstraps, one directory per build: cargo overwrites `target/debug/<fn>`
 /// on the next build, which must not change the code a running deployment starts.
@@ -80,6 +81,9 @@ pub(crate) struct Change {
     pub rebuild: bool,
     /// Only the env file changed: register again with the code as it is.
     pub reconfigure: bool,
+    /// A manifest or the lockfile changed: read the workspace again (`cargo metadata`), its
+    /// functions' settings may have changed.
+    pub manifest: bool,
 }
 
 /// Sorts saved paths: Rust sources and cargo manifests rebuild, the env file reconfigures;
@@ -112,11 +116,10 @@ pub(crate) fn classify(
             continue;
         }
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let source = path.extension().is_some_and(|e| e == "rs")
-            || name == "Cargo.toml"
-            || name == "Cargo.lock"
-            || name == "build.rs";
+        let manifest = name == "Cargo.toml" || name == "Cargo.lock";
+        let source = manifest || name == "build.rs" || path.extension().is_some_and(|e| e == "rs");
         change.rebuild |= source;
+        change.manifest |= manifest;
     }
     if change.rebuild {
         change.reconfigure = false;
@@ -126,13 +129,15 @@ pub(crate) fn classify(
 
 /// Watches the workspace at `root` until the service stops; `names` are the functions it runs.
 pub(crate) async fn run(
-    root: PathBuf,
-    target: PathBuf,
+    ws: Workspace,
     mut service: Control,
     names: Vec<String>,
     flags: &flags::Local,
     mut snapshots: Snapshots,
 ) -> Result<()> {
+    let (root, target) = (ws.root.clone(), ws.target_dir.clone());
+    // Read again only when a manifest changes: most saves are sources.
+    let mut ws = Arc::new(ws);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut watcher =
         notify::recommended_watcher(move |result: notify::Result<notify::Event>| match result {
@@ -198,20 +203,18 @@ pub(crate) async fn run(
                 functions: names.clone(),
             })
             .await?;
-        // The workspace is read once per change: its metadata says how each function runs.
         let loaded = if change.rebuild {
             let what = source_of(&paths);
             println!("building {} ({what} changed) ...", names.join(", "));
-            build(&root, &names, flags.release).await
+            let current = (!change.manifest).then(|| ws.clone());
+            build(&root, current, &names, flags.release).await
         } else {
-            load(&root).map(|ws| (ws, current_builds(&snapshots)))
+            Ok((ws.clone(), current_builds(&snapshots)))
         };
-        let (ws, built) = match loaded {
-            Ok(loaded) => loaded,
-            Err(e) if !change.rebuild => {
-                service.send(&Command::Release).await?;
-                eprintln!("{e:#}\nnot reloaded: the old code keeps answering");
-                continue;
+        let built = match loaded {
+            Ok((loaded, built)) => {
+                ws = loaded;
+                built
             }
             Err(e) => {
                 service.send(&Command::Release).await?;
@@ -247,27 +250,24 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// The workspace at `root`, read again (`cargo metadata`).
-fn load(root: &Path) -> Result<Workspace> {
-    let sh = xshell::Shell::new().context("cannot start a shell")?;
-    sh.change_dir(root);
-    Workspace::load(&sh)
-}
-
-/// The workspace, and every function built in it (cargo's errors go to this terminal) with
-/// where its binary is.
+/// Every function built (cargo's errors go to this terminal) with where its binary is, and the
+/// workspace: `current`, or read again when that is `None`.
 async fn build(
     root: &Path,
+    current: Option<Arc<Workspace>>,
     names: &[String],
     release: bool,
-) -> Result<(Workspace, Vec<(String, PathBuf)>)> {
+) -> Result<(Arc<Workspace>, Vec<(String, PathBuf)>)> {
     let root = root.to_owned();
     let names = names.to_vec();
     // cargo blocks for seconds: off the runtime's threads, which serve the functions meanwhile.
     tokio::task::spawn_blocking(move || {
         let sh = xshell::Shell::new().context("cannot start a shell")?;
         sh.change_dir(&root);
-        let ws = Workspace::load(&sh)?;
+        let ws = match current {
+            Some(ws) => ws,
+            None => Arc::new(Workspace::load(&sh)?),
+        };
         let built = names
             .iter()
             .map(|name| {
@@ -329,16 +329,26 @@ mod tests {
         };
         let rebuild = Change {
             rebuild: true,
-            reconfigure: false,
+            ..Change::default()
+        };
+        let manifest = Change {
+            rebuild: true,
+            manifest: true,
+            ..Change::default()
         };
         assert_eq!(classify(&["/w/functions/a/src/worker.rs"]), rebuild);
-        assert_eq!(classify(&["/w/functions/a/Cargo.toml"]), rebuild);
-        assert_eq!(classify(&["/w/Cargo.lock"]), rebuild);
+        assert_eq!(classify(&["/w/functions/a/build.rs"]), rebuild);
+        assert_eq!(classify(&["/w/functions/a/Cargo.toml"]), manifest);
+        assert_eq!(classify(&["/w/Cargo.lock"]), manifest);
+        assert_eq!(
+            classify(&["/w/functions/a/src/worker.rs", "/w/Cargo.toml"]),
+            manifest
+        );
         assert_eq!(
             classify(&["/w/.env.local"]),
             Change {
-                rebuild: false,
-                reconfigure: true
+                reconfigure: true,
+                ..Change::default()
             }
         );
         assert_eq!(classify(&["/w/.env.local", "/w/src/lib.rs"]), rebuild);
