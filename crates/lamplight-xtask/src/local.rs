@@ -35,8 +35,8 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
     let mut watching: Option<(Workspace, Vec<String>, watch::Snapshots)> = None;
     let mut http_functions = Vec::new();
     let ws = Workspace::load(sh)?;
-    // The service first: after the first time, cargo finds it fresh in a fraction of a second.
-    let program = service::build(&ws.root, &ws.target_dir)?;
+    // Built while the functions build: after the first time, cargo finds it fresh at once.
+    let program = service::Build::start(&ws.root, &ws.target_dir)?;
     if let Some(bootstrap) = &flags.bootstrap {
         let name = flags
             .name
@@ -84,6 +84,7 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
             watching = Some((ws, names, snapshots));
         }
     }
+    let program = program.finish()?;
     let spec = Spec {
         api_addr: SocketAddr::from(([127, 0, 0, 1], flags.port)),
         xray_addr: SocketAddr::from(([127, 0, 0, 1], flags.xray_port)),

@@ -37,49 +37,78 @@ const READY_WITHIN: Duration = Duration::from_secs(30);
 /// After a forwarded signal, how long the service may take to stop before it is killed.
 const STOP_WITHIN: Duration = Duration::from_secs(10);
 
-/// Builds (or finds fresh) the optimized `lamplight-local` program of the workspace at `root`,
-/// from the `lamplight-local` crate in its lockfile: the same source as this `cargo xtask`.
-pub(crate) fn build(root: &Path, target_dir: &Path) -> Result<PathBuf> {
-    let binary = target_dir.join(PROFILE).join("lamplight-local");
-    let mut cargo = std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
-    cargo
-        .current_dir(root)
-        .args([
-            "build",
-            "--package",
-            "lamplight-local",
-            "--bin",
-            "lamplight-local",
-        ])
-        .args(["--profile", PROFILE]);
-    for setting in PROFILE_SETTINGS {
+/// The optimized `lamplight-local` program being built (or found fresh) by cargo.
+pub(crate) struct Build {
+    cargo: std::process::Child,
+    binary: PathBuf,
+}
+
+impl Build {
+    /// Starts building the program of the workspace at `root`, from the `lamplight-local` crate
+    /// in its lockfile: the same source as this `cargo xtask`. Its profile has a directory (and
+    /// a cargo lock) of its own, so the functions' debug builds can run meanwhile.
+    pub(crate) fn start(root: &Path, target_dir: &Path) -> Result<Self> {
+        let binary = target_dir.join(PROFILE).join("lamplight-local");
+        let mut cargo =
+            std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
         cargo
-            .arg("--config")
-            .arg(format!("profile.{PROFILE}.{setting}"));
+            .current_dir(root)
+            .args([
+                "build",
+                "--package",
+                "lamplight-local",
+                "--bin",
+                "lamplight-local",
+            ])
+            .args(["--profile", PROFILE]);
+        for setting in PROFILE_SETTINGS {
+            cargo
+                .arg("--config")
+                .arg(format!("profile.{PROFILE}.{setting}"));
+        }
+        if binary.exists() {
+            // Almost always fresh: cargo only checks, and says nothing.
+            cargo.arg("--quiet");
+        } else {
+            eprintln!(
+                "building the local Lambda service, optimized (once per lamplight version; about a minute) ..."
+            );
+        }
+        let cargo = cargo
+            .spawn()
+            .context("cannot run cargo to build the local Lambda service")?;
+        Ok(Self { cargo, binary })
     }
-    if binary.exists() {
-        // Almost always fresh: cargo only checks, and says nothing.
-        cargo.arg("--quiet");
-    } else {
-        eprintln!(
-            "building the local Lambda service, optimized (once per lamplight version; about a minute) ..."
-        );
+
+    /// Waits for the build: the program's path.
+    pub(crate) fn finish(mut self) -> Result<PathBuf> {
+        let status = self
+            .cargo
+            .wait()
+            .context("waiting for cargo to build the local Lambda service")?;
+        if !status.success() {
+            bail!(
+                "building the local Lambda service (`lamplight-local`, profile {PROFILE}) failed ({status}); cargo's errors are above"
+            );
+        }
+        if !self.binary.exists() {
+            bail!(
+                "cargo built the local Lambda service but {} is missing",
+                self.binary.display()
+            );
+        }
+        Ok(self.binary.clone())
     }
-    let status = cargo
-        .status()
-        .context("cannot run cargo to build the local Lambda service")?;
-    if !status.success() {
-        bail!(
-            "building the local Lambda service (`lamplight-local`, profile {PROFILE}) failed ({status}); cargo's errors are above"
-        );
+}
+
+impl Drop for Build {
+    /// A build given up on (a function failed to build first) does not go on in the background.
+    fn drop(&mut self) {
+        if let Ok(None) = self.cargo.try_wait() {
+            let _ = self.cargo.kill();
+            let _ = self.cargo.wait();
+        }
     }
-    if !binary.exists() {
-        bail!(
-            "cargo built the local Lambda service but {} is missing",
-            binary.display()
-        );
-    }
-    Ok(binary)
 }
 
 /// The running service.
