@@ -58,6 +58,29 @@ impl Spawned {
         })
     }
 
+    /// The program's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `limit` for the program to exit: its status, or `None` if it still runs.
+    pub fn wait_exit(
+        &mut self,
+        limit: Duration,
+    ) -> std::io::Result<Option<std::process::ExitStatus>> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                self.reaped = true;
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends `signal` to the program and everything it started (its process group).
     pub fn signal_group(&self, signal: rustix::process::Signal) -> std::io::Result<()> {
         if self.reaped {

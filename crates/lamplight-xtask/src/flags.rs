@@ -119,6 +119,11 @@ pub struct Local {
     /// The function name for `--bootstrap` (default: the file name).
     #[arg(long, requires = "bootstrap")]
     pub name: Option<String>,
+    /// Serve the `--bootstrap` function on the HTTP front as this trigger sends its events:
+    /// `http-api`, `function-url`, `rest-api` or `alb` (a workspace's functions say it in their
+    /// `[package.metadata.lamplight] trigger.kind`).
+    #[arg(long, requires = "bootstrap", value_name = "KIND")]
+    pub http_trigger: Option<String>,
     /// Port of the Lambda API on 127.0.0.1.
     #[arg(long, default_value_t = 9001)]
     pub port: u16,

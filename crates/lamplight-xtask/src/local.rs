@@ -34,6 +34,14 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
     // With --watch: the workspace, the functions rebuilt on save, and copies of their builds.
     let mut watching: Option<(Workspace, Vec<String>, watch::Snapshots)> = None;
     let mut http_functions = Vec::new();
+    let bootstrap_shape = match &flags.http_trigger {
+        Some(kind) => Some(HttpShape::from_trigger(kind, false).with_context(|| {
+            format!(
+                "--http-trigger {kind}: not an HTTP trigger; use http-api, function-url, rest-api or alb"
+            )
+        })?),
+        None => None,
+    };
     let ws = Workspace::load(sh)?;
     // Built while the functions build: after the first time, cargo finds it fresh at once.
     let program = service::Build::start(&ws.root, &ws.target_dir)?;
@@ -51,6 +59,9 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
         // The service runs elsewhere: a relative path means the caller's directory.
         let bootstrap = std::path::absolute(bootstrap)
             .with_context(|| format!("the bootstrap path {}", bootstrap.display()))?;
+        if let Some(shape) = bootstrap_shape {
+            http_functions.push((name.clone(), shape));
+        }
         configs.push(function_config(&name, bootstrap, None, &flags.settings)?);
     } else {
         let names: Vec<String> = if flags.functions.is_empty() {

@@ -1,6 +1,6 @@
 //! `bench local-loop`: the author's local loop on one generated HTTP function, side by side in
 //! one run: `cargo xtask watch` (lamplight, the generated workspace's debug-built xtask, as its
-//! users run it) against `cargo lambda watch` (cargo-lambda 1.9.2), and, for direct Invoke only,
+//! users run it, which runs the optimized `lamplight-local` program it builds once) against `cargo lambda watch` (cargo-lambda 1.9.2), and, for direct Invoke only,
 //! AWS's Runtime Interface Emulator when `--rie` points at it.
 //!
 //! Measured for each tool: save-to-new-answer after a one-line edit of `worker.rs`, sequential
@@ -536,7 +536,7 @@ fn print_table(opts: &Options, l: &Figures, c: &Figures, rie: Option<&Figures>) 
         "\n## The local loop (`cargo xtask bench local-loop --edits {edits} --requests {requests} --cold-starts {cold_starts}{rie_flag}`)\n"
     );
     println!(
-        "The template's `http-api` function, debug builds, one target directory; lamplight is `cargo xtask watch --no-traces` (the generated workspace's debug-built xtask), cargo-lambda is `cargo lambda watch` 1.9.2.\n"
+        "The template's `http-api` function, debug builds, one target directory; lamplight is `cargo xtask watch --no-traces` (the generated workspace's debug-built xtask, serving through the optimized `lamplight-local` program it builds once), cargo-lambda is `cargo lambda watch` 1.9.2.\n"
     );
     let rie_head = if rie.is_some() { " AWS RIE |" } else { "" };
     let rie_rule = if rie.is_some() { "---|" } else { "" };
