@@ -25,6 +25,7 @@
 //! | [`service`] | [`LocalLambda`] and its builder: the facade that starts and runs the service |
 //! | `front` | the HTTP front: plain HTTP requests as the events of HTTP triggers ([`HttpShape`]) |
 //! | `api` | the Lambda API over HTTP: Invoke, the control plane, traces and logs |
+//! | `response_stream` | InvokeWithResponseStream: a streamed response as it arrives, framed as an event stream; the HTTP prelude |
 //! | `invoke` | one Invoke call ([`InvokeRequest`], [`InvokeResponse`]) to a deployment |
 //! | `registry` | functions by name, their versions and aliases, [`FunctionHandle`] |
 //! | `deployment` | one version of a function and its pool of execution environments |
@@ -36,6 +37,7 @@
 //! | `slot` | the invocation slot: what the Runtime API sees of an environment |
 //! | `segments` | the service's own X-Ray segments of an invocation |
 //! | `runtime_api` | the Runtime API (2018-06-01) a runtime talks to |
+//! | `stream` | a streamed response as the Runtime API receives it: chunks, trailers, limits |
 //! | `invocation` | one invocation in flight and its [`Outcome`] |
 //! | `context` | what every environment shares; the variables Lambda sets for a function |
 //! | [`config`] | [`FunctionConfig`] and [`Code`]: what a function is |
@@ -78,10 +80,12 @@ pub mod logs;
 mod output;
 mod process;
 mod registry;
+mod response_stream;
 mod runtime_api;
 mod segments;
 pub mod service;
 mod slot;
+mod stream;
 pub mod xray;
 
 pub use config::{Code, FunctionConfig, TracingMode};

@@ -1,0 +1,437 @@
+//! A streamed response from the caller's side: InvokeWithResponseStream and the HTTP front.
+//!
+//! [`invoke_streaming`] invokes as the Invoke API does, and tells a function that streams
+//! ([`Streamed::Streaming`]: its bytes as they arrive, then the end of the invocation) from one
+//! that answers buffered ([`Streamed::Buffered`]). [`event_stream`] frames either as the
+//! `application/vnd.amazon.eventstream` body of InvokeWithResponseStream that the AWS SDKs read:
+//! `PayloadChunk` events with the bytes, then one `InvokeComplete` with `ErrorCode`,
+//! `ErrorDetails` and `LogResult`. A buffered answer is one `PayloadChunk` and `InvokeComplete`,
+//! as Lambda sends it.
+
+use std::sync::Arc;
+
+use aws_smithy_eventstream::frame::write_message_to;
+use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::error::ApiError;
+use crate::invocation::{FunctionResult, StreamEvent};
+use crate::invoke::{InvokeRequest, InvokeResponse};
+use crate::registry::Registry;
+
+/// How many chunks may wait for a slow reader before the runtime's sends wait too.
+const STREAM_BUFFER: usize = 16;
+/// The largest payload of one `PayloadChunk` message (the framing allows 16 MB).
+const MAX_CHUNK: usize = 1024 * 1024;
+/// The content type of InvokeWithResponseStream's body.
+pub(crate) const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
+
+/// What an invocation that may stream turned out to be.
+pub(crate) enum Streamed {
+    /// The function answered buffered, or failed before streaming a byte.
+    Buffered(Box<InvokeResponse>),
+    /// The function streams.
+    Streaming(Streaming),
+}
+
+/// A response being streamed.
+pub(crate) struct Streaming {
+    /// The invocation's request id.
+    pub request_id: String,
+    /// The `Content-Type` the runtime streams with.
+    pub content_type: Option<String>,
+    events: mpsc::Receiver<StreamEvent>,
+    done: Option<JoinHandle<Result<InvokeResponse, ApiError>>>,
+    finished: Option<Finished>,
+}
+
+/// What comes next from a [`Streaming`] response.
+pub(crate) enum Next {
+    /// More bytes.
+    Chunk(Bytes),
+    /// The invocation is over: its response (whose payload went out as chunks) or why the
+    /// service could not finish it.
+    Done(Finished),
+}
+
+/// How an invocation ended (boxed: a response is large next to a chunk).
+pub(crate) type Finished = Box<Result<InvokeResponse, ApiError>>;
+
+impl Streaming {
+    /// The next bytes, or the end of the invocation once every byte has been handed out.
+    pub async fn next(&mut self) -> Next {
+        enum Step {
+            Event(Option<StreamEvent>),
+            Finished(Finished),
+        }
+        loop {
+            if let Some(result) = self.finished.take() {
+                // The runtime sent every chunk before the invocation finished: what is left
+                // is already queued.
+                match self.events.try_recv() {
+                    Ok(StreamEvent::Chunk(bytes)) => {
+                        self.finished = Some(result);
+                        return Next::Chunk(bytes);
+                    }
+                    Ok(StreamEvent::Started { .. }) => {
+                        self.finished = Some(result);
+                        continue;
+                    }
+                    Err(_) => return Next::Done(result),
+                }
+            }
+            let Some(done) = self.done.as_mut() else {
+                return Next::Done(Box::new(Err(ApiError::service("the stream has ended"))));
+            };
+            let step = tokio::select! {
+                biased;
+                event = self.events.recv() => Step::Event(event),
+                result = done => Step::Finished(Box::new(joined(result))),
+            };
+            match step {
+                Step::Event(Some(StreamEvent::Chunk(bytes))) => return Next::Chunk(bytes),
+                Step::Event(Some(StreamEvent::Started { .. })) => {}
+                Step::Event(None) => {
+                    if let Some(done) = self.done.take() {
+                        self.finished = Some(Box::new(joined(done.await)));
+                    }
+                }
+                Step::Finished(result) => {
+                    self.done = None;
+                    self.finished = Some(result);
+                }
+            }
+        }
+    }
+}
+
+fn joined(
+    result: Result<Result<InvokeResponse, ApiError>, tokio::task::JoinError>,
+) -> Result<InvokeResponse, ApiError> {
+    result.unwrap_or_else(|e| Err(ApiError::service(format!("the invocation failed: {e}"))))
+}
+
+/// Invokes `request`, streaming the response if the function streams it. Errors of the
+/// request itself (no such function, throttled, a bad payload) come back before anything is
+/// streamed, as Lambda returns them.
+pub(crate) async fn invoke_streaming(
+    registry: Arc<Registry>,
+    request: InvokeRequest,
+) -> Result<Streamed, ApiError> {
+    let (tap, mut events) = mpsc::channel(STREAM_BUFFER);
+    let mut done = tokio::spawn(async move { registry.invoke_with(request, Some(tap)).await });
+    tokio::select! {
+        biased;
+        event = events.recv() => match event {
+            Some(StreamEvent::Started { request_id, content_type }) => {
+                Ok(Streamed::Streaming(Streaming {
+                    request_id,
+                    content_type,
+                    events,
+                    done: Some(done),
+                    finished: None,
+                }))
+            }
+            // `Started` always comes first; anything else means no stream began.
+            _ => joined(done.await).map(|r| Streamed::Buffered(Box::new(r))),
+        },
+        result = &mut done => joined(result).map(|r| Streamed::Buffered(Box::new(r))),
+    }
+}
+
+/// The InvokeWithResponseStream body of `streamed`: `PayloadChunk`s, then `InvokeComplete`.
+pub(crate) fn event_stream(
+    streamed: Streamed,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    enum State {
+        Buffered(Box<InvokeResponse>),
+        Streaming(Streaming),
+        Complete(Finished),
+        Over,
+    }
+    let start = match streamed {
+        Streamed::Buffered(response) => State::Buffered(response),
+        Streamed::Streaming(streaming) => State::Streaming(streaming),
+    };
+    futures_util::stream::unfold(start, |state| async move {
+        let (frame, next) = match state {
+            State::Buffered(response) => {
+                let chunk = match &response.outcome.as_ref().map(|o| &o.result) {
+                    Some(FunctionResult::Response(body)) if !body.is_empty() => {
+                        Some(payload_chunks(body))
+                    }
+                    _ => None,
+                };
+                match chunk {
+                    Some(frames) => (frames, State::Complete(Box::new(Ok(*response)))),
+                    None => (invoke_complete(&Ok(*response)), State::Over),
+                }
+            }
+            State::Streaming(mut streaming) => match streaming.next().await {
+                Next::Chunk(bytes) => (payload_chunks(&bytes), State::Streaming(streaming)),
+                Next::Done(result) => (invoke_complete(&result), State::Over),
+            },
+            State::Complete(result) => (invoke_complete(&result), State::Over),
+            State::Over => return None,
+        };
+        Some((frame, next))
+    })
+}
+
+/// The most bytes of an HTTP prelude: headers and cookies, not a body.
+const MAX_PRELUDE: usize = 64 * 1024;
+/// What ends an HTTP prelude.
+const PRELUDE_END: [u8; 8] = [0; 8];
+
+/// The JSON prelude of a streamed HTTP response.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Prelude {
+    #[serde(rename = "statusCode")]
+    status_code: Option<u16>,
+    #[serde(default)]
+    headers: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    cookies: Vec<String>,
+}
+
+/// The HTTP response of a function streaming to a Function URL: with the HTTP integration's
+/// content type, the status, headers and cookies of the prelude that ends at 8 NUL bytes, then
+/// the rest of the bytes as they arrive; with another type, 200 and every byte. A function
+/// error after the headers went out aborts the body, so the client sees it incomplete, as
+/// Lambda's Function URLs do. `Err` says why no response could be made (a prelude that is not
+/// JSON or never ends, a stream that failed before its prelude ended).
+pub(crate) async fn http_response(
+    mut streaming: Streaming,
+) -> Result<axum::response::Response, String> {
+    use axum::http::{HeaderName, HeaderValue, StatusCode};
+    let integration = streaming
+        .content_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case(crate::stream::HTTP_INTEGRATION));
+    let streaming_type = streaming.content_type.clone();
+    let mut prelude = Prelude::default();
+    let mut rest = Bytes::new();
+    if integration {
+        let mut head = Vec::new();
+        loop {
+            match streaming.next().await {
+                Next::Chunk(bytes) => head.extend_from_slice(&bytes),
+                Next::Done(result) => {
+                    return Err(match *result {
+                        Ok(_) => "the streamed response ended inside its HTTP prelude".to_owned(),
+                        Err(e) => e.to_string(),
+                    });
+                }
+            }
+            if let Some(end) = head
+                .windows(PRELUDE_END.len())
+                .position(|w| w == PRELUDE_END)
+            {
+                prelude = serde_json::from_slice(&head[..end]).map_err(|e| {
+                    format!("the streamed response's HTTP prelude is not the JSON expected: {e}")
+                })?;
+                rest = Bytes::copy_from_slice(&head[end + PRELUDE_END.len()..]);
+                break;
+            }
+            if head.len() > MAX_PRELUDE {
+                return Err(format!(
+                    "the streamed response's HTTP prelude did not end within {MAX_PRELUDE} bytes"
+                ));
+            }
+        }
+    }
+    let status = prelude.status_code.unwrap_or(200);
+    let body = futures_util::stream::unfold(
+        (Some(rest).filter(|r| !r.is_empty()), Some(streaming)),
+        |(first, streaming)| async move {
+            if let Some(first) = first {
+                return Some((Ok(first), (None, streaming)));
+            }
+            let mut streaming = streaming?;
+            match streaming.next().await {
+                Next::Chunk(bytes) => Some((Ok(bytes), (None, Some(streaming)))),
+                Next::Done(result) => match *result {
+                    Ok(response)
+                        if !matches!(
+                            response.outcome.as_ref().map(|o| &o.result),
+                            Some(FunctionResult::Error { .. })
+                        ) =>
+                    {
+                        None
+                    }
+                    _ => Some((
+                        Err(std::io::Error::other("the function failed while streaming")),
+                        (None, None),
+                    )),
+                },
+            }
+        },
+    );
+    let mut response = axum::response::Response::new(axum::body::Body::from_stream(body));
+    *response.status_mut() = StatusCode::from_u16(status)
+        .map_err(|_| format!("the HTTP prelude's statusCode {status} is no HTTP status"))?;
+    let headers = response.headers_mut();
+    for (name, value) in &prelude.headers {
+        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+            continue;
+        };
+        let values = match value {
+            serde_json::Value::Array(items) => items.clone(),
+            other => vec![other.clone()],
+        };
+        for value in values {
+            let text = match value {
+                serde_json::Value::String(text) => text,
+                other => other.to_string(),
+            };
+            if let Ok(value) = HeaderValue::from_str(&text) {
+                headers.append(name.clone(), value);
+            }
+        }
+    }
+    for cookie in &prelude.cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            headers.append(axum::http::header::SET_COOKIE, value);
+        }
+    }
+    if !headers.contains_key(axum::http::header::CONTENT_TYPE) {
+        let fallback = (!integration)
+            .then_some(streaming_type)
+            .flatten()
+            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        if let Ok(value) = HeaderValue::from_str(&fallback) {
+            headers.insert(axum::http::header::CONTENT_TYPE, value);
+        }
+    }
+    Ok(response)
+}
+
+/// `PayloadChunk` messages holding `bytes`, at most [`MAX_CHUNK`] each.
+fn payload_chunks(bytes: &Bytes) -> Result<Bytes, std::io::Error> {
+    let mut framed = Vec::with_capacity(bytes.len() + 128);
+    for piece in bytes.chunks(MAX_CHUNK) {
+        let message = event(
+            "PayloadChunk",
+            "application/octet-stream",
+            Bytes::copy_from_slice(piece),
+        );
+        write_message_to(&message, &mut framed).map_err(std::io::Error::other)?;
+    }
+    Ok(Bytes::from(framed))
+}
+
+/// The `InvokeComplete` message ending an invocation: its error, if any, and its log tail.
+fn invoke_complete(result: &Result<InvokeResponse, ApiError>) -> Result<Bytes, std::io::Error> {
+    let mut document = serde_json::Map::new();
+    match result {
+        Ok(response) => {
+            if let Some(FunctionResult::Error { error_type, body }) =
+                response.outcome.as_ref().map(|o| &o.result)
+            {
+                let details = serde_json::from_slice::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|doc| {
+                        doc.get("errorMessage")
+                            .and_then(|m| m.as_str())
+                            .map(str::to_owned)
+                    })
+                    .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+                document.insert("ErrorCode".into(), error_type.clone().into());
+                document.insert("ErrorDetails".into(), details.into());
+            }
+            if let Some(logs) = &response.log_result {
+                document.insert("LogResult".into(), logs.clone().into());
+            }
+        }
+        Err(e) => {
+            document.insert("ErrorCode".into(), e.error_type.into());
+            document.insert("ErrorDetails".into(), e.message.clone().into());
+        }
+    }
+    let payload = serde_json::to_vec(&document).map_err(std::io::Error::other)?;
+    let mut framed = Vec::new();
+    write_message_to(
+        &event("InvokeComplete", "application/json", Bytes::from(payload)),
+        &mut framed,
+    )
+    .map_err(std::io::Error::other)?;
+    Ok(Bytes::from(framed))
+}
+
+fn event(event_type: &'static str, content_type: &'static str, payload: Bytes) -> Message {
+    Message::new(payload)
+        .add_header(Header::new(
+            ":message-type",
+            HeaderValue::String("event".into()),
+        ))
+        .add_header(Header::new(
+            ":event-type",
+            HeaderValue::String(event_type.into()),
+        ))
+        .add_header(Header::new(
+            ":content-type",
+            HeaderValue::String(content_type.into()),
+        ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
+    use aws_smithy_eventstream::smithy::parse_response_headers;
+
+    fn decode_all(mut bytes: &[u8]) -> Vec<Message> {
+        let mut decoder = MessageFrameDecoder::new();
+        let mut messages = Vec::new();
+        while let DecodedFrame::Complete(m) =
+            decoder.decode_frame(&mut bytes).expect("a valid frame")
+        {
+            messages.push(m);
+        }
+        assert!(bytes.is_empty(), "bytes left over");
+        messages
+    }
+
+    #[test]
+    fn payload_chunks_round_trip_through_the_sdk_decoder() {
+        let big = Bytes::from(vec![7u8; MAX_CHUNK + 10]);
+        let framed = payload_chunks(&big).expect("framed");
+        let messages = decode_all(&framed);
+        assert_eq!(messages.len(), 2);
+        let mut joined = Vec::new();
+        for m in &messages {
+            let headers = parse_response_headers(m).expect("headers");
+            assert_eq!(headers.message_type.as_str(), "event");
+            assert_eq!(headers.smithy_type.as_str(), "PayloadChunk");
+            assert_eq!(headers.content_type(), Some("application/octet-stream"));
+            joined.extend_from_slice(m.payload());
+        }
+        assert_eq!(joined, big);
+    }
+
+    #[test]
+    fn invoke_complete_carries_a_service_error() {
+        let framed = invoke_complete(&Err(ApiError::service("gone"))).expect("framed");
+        let messages = decode_all(&framed);
+        assert_eq!(messages.len(), 1);
+        let headers = parse_response_headers(&messages[0]).expect("headers");
+        assert_eq!(headers.smithy_type.as_str(), "InvokeComplete");
+        let doc: serde_json::Value = serde_json::from_slice(messages[0].payload()).expect("json");
+        assert_eq!(doc["ErrorCode"], "ServiceException");
+        assert_eq!(doc["ErrorDetails"], "gone");
+    }
+
+    #[test]
+    fn a_corrupted_frame_is_refused_by_the_decoder() {
+        let mut framed = payload_chunks(&Bytes::from_static(b"hello"))
+            .expect("framed")
+            .to_vec();
+        let last = framed.len() - 5;
+        framed[last] ^= 0xff;
+        let mut decoder = MessageFrameDecoder::new();
+        assert!(decoder.decode_frame(&mut &framed[..]).is_err());
+    }
+}
