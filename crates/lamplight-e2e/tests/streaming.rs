@@ -377,3 +377,92 @@ async fn a_runtime_that_misbehaves_mid_stream_fails_the_call_not_the_service() {
     assert_eq!(got.text(), "ok\n");
     assert_eq!(got.error_code, None);
 }
+
+/// A GET through the HTTP front, its body read frame by frame as it arrives: the response
+/// head, each piece with when it arrived, and whether the body ended in an error.
+async fn get_streamed(
+    addr: std::net::SocketAddr,
+    path: &str,
+) -> (http::response::Parts, Vec<(Duration, bytes::Bytes)>, bool) {
+    use http_body_util::BodyExt as _;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let started = Instant::now();
+    let response = client
+        .get(format!("http://{addr}{path}").parse().expect("uri"))
+        .await
+        .expect("a response");
+    let (parts, mut body) = response.into_parts();
+    let mut pieces = Vec::new();
+    let mut failed = false;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    pieces.push((started.elapsed(), data));
+                }
+            }
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    (parts, pieces, failed)
+}
+
+fn joined(pieces: &[(Duration, bytes::Bytes)]) -> String {
+    pieces
+        .iter()
+        .map(|(_, p)| String::from_utf8_lossy(p).into_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_url_streams_its_body_as_it_is_produced() {
+    let service = LocalLambda::builder()
+        .http_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .function(FunctionConfig::new(
+            "web",
+            Code::Bootstrap(PathBuf::from(env!("CARGO_BIN_EXE_httpstreamfn"))),
+        ))
+        .http_function("web", lamplight_local::HttpShape::FunctionUrl)
+        .start()
+        .await
+        .expect("service");
+    let addr = service.http_addr().expect("an HTTP front");
+    // Warm, so the measured request times streaming rather than the environment's start.
+    let (warm, pieces, failed) = get_streamed(addr, "/lambda-url/web/lines?n=1&ms=0").await;
+    assert_eq!(warm.status, 201);
+    assert_eq!(joined(&pieces), "line 1\n");
+    assert!(!failed);
+
+    let (head, pieces, failed) = get_streamed(addr, "/lambda-url/web/lines?n=5&ms=200").await;
+    assert!(!failed);
+    // The prelude became the head: status, headers, cookies; none of it is in the body.
+    assert_eq!(head.status, 201);
+    assert_eq!(head.headers["x-stream"], "yes");
+    assert_eq!(head.headers["set-cookie"], "seen=1");
+    assert!(
+        head.headers.contains_key("x-request-id"),
+        "{:?}",
+        head.headers
+    );
+    assert_eq!(joined(&pieces), "line 1\nline 2\nline 3\nline 4\nline 5\n");
+    let first = pieces.first().expect("a piece").0;
+    let last = pieces.last().expect("a piece").0;
+    assert!(
+        last - first >= Duration::from_millis(600),
+        "first piece at {first:?}, last at {last:?}: not streamed ({} pieces)",
+        pieces.len()
+    );
+
+    // A body that fails after its first line: the client gets the line, then a broken body.
+    let (head, pieces, failed) = get_streamed(addr, "/lambda-url/web/fail").await;
+    assert_eq!(head.status, 200);
+    assert_eq!(joined(&pieces), "line 1\n");
+    assert!(
+        failed,
+        "the body ended cleanly despite the function's error"
+    );
+}
