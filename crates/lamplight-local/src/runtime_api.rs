@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::invocation::{FunctionResult, StreamTap, error_body};
-use crate::stream::{StreamError, TRUNCATED};
+use crate::stream::{Limits, MAX_STREAMED_RESPONSE, StreamError, TRUNCATED};
 
 /// The most bytes of one response the Runtime API takes, as Lambda (6 MB plus framing).
 pub(crate) const MAX_RESPONSE: usize = 6_291_556;
@@ -158,7 +158,10 @@ async fn streamed_response<E: RuntimeApiBackend>(
         body,
         deadline + DEADLINE_GRACE,
         tap,
-        MAX_RESPONSE,
+        Limits {
+            buffered: MAX_RESPONSE,
+            streamed: MAX_STREAMED_RESPONSE,
+        },
     )
     .await;
     let (result, status, answer) = match received {

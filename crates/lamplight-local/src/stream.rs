@@ -62,8 +62,15 @@ pub(crate) enum StreamError {
     TooSlow,
 }
 
+/// How many bytes a response may hold: buffered (for a plain `Invoke`), and streamed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub buffered: usize,
+    pub streamed: usize,
+}
+
 /// Reads a streamed response body until its end (or `deadline`): its bytes go to `tap` as
-/// they arrive, or are buffered (at most `buffer_limit`) without one. The result is the
+/// they arrive, or are buffered (within the buffered limit) without one. The result is the
 /// response (empty when streamed) or the error its trailers report.
 pub(crate) async fn receive(
     request_id: &str,
@@ -71,13 +78,13 @@ pub(crate) async fn receive(
     mut body: Body,
     deadline: Instant,
     mut tap: Option<StreamTap>,
-    buffer_limit: usize,
+    limits: Limits,
 ) -> Result<FunctionResult, StreamError> {
     let streamed = tap.is_some();
     let limit = if streamed {
-        MAX_STREAMED_RESPONSE
+        limits.streamed
     } else {
-        buffer_limit
+        limits.buffered
     };
     if let Some(t) = &tap {
         let content_type = headers
@@ -237,6 +244,10 @@ mod tests {
         )))
     }
 
+    fn limits(buffered: usize, streamed: usize) -> Limits {
+        Limits { buffered, streamed }
+    }
+
     fn deadline() -> Instant {
         Instant::now() + std::time::Duration::from_secs(5)
     }
@@ -251,9 +262,16 @@ mod tests {
             Ok(http_body::Frame::data(Bytes::from_static(b"two"))),
             Ok(http_body::Frame::trailers(t)),
         ]);
-        let result = receive("r1", &HeaderMap::new(), body, deadline(), Some(tx), 10)
-            .await
-            .expect("read");
+        let result = receive(
+            "r1",
+            &HeaderMap::new(),
+            body,
+            deadline(),
+            Some(tx),
+            limits(1, 10),
+        )
+        .await
+        .expect("read");
         assert_eq!(error(result).0, "Late");
         let mut events = Vec::new();
         while let Ok(e) = rx.try_recv() {
@@ -280,18 +298,61 @@ mod tests {
                 Ok(http_body::Frame::data(Bytes::from_static(b"678"))),
             ])
         };
-        let whole = receive("r", &HeaderMap::new(), body(), deadline(), None, 8)
-            .await
-            .expect("read");
+        let whole = receive(
+            "r",
+            &HeaderMap::new(),
+            body(),
+            deadline(),
+            None,
+            limits(8, 1),
+        )
+        .await
+        .expect("read");
         assert_eq!(
             whole,
             FunctionResult::Response(Bytes::from_static(b"12345678"))
         );
-        let over = receive("r", &HeaderMap::new(), body(), deadline(), None, 7).await;
+        let over = receive(
+            "r",
+            &HeaderMap::new(),
+            body(),
+            deadline(),
+            None,
+            limits(7, 100),
+        )
+        .await;
         assert!(
             matches!(over, Err(StreamError::TooLarge { limit: 7 })),
             "{over:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_stream_past_its_limit_stops_with_the_bytes_before_it_delivered() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let body = chunked(vec![
+            Ok(http_body::Frame::data(Bytes::from_static(b"12345"))),
+            Ok(http_body::Frame::data(Bytes::from_static(b"678"))),
+        ]);
+        let over = receive(
+            "r",
+            &HeaderMap::new(),
+            body,
+            deadline(),
+            Some(tx),
+            limits(100, 6),
+        )
+        .await;
+        assert!(
+            matches!(over, Err(StreamError::TooLarge { limit: 6 })),
+            "{over:?}"
+        );
+        assert!(matches!(rx.try_recv(), Ok(StreamEvent::Started { .. })));
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(StreamEvent::Chunk(Bytes::from_static(b"12345")))
+        );
+        assert!(rx.try_recv().is_err(), "nothing past the limit");
     }
 
     #[tokio::test]
@@ -304,7 +365,15 @@ mod tests {
                 "closed",
             )),
         ]);
-        let cut = receive("r", &HeaderMap::new(), body, deadline(), Some(tx), 8).await;
+        let cut = receive(
+            "r",
+            &HeaderMap::new(),
+            body,
+            deadline(),
+            Some(tx),
+            limits(8, 8),
+        )
+        .await;
         assert!(matches!(cut, Err(StreamError::Broken(_))), "{cut:?}");
     }
 }
