@@ -276,6 +276,40 @@ async fn buffered_and_streamed_answers_cross_over() {
         Some(b"chunk 1\nchunk 2\nchunk 3\n".to_vec())
     );
 
+    // In-process, the same: chunks as they come, then the end of the invocation.
+    let mut streamed = service
+        .call_streaming(lamplight_local::InvokeRequest {
+            function: "stream".into(),
+            payload: br#"{"chunks": 2}"#.to_vec().into(),
+            ..Default::default()
+        })
+        .await
+        .expect("call");
+    assert!(streamed.is_streamed());
+    let mut chunks = Vec::new();
+    while let Some(chunk) = streamed.chunk().await {
+        chunks.push(chunk);
+    }
+    assert_eq!(chunks, ["chunk 1\n", "chunk 2\n"]);
+    let end = streamed.finish().await.expect("finished");
+    let outcome = end.outcome.expect("an outcome");
+    assert!(
+        outcome.logs.contains("REPORT RequestId:"),
+        "{}",
+        outcome.logs
+    );
+    let whole = service
+        .call_streaming(lamplight_local::InvokeRequest {
+            function: "buffered".into(),
+            payload: br#"{"action": "echo", "value": 7}"#.to_vec().into(),
+            ..Default::default()
+        })
+        .await
+        .expect("call");
+    assert!(!whole.is_streamed());
+    let end = whole.finish().await.expect("finished");
+    assert_eq!(end.function_error, None);
+
     // An unknown function is an error of the call, before any stream.
     let missing = client
         .invoke_with_response_stream()

@@ -91,6 +91,7 @@ pub mod xray;
 pub use config::{Code, FunctionConfig, TracingMode};
 pub use error::ApiError;
 pub use invocation::{FunctionResult, Outcome};
+pub use response_stream::ResponseStream;
 pub use service::{
     AccessEntry, AccessLog, Echo, FunctionHandle, Hold, HttpShape, InvocationType, InvokeRequest,
     InvokeResponse, LocalLambda, LocalLambdaBuilder, Observer,

@@ -142,6 +142,98 @@ pub(crate) async fn invoke_streaming(
     }
 }
 
+/// A response as the function produces it, from
+/// [`LocalLambda::call_streaming`](crate::LocalLambda::call_streaming): the bytes of a function
+/// that streams as they arrive, or the whole answer of one that does not, then the end of the
+/// invocation (its [`Outcome`](crate::Outcome), logs and `REPORT`).
+pub struct ResponseStream {
+    request_id: String,
+    state: Reading,
+}
+
+enum Reading {
+    Buffered {
+        response: Box<InvokeResponse>,
+        given: bool,
+    },
+    Streaming(Streaming),
+    Done(Finished),
+}
+
+impl std::fmt::Debug for ResponseStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseStream")
+            .field("request_id", &self.request_id)
+            .field("streamed", &self.is_streamed())
+            .finish()
+    }
+}
+
+impl ResponseStream {
+    pub(crate) fn new(streamed: Streamed) -> Self {
+        match streamed {
+            Streamed::Buffered(response) => Self {
+                request_id: response.request_id.clone(),
+                state: Reading::Buffered {
+                    response,
+                    given: false,
+                },
+            },
+            Streamed::Streaming(streaming) => Self {
+                request_id: streaming.request_id.clone(),
+                state: Reading::Streaming(streaming),
+            },
+        }
+    }
+
+    /// The invocation's request id.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// Whether the function streamed its response (rather than answering it whole).
+    pub fn is_streamed(&self) -> bool {
+        !matches!(self.state, Reading::Buffered { .. })
+    }
+
+    /// The next bytes of the response as they arrive; `None` once they are all out. A function
+    /// that answered whole gives its answer (or nothing, for an error) in one piece.
+    pub async fn chunk(&mut self) -> Option<Bytes> {
+        let next = match &mut self.state {
+            Reading::Buffered { response, given } => {
+                if std::mem::replace(given, true) {
+                    return None;
+                }
+                return match response.outcome.as_ref().map(|o| &o.result) {
+                    Some(FunctionResult::Response(body)) if !body.is_empty() => Some(body.clone()),
+                    _ => None,
+                };
+            }
+            Reading::Streaming(streaming) => streaming.next().await,
+            Reading::Done(_) => return None,
+        };
+        match next {
+            Next::Chunk(bytes) => Some(bytes),
+            Next::Done(finished) => {
+                self.state = Reading::Done(finished);
+                None
+            }
+        }
+    }
+
+    /// The end of the invocation, once every chunk is read (chunks not read yet are read and
+    /// dropped): its response, whose payload is empty when it was streamed, with its
+    /// [`Outcome`](crate::Outcome); or why the service could not finish it.
+    pub async fn finish(mut self) -> Result<InvokeResponse, ApiError> {
+        while self.chunk().await.is_some() {}
+        match self.state {
+            Reading::Buffered { response, .. } => Ok(*response),
+            Reading::Done(finished) => *finished,
+            Reading::Streaming(_) => Err(ApiError::service("the stream ended without an end")),
+        }
+    }
+}
+
 /// The InvokeWithResponseStream body of `streamed`: `PayloadChunk`s, then `InvokeComplete`.
 pub(crate) fn event_stream(
     streamed: Streamed,
