@@ -500,3 +500,29 @@ async fn a_function_url_streams_its_body_as_it_is_produced() {
         "the body ended cleanly despite the function's error"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_outlives_its_timeout_ends_as_lambda_ends_it() {
+    let service = common::service(vec![
+        FunctionConfig::new("slow", Code::Bootstrap(stream_bin())).timeout(Duration::from_secs(1)),
+    ])
+    .await;
+    let client = common::client(&service).await;
+    let got = invoke_stream(&client, "slow", json!({"chunks": 10, "interval_ms": 300})).await;
+    assert_eq!(got.error_code.as_deref(), Some("Sandbox.Timedout"));
+    let text = got.text();
+    assert!(text.starts_with("chunk 1\n"), "{text}");
+    assert!(
+        !text.contains("chunk 10"),
+        "the whole stream went out: {text}"
+    );
+    assert!(
+        got.logs.contains("Task timed out after 1.00 seconds"),
+        "{}",
+        got.logs
+    );
+    // A new environment serves the next call.
+    let next = invoke_stream(&client, "slow", json!({"chunks": 1})).await;
+    assert_eq!(next.text(), "chunk 1\n");
+    assert_eq!(next.error_code, None);
+}
