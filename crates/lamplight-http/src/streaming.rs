@@ -4,7 +4,7 @@
 //!
 //! The response is posted as Lambda's HTTP integration expects: a JSON prelude with the
 //! status, headers and cookies, 8 NUL bytes, then the body's bytes as the body yields them.
-//! The router gets [`with_defaults`](crate::with_defaults) as with [`run`](crate::run); the
+//! The router gets [`with_defaults`] as with [`run`](crate::run); the
 //! timeout covers producing the response's head, not streaming its body. A body that fails
 //! mid-stream ends the response with Lambda's error trailers (see
 //! [`lamplight::runtime::streaming`]).

@@ -54,7 +54,9 @@
 //! (then up to [`FunctionConfig::max_queued`] invocations wait for one, and the next are throttled
 //! with `TooManyRequestsException`), timeouts that stop the environment
 //! (`Sandbox.Timedout`), crashes (`Runtime.ExitError`) and init errors reported to the caller,
-//! `START`/`END`/`REPORT` lines with billed duration and peak memory, the payload limits, and
+//! `START`/`END`/`REPORT` lines with billed duration and peak memory, the payload limits,
+//! response streaming (the Runtime API's streaming mode with errors in its trailers, up to 200 MB;
+//! InvokeWithResponseStream's event stream; [`LocalLambda::call_streaming`]), and
 //! the service's own `AWS::Lambda` and `AWS::Lambda::Function` segments in every sampled trace.
 //!
 //! The service runs code with your AWS credentials, so its API answers only local callers: a
