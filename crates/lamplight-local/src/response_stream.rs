@@ -516,6 +516,105 @@ mod tests {
         assert_eq!(doc["ErrorDetails"], "gone");
     }
 
+    /// A streaming invocation whose runtime sent `pieces` with `content_type`, then ended.
+    fn streaming(content_type: Option<&str>, pieces: &[&[u8]]) -> Streaming {
+        let (tx, events) = mpsc::channel(64);
+        for piece in pieces {
+            tx.try_send(StreamEvent::Chunk(Bytes::copy_from_slice(piece)))
+                .expect("room");
+        }
+        drop(tx);
+        let done = tokio::spawn(async {
+            Ok(InvokeResponse {
+                status: 200,
+                payload: Bytes::new(),
+                function_error: None,
+                log_result: None,
+                executed_version: "$LATEST".into(),
+                request_id: "r".into(),
+                trace_header: None,
+                outcome: None,
+            })
+        });
+        Streaming {
+            request_id: "r".into(),
+            content_type: content_type.map(str::to_owned),
+            events,
+            done: Some(done),
+            finished: None,
+        }
+    }
+
+    async fn body_of(response: axum::response::Response) -> Vec<u8> {
+        axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body")
+            .to_vec()
+    }
+
+    #[tokio::test]
+    async fn an_http_prelude_becomes_the_head_across_chunks() {
+        let prelude =
+            br#"{"statusCode":418,"headers":{"x-a":"1","x-b":["2","3"]},"cookies":["c=1"]}"#;
+        let (first, second) = prelude.split_at(10);
+        let mut tail = second.to_vec();
+        tail.extend_from_slice(&PRELUDE_END);
+        tail.extend_from_slice(b"hel");
+        let s = streaming(
+            Some(crate::stream::HTTP_INTEGRATION),
+            &[first, &tail, b"lo"],
+        );
+        let response = http_response(s).await.expect("a response");
+        assert_eq!(response.status(), 418);
+        assert_eq!(response.headers()["x-a"], "1");
+        let b: Vec<_> = response.headers().get_all("x-b").iter().collect();
+        assert_eq!(b, ["2", "3"]);
+        assert_eq!(response.headers()["set-cookie"], "c=1");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/octet-stream"
+        );
+        assert_eq!(body_of(response).await, b"hello");
+    }
+
+    #[tokio::test]
+    async fn without_the_http_type_every_byte_is_body() {
+        let s = streaming(Some("text/plain"), &[b"{\"statusCode\":500}", &PRELUDE_END]);
+        let response = http_response(s).await.expect("a response");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/plain");
+        assert_eq!(body_of(response).await.len(), 18 + 8);
+    }
+
+    #[tokio::test]
+    async fn a_bad_prelude_is_an_error_not_a_panic() {
+        let http = Some(crate::stream::HTTP_INTEGRATION);
+        let mut not_json = b"not json".to_vec();
+        not_json.extend_from_slice(&PRELUDE_END);
+        let why = http_response(streaming(http, &[&not_json]))
+            .await
+            .expect_err("refused");
+        assert!(why.contains("not the JSON expected"), "{why}");
+
+        let why = http_response(streaming(http, &[b"{\"statusCode\": 200"]))
+            .await
+            .expect_err("refused");
+        assert!(why.contains("ended inside its HTTP prelude"), "{why}");
+
+        let endless = vec![b' '; MAX_PRELUDE + 1];
+        let why = http_response(streaming(http, &[&endless]))
+            .await
+            .expect_err("refused");
+        assert!(why.contains("did not end within"), "{why}");
+
+        let mut bad_status = br#"{"statusCode": 42}"#.to_vec();
+        bad_status.extend_from_slice(&PRELUDE_END);
+        let why = http_response(streaming(http, &[&bad_status]))
+            .await
+            .expect_err("refused");
+        assert!(why.contains("no HTTP status"), "{why}");
+    }
+
     #[test]
     fn a_corrupted_frame_is_refused_by_the_decoder() {
         let mut framed = payload_chunks(&Bytes::from_static(b"hello"))
