@@ -37,5 +37,7 @@ pub use env::Env;
 pub use error::{BoxError, FunctionError};
 pub use invocation::{FunctionArn, Invocation};
 pub use lamplight_xray::TraceHeader;
-pub use runtime::streaming::{IntoStreamResponse, StreamResponse, run_streaming};
+pub use runtime::streaming::{
+    IntoStreamResponse, StreamResponse, respond_streaming, run_streaming,
+};
 pub use runtime::{RuntimeError, init, respond, run};

@@ -107,6 +107,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_handler_answers_sample_events_as_lambda_would() {
+        let inv = || Invocation::builder().build();
+        let ok = lamplight::respond_streaming(stream, br#"{"chunks": 2}"#, inv())
+            .await
+            .expect("streamed");
+        assert_eq!(ok.chunks, ["chunk 1\n", "chunk 2\n"]);
+        assert!(ok.error.is_none());
+        let late =
+            lamplight::respond_streaming(stream, br#"{"chunks": 3, "fail_after": 1}"#, inv())
+                .await
+                .expect("streamed");
+        assert_eq!(late.chunks, ["chunk 1\n"]);
+        assert_eq!(late.error.expect("failed").error_type, "StreamError");
+        let invalid = lamplight::respond_streaming(stream, br#"{"chunks": "many"}"#, inv())
+            .await
+            .expect_err("invalid");
+        assert_eq!(invalid.error_type, "InvalidEvent");
+        assert!(
+            invalid.error_message.contains("chunks"),
+            "{}",
+            invalid.error_message
+        );
+    }
+
+    #[tokio::test]
     async fn out_of_range_events_are_refused_clearly() {
         let inv = Invocation::builder().build();
         let Err(e) = stream(request(0, 0, None), inv.clone()).await else {

@@ -36,6 +36,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -194,29 +195,9 @@ where
             cold_start,
             body,
         } = self.start(event, sequential);
-        let handled = async {
-            let event = decode::<Ev>(&body)?;
-            let answered = AssertUnwindSafe(async { (self.handler)(event, invocation).await })
-                .catch_unwind()
-                .await;
-            let response = match answered {
-                Ok(Ok(response)) => response.into_stream_response(),
-                Ok(Err(e)) => return Err(FunctionError::from_handler_error(e)),
-                Err(panic) => return Err(FunctionError::from_panic(panic.as_ref())),
-            };
-            let StreamResponse {
-                content_type,
-                stream,
-            } = response;
-            let mut stream = Box::pin(stream);
-            let first = match next_item(&mut stream).await {
-                First::Failed(doc) => return Err(doc),
-                first => first,
-            };
-            Ok((content_type, first, stream))
-        }
-        .instrument(span.clone())
-        .await;
+        let handled = open(&self.handler, &body, invocation)
+            .instrument(span.clone())
+            .await;
         match handled {
             Err(doc) => {
                 let request = failure_request(&span, &request_id, &doc, invocation_id.as_deref());
@@ -242,6 +223,92 @@ where
         }
         self.telemetry.flush_async().await;
     }
+}
+
+/// An opened stream: its content type, its first item, and the rest.
+type Opened<R> = (
+    Option<String>,
+    First<<R as IntoStreamResponse>::Data>,
+    Pin<Box<<R as IntoStreamResponse>::Stream>>,
+);
+
+/// Decodes the event, runs the handler and takes the stream's first item, with panics caught:
+/// a failure up to there is an error document to answer as [`run`](super::run) does.
+async fn open<F, Fut, Ev, R, E>(
+    handler: &F,
+    body: &[u8],
+    invocation: Invocation,
+) -> Result<Opened<R>, FunctionError>
+where
+    F: Fn(Ev, Invocation) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    Ev: DeserializeOwned,
+    R: IntoStreamResponse,
+    E: Into<BoxError> + 'static,
+{
+    let event = decode::<Ev>(body)?;
+    let answered = AssertUnwindSafe(async { handler(event, invocation).await })
+        .catch_unwind()
+        .await;
+    let response = match answered {
+        Ok(Ok(response)) => response.into_stream_response(),
+        Ok(Err(e)) => return Err(FunctionError::from_handler_error(e)),
+        Err(panic) => return Err(FunctionError::from_panic(panic.as_ref())),
+    };
+    let StreamResponse {
+        content_type,
+        stream,
+    } = response;
+    let mut stream = Box::pin(stream);
+    match next_item(&mut stream).await {
+        First::Failed(doc) => Err(doc),
+        first => Ok((content_type, first, stream)),
+    }
+}
+
+/// What a streaming handler answered, as [`respond_streaming`] collects it.
+#[derive(Debug)]
+pub struct Streamed {
+    /// The `Content-Type` the response is posted with, if the handler chose one.
+    pub content_type: Option<String>,
+    /// The pieces the stream yielded, in order.
+    pub chunks: Vec<Bytes>,
+    /// The failure that ended the stream after its first piece: what the trailers report.
+    pub error: Option<FunctionError>,
+}
+
+/// Answers one event as [`run_streaming`] would, without a Runtime API: the stream's pieces
+/// (and the failure that ended it, if one did after the first piece), or the error document
+/// Lambda would return for a failure before the first piece. For tests of a streaming handler
+/// from sample events.
+pub async fn respond_streaming<F, Fut, Ev, R, E>(
+    handler: F,
+    event: &[u8],
+    invocation: Invocation,
+) -> Result<Streamed, FunctionError>
+where
+    F: Fn(Ev, Invocation) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    Ev: DeserializeOwned,
+    R: IntoStreamResponse,
+    E: Into<BoxError> + 'static,
+{
+    crate::error::install_panic_hook();
+    let (content_type, mut next, mut stream) = open(&handler, event, invocation).await?;
+    let mut chunks = Vec::new();
+    let error = loop {
+        match next {
+            First::Data(data) => chunks.push(data.into()),
+            First::Empty => break None,
+            First::Failed(doc) => break Some(doc),
+        }
+        next = next_item(&mut stream).await;
+    };
+    Ok(Streamed {
+        content_type,
+        chunks,
+        error,
+    })
 }
 
 /// The next item of the stream, with a panic while polling it caught.
@@ -400,6 +467,41 @@ mod tests {
                 .expect("message")
                 .ends_with('…')
         );
+    }
+
+    #[tokio::test]
+    async fn respond_streaming_tells_early_failures_from_late_ones() {
+        async fn handler(
+            fail_at: u32,
+            _inv: Invocation,
+        ) -> Result<impl Stream<Item = Result<String, std::io::Error>>, std::io::Error> {
+            Ok(futures::stream::iter((1..=3).map(move |i| {
+                if i == fail_at {
+                    Err(std::io::Error::other(format!("no {i}")))
+                } else {
+                    Ok(format!("{i}"))
+                }
+            })))
+        }
+        let inv = || Invocation::builder().build();
+        let whole = respond_streaming(handler, b"0", inv())
+            .await
+            .expect("streamed");
+        assert_eq!(whole.chunks, ["1", "2", "3"]);
+        assert!(whole.error.is_none());
+        let late = respond_streaming(handler, b"3", inv())
+            .await
+            .expect("streamed");
+        assert_eq!(late.chunks, ["1", "2"]);
+        assert_eq!(late.error.expect("an error").error_message, "no 3");
+        let early = respond_streaming(handler, b"1", inv())
+            .await
+            .expect_err("early");
+        assert_eq!(early.error_message, "no 1");
+        let invalid = respond_streaming(handler, b"\"x\"", inv())
+            .await
+            .expect_err("invalid");
+        assert_eq!(invalid.error_type, "InvalidEvent");
     }
 
     #[tokio::test]
