@@ -154,6 +154,9 @@ async fn chunks_arrive_as_the_function_produces_them() {
     let first = got.chunks[0].0;
     let last = got.chunks[4].0;
     let total = got.completed.expect("completed");
+    eprintln!(
+        "warm call: first chunk after {first:?}, last after {last:?}, InvokeComplete after {total:?}"
+    );
     // The function takes 800 ms after its first line to produce the rest: a buffered answer
     // would bring every line at once, at the end.
     assert!(
