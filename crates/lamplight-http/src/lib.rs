@@ -17,6 +17,9 @@
 //!
 //! Binary responses are base64-encoded by `lambda_http` from their `Content-Type`.
 //!
+//! [`run_streaming`] serves the same router with its bodies streamed as they are produced
+//! (Function URLs in `RESPONSE_STREAM` mode): see [`streaming`].
+//!
 //! ```no_run
 //! use axum::{Router, routing::get};
 //! use lamplight_http::{HttpError, Json, Path};
@@ -38,6 +41,7 @@ mod error;
 pub mod event;
 mod extract;
 pub mod middleware;
+pub mod streaming;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -49,6 +53,7 @@ pub use error::{FieldError, HttpError};
 pub use event::{EventError, EventKind, HttpEvent};
 pub use extract::{Json, Path, Query};
 pub use middleware::RequestId;
+pub use streaming::run_streaming;
 
 /// The router with lamplight's defaults around it (request id outermost, then the access log,
 /// then the body limit, then the timeout). [`run`] applies it; tests of a router can too.

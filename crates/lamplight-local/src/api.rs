@@ -33,6 +33,7 @@ use crate::deployment::{CodePackage, Deployment};
 use crate::error::ApiError;
 use crate::invoke::{InvocationType, InvokeRequest, MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD};
 use crate::registry::{Alias, Function, Meta, Registry, validate_name};
+use crate::response_stream;
 
 /// Control-plane requests larger than this are refused before they are read whole (a 50 MB
 /// zip, base64, in JSON).
@@ -48,6 +49,10 @@ const MAX_LINK_TARGET: u64 = 4096;
 pub(crate) async fn serve(listener: TcpListener, registry: Arc<Registry>, access: Access) {
     let app = Router::new()
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
+        .route(
+            "/2021-11-15/functions/{name}/response-streaming-invocations",
+            post(invoke_with_response_stream),
+        )
         .route("/2015-03-31/functions", post(create).get(list))
         .route("/2015-03-31/functions/", get(list))
         .route(
@@ -452,6 +457,67 @@ async fn invoke(
     }
     if let Some(logs) = &out.log_result {
         set("x-amz-log-result", logs);
+    }
+    Ok(response)
+}
+
+/// InvokeWithResponseStream: the response as an event stream, chunk by chunk as the function
+/// streams it (one chunk for a function that answers buffered). Errors of the request come
+/// back before the stream as Invoke's do; a function error ends the stream in `InvokeComplete`.
+async fn invoke_with_response_stream(
+    State(registry): Shared,
+    Path(name): Path<String>,
+    Query(query): Query<QualifierQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let invocation_type = match header(&headers, "x-amz-invocation-type").as_deref() {
+        None | Some("RequestResponse") => InvocationType::RequestResponse,
+        Some("DryRun") => InvocationType::DryRun,
+        Some(other) => {
+            return Err(ApiError::invalid_parameter(format!(
+                "X-Amz-Invocation-Type `{other}` is not RequestResponse or DryRun"
+            )));
+        }
+    };
+    let payload = read_body(body, &headers, MAX_SYNC_PAYLOAD, "InvokeWithResponseStream").await?;
+    let request = InvokeRequest {
+        function: name,
+        qualifier: query.qualifier,
+        invocation_type,
+        log_tail: header(&headers, "x-amz-log-type").as_deref() == Some("Tail"),
+        payload,
+        client_context: header(&headers, "x-amz-client-context"),
+        trace_header: header(&headers, "x-amzn-trace-id"),
+    };
+    let version = registry
+        .find_deployment(&request.function, request.qualifier.as_deref())
+        .map(|(_, _, version)| version)
+        .ok();
+    if invocation_type == InvocationType::DryRun {
+        let out = registry.invoke(request).await?;
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        if let Ok(v) = HeaderValue::from_str(&out.request_id) {
+            response.headers_mut().insert("x-amzn-requestid", v);
+        }
+        return Ok(response);
+    }
+    let streamed = response_stream::invoke_streaming(registry, request).await?;
+    let request_id = match &streamed {
+        response_stream::Streamed::Buffered(out) => out.request_id.clone(),
+        response_stream::Streamed::Streaming(s) => s.request_id.clone(),
+    };
+    let mut response = Response::new(Body::from_stream(response_stream::event_stream(streamed)));
+    let h = response.headers_mut();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    set("content-type", response_stream::EVENT_STREAM);
+    set("x-amzn-requestid", &request_id);
+    if let Some(version) = &version {
+        set("x-amz-executed-version", version);
     }
     Ok(response)
 }

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Code;
 use crate::host::EnvironmentHost;
-use crate::invocation::{FunctionResult, Outcome, Pending, error_body};
+use crate::invocation::{FunctionResult, Outcome, Pending, StreamTap, error_body};
 use crate::lifecycle::{Launch, Lifecycle, exit_reason};
 use crate::logs::{Report, now_ms, peak_memory_mb};
 use crate::runtime_api::{NextInvocation, RuntimeApiBackend};
@@ -494,6 +494,14 @@ impl RuntimeApiBackend for Environment {
         status: Option<&str>,
     ) -> impl Future<Output = bool> + Send {
         Environment::finish(self, request_id, result, status)
+    }
+
+    fn stream_tap(&self, request_id: &str) -> Option<StreamTap> {
+        self.state()
+            .in_flight
+            .as_ref()
+            .filter(|f| f.pending.request_id == request_id)
+            .and_then(|f| f.pending.stream.clone())
     }
 
     fn init_failed(self: &Arc<Self>, error_type: String, body: Bytes) {

@@ -29,6 +29,7 @@ use crate::api::Access;
 use crate::invocation::FunctionResult;
 use crate::invoke::{InvokeRequest, MAX_SYNC_PAYLOAD};
 use crate::registry::Registry;
+use crate::response_stream::{self, Streamed, Streaming};
 
 /// The path prefix that names a function: `/lambda-url/<function>/<path>`.
 pub const FUNCTION_PREFIX: &str = "/lambda-url/";
@@ -225,7 +226,12 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
     Ok(Bytes::from(buffer))
 }
 
-async fn answer(registry: &Registry, front: &Front, peer: SocketAddr, request: Request) -> Answer {
+async fn answer(
+    registry: &Arc<Registry>,
+    front: &Front,
+    peer: SocketAddr,
+    request: Request,
+) -> Answer {
     if let Err(e) = front.access.check_hosts(request.uri(), request.headers()) {
         return Answer::front(message(StatusCode::FORBIDDEN, &e.message), e.message);
     }
@@ -264,7 +270,7 @@ async fn answer(registry: &Registry, front: &Front, peer: SocketAddr, request: R
 }
 
 async fn invoke(
-    registry: &Registry,
+    registry: &Arc<Registry>,
     name: &str,
     shape: HttpShape,
     parts: &request::Parts,
@@ -290,8 +296,18 @@ async fn invoke(
             .map(str::to_owned),
         ..InvokeRequest::default()
     };
-    let response = match registry.invoke(request).await {
-        Ok(response) => response,
+    // A Function URL streams when its function does; the other triggers buffer.
+    let invoked = if matches!(shape, HttpShape::FunctionUrl) {
+        response_stream::invoke_streaming(registry.clone(), request).await
+    } else {
+        registry
+            .invoke(request)
+            .await
+            .map(|r| Streamed::Buffered(Box::new(r)))
+    };
+    let response = match invoked {
+        Ok(Streamed::Buffered(response)) => *response,
+        Ok(Streamed::Streaming(streaming)) => return streamed(streaming).await,
         Err(e) => {
             let (status, text) = match e.status {
                 413 => (
@@ -360,6 +376,28 @@ async fn invoke(
         trace_id,
         request_id,
         note,
+    }
+}
+
+/// The answer of a function streaming to its Function URL: headers once its prelude is in,
+/// then the body as it arrives.
+async fn streamed(streaming: Streaming) -> Answer {
+    let request_id = Some(streaming.request_id.clone());
+    match response_stream::http_response(streaming).await {
+        Ok(response) => Answer {
+            response,
+            function: None,
+            trace_id: None,
+            request_id,
+            note: Some("streamed".to_owned()),
+        },
+        Err(why) => Answer {
+            response: message(StatusCode::BAD_GATEWAY, "Internal Server Error"),
+            function: None,
+            trace_id: None,
+            request_id,
+            note: Some(why),
+        },
     }
 }
 

@@ -40,7 +40,26 @@ pub(crate) struct Pending {
     pub trace: TraceContext,
     pub received_at: SystemTime,
     pub reply: Option<oneshot::Sender<Outcome>>,
+    /// Where a streamed response goes as it arrives (InvokeWithResponseStream, the HTTP
+    /// front); `None` buffers a streamed response into the [`Outcome`], as `Invoke` does.
+    pub stream: Option<StreamTap>,
 }
+
+/// What a caller reading a streamed response sees before the [`Outcome`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StreamEvent {
+    /// The runtime began a streamed response, with its `Content-Type` (the HTTP integration's
+    /// type means the body starts with a prelude).
+    Started {
+        request_id: String,
+        content_type: Option<String>,
+    },
+    /// Bytes of the response, as they arrived.
+    Chunk(Bytes),
+}
+
+/// The sending end of a streamed response; bounded, so a slow reader slows the runtime.
+pub(crate) type StreamTap = tokio::sync::mpsc::Sender<StreamEvent>;
 
 /// What the function produced.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use crate::config::TracingMode;
 use crate::error::ApiError;
-use crate::invocation::{FunctionResult, Outcome, Pending, Record, TraceContext};
+use crate::invocation::{FunctionResult, Outcome, Pending, Record, StreamTap, TraceContext};
 use crate::registry::Registry;
 
 pub use lamplight_limits::{MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD};
@@ -114,6 +114,16 @@ impl InvokeResponse {
 
 impl Registry {
     pub(crate) async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, ApiError> {
+        self.invoke_with(request, None).await
+    }
+
+    /// [`Registry::invoke`], with a streamed response sent to `stream` as it arrives; the
+    /// response's [`Outcome`] then holds no payload (it went to `stream`).
+    pub(crate) async fn invoke_with(
+        &self,
+        request: InvokeRequest,
+        stream: Option<StreamTap>,
+    ) -> Result<InvokeResponse, ApiError> {
         self.pass_gate(&request.function).await;
         let (function, deployment, version) =
             self.find_deployment(&request.function, request.qualifier.as_deref())?;
@@ -185,6 +195,7 @@ impl Registry {
             trace,
             received_at,
             reply: (request.invocation_type == InvocationType::RequestResponse).then_some(reply),
+            stream,
         };
         let start = deployment.admit(pending).map_err(|(_, full)| {
             ApiError::throttled(

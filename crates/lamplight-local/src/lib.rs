@@ -26,6 +26,7 @@
 //! | [`service`] | [`LocalLambda`] and its builder: the facade that starts and runs the service |
 //! | `front` | the HTTP front: plain HTTP requests as the events of HTTP triggers ([`HttpShape`]) |
 //! | `api` | the Lambda API over HTTP: Invoke, the control plane, traces and logs |
+//! | `response_stream` | InvokeWithResponseStream: a streamed response as it arrives, framed as an event stream; the HTTP prelude |
 //! | `invoke` | one Invoke call ([`InvokeRequest`], [`InvokeResponse`]) to a deployment |
 //! | `registry` | functions by name, their versions and aliases, [`FunctionHandle`] |
 //! | `deployment` | one version of a function and its pool of execution environments |
@@ -37,6 +38,7 @@
 //! | `slot` | the invocation slot: what the Runtime API sees of an environment |
 //! | `segments` | the service's own X-Ray segments of an invocation |
 //! | `runtime_api` | the Runtime API (2018-06-01) a runtime talks to |
+//! | `stream` | a streamed response as the Runtime API receives it: chunks, trailers, limits |
 //! | `invocation` | one invocation in flight and its [`Outcome`] |
 //! | `context` | what every environment shares; the variables Lambda sets for a function |
 //! | [`config`] | [`FunctionConfig`] and [`Code`]: what a function is |
@@ -53,7 +55,9 @@
 //! (then up to [`FunctionConfig::max_queued`] invocations wait for one, and the next are throttled
 //! with `TooManyRequestsException`), timeouts that stop the environment
 //! (`Sandbox.Timedout`), crashes (`Runtime.ExitError`) and init errors reported to the caller,
-//! `START`/`END`/`REPORT` lines with billed duration and peak memory, the payload limits, and
+//! `START`/`END`/`REPORT` lines with billed duration and peak memory, the payload limits,
+//! response streaming (the Runtime API's streaming mode with errors in its trailers, up to 200 MB;
+//! InvokeWithResponseStream's event stream; [`LocalLambda::call_streaming`]), and
 //! the service's own `AWS::Lambda` and `AWS::Lambda::Function` segments in every sampled trace.
 //!
 //! The service runs code with your AWS credentials, so its API answers only local callers: a
@@ -79,16 +83,19 @@ pub mod logs;
 mod output;
 mod process;
 mod registry;
+mod response_stream;
 mod runtime_api;
 mod segments;
 pub mod serve;
 pub mod service;
 mod slot;
+mod stream;
 pub mod xray;
 
 pub use config::{Code, FunctionConfig, TracingMode};
 pub use error::ApiError;
 pub use invocation::{FunctionResult, Outcome};
+pub use response_stream::ResponseStream;
 pub use service::{
     AccessEntry, AccessLog, Echo, FunctionHandle, Hold, HttpShape, InvocationType, InvokeRequest,
     InvokeResponse, LocalLambda, LocalLambdaBuilder, Observer,

@@ -19,7 +19,8 @@ use futures_util::StreamExt as _;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::invocation::{FunctionResult, error_body};
+use crate::invocation::{FunctionResult, StreamTap, error_body};
+use crate::stream::{Limits, MAX_STREAMED_RESPONSE, StreamError, TRUNCATED};
 
 /// The most bytes of one response the Runtime API takes, as Lambda (6 MB plus framing).
 pub(crate) const MAX_RESPONSE: usize = 6_291_556;
@@ -52,6 +53,8 @@ pub(crate) trait RuntimeApiBackend: Send + Sync + 'static {
         result: FunctionResult,
         status: Option<&str>,
     ) -> impl Future<Output = bool> + Send;
+    /// Where the running invocation `request_id` wants a streamed response, if anywhere.
+    fn stream_tap(&self, request_id: &str) -> Option<StreamTap>;
     /// The runtime reported an init error: the environment fails its invocations and stops.
     fn init_failed(self: &Arc<Self>, error_type: String, body: Bytes);
 }
@@ -124,6 +127,9 @@ async fn response<E: RuntimeApiBackend>(
     let Some(deadline) = env.deadline(&id) else {
         return invalid_request_id();
     };
+    if crate::stream::is_streaming(&headers) {
+        return streamed_response(&*env, &id, &headers, body, deadline).await;
+    }
     match read_body(&headers, body, deadline + DEADLINE_GRACE).await {
         Ok(body) => {
             if env.finish(&id, FunctionResult::Response(body), None).await {
@@ -133,6 +139,62 @@ async fn response<E: RuntimeApiBackend>(
             }
         }
         Err(e) => refuse_invocation_body(&*env, &id, e).await,
+    }
+}
+
+/// A response posted in streaming mode: its bytes go to the caller as they arrive, and how it
+/// ended (whole, with an error in its trailers, cut short, too large) finishes the invocation.
+async fn streamed_response<E: RuntimeApiBackend>(
+    env: &E,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+    deadline: Instant,
+) -> Response {
+    let tap = env.stream_tap(id);
+    let received = crate::stream::receive(
+        id,
+        headers,
+        body,
+        deadline + DEADLINE_GRACE,
+        tap,
+        Limits {
+            buffered: MAX_RESPONSE,
+            streamed: MAX_STREAMED_RESPONSE,
+        },
+    )
+    .await;
+    let (result, status, answer) = match received {
+        Ok(result) => (result, None, None),
+        Err(e @ StreamError::TooLarge { .. }) => {
+            let result = FunctionResult::Error {
+                error_type: "Function.ResponseSizeTooLarge".into(),
+                body: error_body("Function.ResponseSizeTooLarge", &e.to_string()),
+            };
+            let answer = runtime_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                &e.to_string(),
+            );
+            (result, Some("error"), Some(answer))
+        }
+        Err(e @ StreamError::Broken(_)) => {
+            let message = format!("RequestId: {id} Error: {e}");
+            let result = FunctionResult::Error {
+                error_type: TRUNCATED.into(),
+                body: error_body(TRUNCATED, &message),
+            };
+            let answer = runtime_error(StatusCode::BAD_REQUEST, "InvalidRequest", &e.to_string());
+            (result, Some("error"), Some(answer))
+        }
+        // The invocation's timer has failed it already.
+        Err(StreamError::TooSlow) => return BodyError::TooSlow.response(),
+    };
+    let finished = env.finish(id, result, status).await;
+    match answer {
+        Some(answer) => answer,
+        None if finished => accepted(),
+        None => invalid_request_id(),
     }
 }
 

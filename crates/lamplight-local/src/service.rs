@@ -415,6 +415,18 @@ impl LocalLambda {
         self.registry.invoke(request).await
     }
 
+    /// Runs one call in-process (no HTTP) as InvokeWithResponseStream would: the response's
+    /// bytes as the function streams them, then the end of the invocation. Errors of the call
+    /// itself (no such function, throttled) come back before anything is streamed.
+    pub async fn call_streaming(
+        &self,
+        request: InvokeRequest,
+    ) -> Result<crate::ResponseStream, ApiError> {
+        crate::response_stream::invoke_streaming(self.registry.clone(), request)
+            .await
+            .map(crate::ResponseStream::new)
+    }
+
     /// Invokes `function` synchronously in-process (no HTTP), as the Invoke API would.
     pub async fn invoke(
         &self,

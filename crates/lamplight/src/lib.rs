@@ -14,6 +14,7 @@
 //! | module | holds |
 //! |---|---|
 //! | [`runtime`] | [`run`] (serve invocations) and [`init`] (state built once per execution environment) |
+//! | [`runtime::streaming`] | [`run_streaming`]: handlers that answer with a stream of bytes, sent as it is produced |
 //! | [`invocation`] | [`Invocation`]: request id, deadline, parsed ARN and trace header, caller context |
 //! | [`env`] | reserved variable names ([`env::vars`]) and [`Env`], their typed view |
 //! | [`config`] | the function's own settings from env vars, all problems reported at once |
@@ -36,4 +37,7 @@ pub use env::Env;
 pub use error::{BoxError, FunctionError};
 pub use invocation::{FunctionArn, Invocation};
 pub use lamplight_xray::TraceHeader;
+pub use runtime::streaming::{
+    IntoStreamResponse, StreamResponse, respond_streaming, run_streaming,
+};
 pub use runtime::{RuntimeError, init, respond, run};

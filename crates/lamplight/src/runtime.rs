@@ -45,6 +45,8 @@ use crate::env::{Env, EnvError, RuntimeApi, vars};
 use crate::error::{BoxError, FunctionError, install_panic_hook};
 use crate::invocation::Invocation;
 
+pub mod streaming;
+
 /// How many times in a row `GET /next` may fail transiently before the runtime exits.
 pub const NEXT_ATTEMPTS: u32 = 5;
 /// The wait after the first transient failure of `GET /next`; it doubles after each one
@@ -558,6 +560,55 @@ where
     /// Serves one event: decode, handle, post the result, then flush telemetry.
     /// `sequential` says whether the process-wide `_X_AMZN_TRACE_ID` belongs to this event.
     async fn invoke(&self, api: &Api, event: NextEvent, sequential: bool) {
+        let Started {
+            request_id,
+            invocation_id,
+            invocation,
+            span,
+            cold_start,
+            body,
+        } = self.start(event, sequential);
+        let outcome = complete(&self.handler, &body, invocation)
+            .instrument(span.clone())
+            .await;
+        let request = match &outcome {
+            Ok(response) => build_request()
+                .method(Method::POST)
+                .uri(format!(
+                    "/2018-06-01/runtime/invocation/{request_id}/response"
+                ))
+                .header("Content-Type", "application/json")
+                .header(INVOCATION_ID, invocation_id.as_deref().unwrap_or_default())
+                .body(Body::from(response.clone()))
+                .map_err(BoxError::from),
+            Err(doc) => failure_request(&span, &request_id, doc, invocation_id.as_deref()),
+        };
+        // The handler's subsegment ends with the handler, before the response is sent.
+        drop(span);
+        self.telemetry
+            .write_metrics(&self.env.function_name, cold_start);
+        if let Some(request) = built(request, &request_id) {
+            api.post(request, &request_id).await;
+        }
+        // Spans leave after the response and before the next poll: the caller never waits
+        // for them, and none is queued when Lambda freezes the process.
+        self.telemetry.flush_async().await;
+    }
+}
+
+/// An event handed to its handler: the invocation, its span, and what answering it needs.
+struct Started {
+    request_id: String,
+    invocation_id: Option<String>,
+    invocation: Invocation,
+    span: tracing::Span,
+    cold_start: bool,
+    body: Vec<u8>,
+}
+
+impl<F, Ev> Worker<F, Ev> {
+    /// The invocation of `event`, with its context and span; the handler runs next.
+    fn start(&self, event: NextEvent, sequential: bool) -> Started {
         let NextEvent {
             request_id,
             headers,
@@ -600,47 +651,47 @@ where
                 trace_id: trace_id.as_deref(),
                 cold_start,
             });
-        let outcome = complete(&self.handler, &body, invocation)
-            .instrument(span.clone())
-            .await;
-        let request = match &outcome {
-            Ok(response) => build_request()
-                .method(Method::POST)
-                .uri(format!(
-                    "/2018-06-01/runtime/invocation/{request_id}/response"
-                ))
-                .header("Content-Type", "application/json")
-                .header(INVOCATION_ID, invocation_id.as_deref().unwrap_or_default())
-                .body(Body::from(response.clone()))
-                .map_err(BoxError::from),
-            Err(doc) => {
-                span.in_scope(
-                    || tracing::error!(errorType = %doc.error_type, "{}", doc.error_message),
-                );
-                lamplight_telemetry::record_failure(&span, &doc.error_type, &doc.error_message);
-                error_request(
-                    &format!("/2018-06-01/runtime/invocation/{request_id}/error"),
-                    doc,
-                    invocation_id.as_deref(),
-                )
-            }
-        };
-        // The handler's subsegment ends with the handler, before the response is sent.
-        drop(span);
-        self.telemetry
-            .write_metrics(&self.env.function_name, cold_start);
-        match request {
-            Ok(request) => api.post(request, &request_id).await,
-            // Only a request id that is not a valid URL path gets here.
-            Err(e) => tracing::error!(
+        Started {
+            request_id,
+            invocation_id,
+            invocation,
+            span,
+            cold_start,
+            body,
+        }
+    }
+}
+
+/// Logs a failed invocation in its span and builds its `/error` post.
+fn failure_request(
+    span: &tracing::Span,
+    request_id: &str,
+    doc: &FunctionError,
+    invocation_id: Option<&str>,
+) -> Result<http::Request<Body>, BoxError> {
+    span.in_scope(|| tracing::error!(errorType = %doc.error_type, "{}", doc.error_message));
+    lamplight_telemetry::record_failure(span, &doc.error_type, &doc.error_message);
+    error_request(
+        &format!("/2018-06-01/runtime/invocation/{request_id}/error"),
+        doc,
+        invocation_id,
+    )
+}
+
+/// The request, or `None` after logging why it could not be built (only a request id that is
+/// not a valid URL path gets there).
+fn built(
+    request: Result<http::Request<Body>, BoxError>,
+    request_id: &str,
+) -> Option<http::Request<Body>> {
+    request
+        .map_err(|e| {
+            tracing::error!(
                 requestId = %request_id,
                 "could not build the request for the invocation result: {e}"
-            ),
-        }
-        // Spans leave after the response and before the next poll: the caller never waits
-        // for them, and none is queued when Lambda freezes the process.
-        self.telemetry.flush_async().await;
-    }
+            );
+        })
+        .ok()
 }
 
 /// Answers one event as [`run`] would, without a Runtime API: the JSON response, or the error
@@ -675,26 +726,7 @@ where
     R: Serialize,
     E: Into<BoxError> + 'static,
 {
-    let event_type = || crate::error::short_type_name(std::any::type_name::<Ev>());
-    // A hand-written `Deserialize` or `Serialize` can panic too; neither may end the process.
-    let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        serde_path_to_error::deserialize::<_, Ev>(&mut serde_json::Deserializer::from_slice(body))
-    }));
-    let event = match decoded {
-        Ok(Ok(event)) => event,
-        Ok(Err(e)) => {
-            return Err(FunctionError::new(
-                "InvalidEvent",
-                format!("the event does not match `{}`: {e}", event_type()),
-            ));
-        }
-        Err(panic) => {
-            return Err(FunctionError::from_panic_in(
-                panic.as_ref(),
-                &format!("decoding the event as `{}`", event_type()),
-            ));
-        }
-    };
+    let event = decode::<Ev>(body)?;
     let outcome = AssertUnwindSafe(async { handler(event, invocation).await })
         .catch_unwind()
         .await;
@@ -712,6 +744,27 @@ where
         Err(panic) => Err(FunctionError::from_panic_in(
             panic.as_ref(),
             "encoding the response as JSON",
+        )),
+    }
+}
+
+/// The event as the handler's type; an event that does not match, or a `Deserialize` that
+/// panics, is the error document to answer.
+fn decode<Ev: DeserializeOwned>(body: &[u8]) -> Result<Ev, FunctionError> {
+    let event_type = || crate::error::short_type_name(std::any::type_name::<Ev>());
+    // A hand-written `Deserialize` can panic too; it may not end the process.
+    let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        serde_path_to_error::deserialize::<_, Ev>(&mut serde_json::Deserializer::from_slice(body))
+    }));
+    match decoded {
+        Ok(Ok(event)) => Ok(event),
+        Ok(Err(e)) => Err(FunctionError::new(
+            "InvalidEvent",
+            format!("the event does not match `{}`: {e}", event_type()),
+        )),
+        Err(panic) => Err(FunctionError::from_panic_in(
+            panic.as_ref(),
+            &format!("decoding the event as `{}`", event_type()),
         )),
     }
 }
