@@ -31,6 +31,7 @@
 //! | `environment` | one execution environment: its invocations, from `/next` to `REPORT` |
 //! | `host` | the trait an environment sees its deployment through |
 //! | `lifecycle` | the runtime spawned, watched until it exits, and torn down |
+//! | `extensions` | the Extensions API, external extensions from layers, the shutdown sequence |
 //! | `process` | the runtime's process and process group: wait, kill |
 //! | `output` | capture of the runtime's stdout and stderr into its log |
 //! | `slot` | the invocation slot: what the Runtime API sees of an environment |
@@ -69,6 +70,7 @@ mod context;
 mod deployment;
 mod environment;
 pub mod error;
+mod extensions;
 mod front;
 mod host;
 mod invocation;

@@ -98,6 +98,17 @@ impl Function {
         }
     }
 
+    /// How many environments `$LATEST` and the published versions have alive.
+    pub fn environments_of_every_version(&self) -> usize {
+        let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        self.deployment().environments()
+            + versions
+                .published
+                .values()
+                .map(|(d, _)| d.environments())
+                .sum::<usize>()
+    }
+
     /// Replaces the deployment (new code or configuration): new invocations go to the new one.
     pub async fn redeploy(&self, next: Arc<Deployment>) {
         let previous = std::mem::replace(
