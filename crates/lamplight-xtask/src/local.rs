@@ -168,7 +168,7 @@ pub(crate) async fn run(sh: &Shell, flags: flags::Local) -> Result<()> {
                     signals.recv().await
                 }
             };
-            shutdown(service);
+            shutdown(service).await;
             signal
         }
         None => stop_on_signal(service, signals).await,
