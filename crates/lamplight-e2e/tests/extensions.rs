@@ -301,6 +301,48 @@ async fn a_timeout_sends_shutdown_with_reason_timeout() {
 }
 
 #[tokio::test]
+async fn replacing_the_function_shuts_its_environment_down() {
+    let layer = layer("probe");
+    let service = service(vec![with_probe("replaced", layer.path(), "normal")]).await;
+    response(
+        &service
+            .invoke("replaced", r#"{"action": "echo", "value": 1}"#)
+            .await
+            .expect("invoke"),
+    );
+    let old = service.function("replaced").expect("function");
+    service
+        .add_function(with_probe("replaced", layer.path(), "normal").env("VERSION", "2"))
+        .await
+        .expect("replace");
+    let deadline = Instant::now() + LONG;
+    loop {
+        let log: Vec<String> = old.log_streams().into_values().flatten().collect();
+        let events = probe_events(&log);
+        if events
+            .iter()
+            .any(|e| e["eventType"] == "SHUTDOWN" && e["shutdownReason"] == "spindown")
+            && log.iter().any(|l| l == "PROBE probe exiting")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no SHUTDOWN:\n{}",
+            log.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    response(
+        &service
+            .invoke("replaced", r#"{"action": "echo", "value": 2}"#)
+            .await
+            .expect("invoke"),
+    );
+    service.shutdown().await;
+}
+
+#[tokio::test]
 async fn sigterm_sends_the_last_spans_and_runs_the_shutdown_hook() {
     let gracefulfn = PathBuf::from(env!("CARGO_BIN_EXE_gracefulfn"));
     let service = service(vec![FunctionConfig::new(

@@ -369,6 +369,14 @@ impl Deployment {
         }
     }
 
+    /// Kills every environment now, extensions or not (the service being dropped).
+    pub fn kill_all(&self) {
+        let all = self.pool().all.clone();
+        for env in all {
+            env.stop();
+        }
+    }
+
     /// The Runtime API of the first environment, for external runtimes.
     pub fn external_runtime_api(&self) -> Option<std::net::SocketAddr> {
         if self.config.code != Code::External {

@@ -53,7 +53,9 @@
 //! (then up to [`FunctionConfig::max_queued`] invocations wait for one, and the next are throttled
 //! with `TooManyRequestsException`), timeouts that stop the environment
 //! (`Sandbox.Timedout`), crashes (`Runtime.ExitError`) and init errors reported to the caller,
-//! `START`/`END`/`REPORT` lines with billed duration and peak memory, the payload limits, and
+//! `START`/`END`/`REPORT` lines with billed duration and peak memory, the Extensions API with
+//! external extensions from layer directories ([`FunctionConfig::layers`]) and the shutdown
+//! sequence (`SHUTDOWN`, SIGTERM, the grace period, [`LocalLambda::shutdown`]), the payload limits, and
 //! the service's own `AWS::Lambda` and `AWS::Lambda::Function` segments in every sampled trace.
 //!
 //! The service runs code with your AWS credentials, so its API answers only local callers: a

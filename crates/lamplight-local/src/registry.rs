@@ -98,6 +98,16 @@ impl Function {
         }
     }
 
+    /// Kills the environments of `$LATEST` and of every published version now, with no
+    /// shutdown sequence.
+    pub fn kill_every_version(&self) {
+        self.deployment().kill_all();
+        let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        for (deployment, _) in versions.published.values() {
+            deployment.kill_all();
+        }
+    }
+
     /// How many environments `$LATEST` and the published versions have alive.
     pub fn environments_of_every_version(&self) -> usize {
         let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());

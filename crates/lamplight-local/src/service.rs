@@ -289,8 +289,10 @@ impl Drop for LocalLambda {
             http.task.abort();
         }
         if let Ok(functions) = self.registry.functions.read() {
+            // No task may run after this: no grace period, the process groups die now
+            // ([`LocalLambda::shutdown`] is the graceful way).
             for f in functions.values() {
-                f.stop_every_version();
+                f.kill_every_version();
             }
         }
     }
