@@ -193,6 +193,26 @@ async fn init_completes_only_after_the_extension_calls_next() {
 }
 
 #[tokio::test]
+async fn an_extension_that_never_calls_next_times_init_out() {
+    let layer = layer("probe");
+    let config = with_probe("stuck", layer.path(), "normal")
+        .env("PROBE_FIRST_NEXT_MS", "60000")
+        .init_timeout(Duration::from_secs(1));
+    let service = service(vec![config]).await;
+    let outcome = service
+        .invoke("stuck", r#"{"action": "echo", "value": 1}"#)
+        .await
+        .expect("invoke");
+    let (error_type, doc) = error(&outcome);
+    assert_eq!(error_type, "Sandbox.Timedout", "{doc}");
+    assert!(
+        outcome.logs.contains("EXTENSION\tthe extensions [probe]"),
+        "{}",
+        outcome.logs
+    );
+}
+
+#[tokio::test]
 async fn an_extension_init_error_fails_the_invocation() {
     let layer = layer("probe");
     let service = service(vec![with_probe("badext", layer.path(), "init_error")]).await;

@@ -272,13 +272,22 @@ impl Environment {
         }
         // Init ends, and an invocation's environment is reused, only once every extension
         // has called `next` too.
-        let limit = if self.state().init_duration.is_none() {
+        let initialising = self.state().init_duration.is_none();
+        let limit = if initialising {
             self.init_deadline()
                 .saturating_duration_since(Instant::now())
         } else {
             self.deployment.config().timeout
         };
         if !self.extensions.wait_ready(limit).await {
+            {
+                let mut state = self.state();
+                // An extension that never called next during init times init out, unless
+                // one failed it.
+                if initialising && state.init_error.is_none() {
+                    state.init_timed_out = true;
+                }
+            }
             self.stop();
             return None;
         }
@@ -546,7 +555,7 @@ impl Environment {
             None if timed_out => {
                 let seconds = self.deployment.config().init_timeout.as_secs_f64();
                 let message = format!(
-                    "RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds (the runtime never polled /runtime/invocation/next during init)"
+                    "RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds (init did not complete: the runtime never polled /runtime/invocation/next, or an extension never called /extension/event/next)"
                 );
                 (
                     "Sandbox.Timedout".to_owned(),

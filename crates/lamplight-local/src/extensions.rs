@@ -342,27 +342,36 @@ impl Extensions {
         )
         .await
         .is_ok();
-        let late: Vec<String> = {
+        let (stopped, late) = {
             let mut state = self.state();
             if state.init_failed {
                 return false;
             }
-            state.init_done = true;
-            state
+            let late: Vec<String> = state
                 .registered
                 .iter()
                 .filter(|r| !r.gone && (r.busy || !r.events.is_empty()))
                 .map(|r| r.name.clone())
-                .collect()
+                .collect();
+            if ready && !state.stopped {
+                state.init_done = true;
+            }
+            (state.stopped, late)
         };
-        if !ready {
-            (self.hooks.log)(format!(
-                "EXTENSION\tthe extensions [{}] did not call next within {:.2} seconds",
-                late.join(", "),
-                limit.as_secs_f64()
-            ));
+        if !late.is_empty() && (!ready || stopped) {
+            let late = late.join(", ");
+            (self.hooks.log)(if ready {
+                format!(
+                    "EXTENSION\tthe extensions [{late}] had not called next when the environment stopped"
+                )
+            } else {
+                format!(
+                    "EXTENSION\tthe extensions [{late}] did not call next within {:.2} seconds",
+                    limit.as_secs_f64()
+                )
+            });
         }
-        ready
+        ready && !stopped
     }
 
     /// Starts shutdown: `SHUTDOWN` to the subscribed extensions. Returns when everything is to
