@@ -213,6 +213,36 @@ async fn an_extension_that_never_calls_next_times_init_out() {
 }
 
 #[tokio::test]
+async fn an_extension_stuck_after_invoke_costs_its_environment_not_the_next_invocation() {
+    let layer = layer("probe");
+    let config = with_probe("lagging", layer.path(), "normal")
+        .env("PROBE_AFTER_INVOKE_MS", "60000")
+        .timeout(Duration::from_secs(1));
+    let service = service(vec![config]).await;
+    response(
+        &service
+            .invoke("lagging", r#"{"action": "echo", "value": 1}"#)
+            .await
+            .expect("invoke"),
+    );
+    // The first environment waits for the extension for the function's timeout, then goes; a
+    // new one serves the next invocation.
+    let second = service
+        .invoke("lagging", r#"{"action": "echo", "value": 2}"#)
+        .await
+        .expect("invoke");
+    assert_eq!(response(&second)["result"], json!(2));
+    let log = lines(&service, "lagging");
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("EXTENSION\tthe extensions [probe] did not call next within")),
+        "{}",
+        log.join("\n")
+    );
+    service.shutdown().await;
+}
+
+#[tokio::test]
 async fn an_extension_init_error_fails_the_invocation() {
     let layer = layer("probe");
     let service = service(vec![with_probe("badext", layer.path(), "init_error")]).await;
