@@ -87,6 +87,9 @@ pub struct FunctionConfig {
     pub role: String,
     /// `AWS_LAMBDA_LOG_FORMAT`: `Text` or `JSON`.
     pub log_format: String,
+    /// Layer directories, as Lambda unpacks layers into `/opt`: the executables in each one's
+    /// `extensions/` run as external extensions next to the runtime.
+    pub layers: Vec<PathBuf>,
 }
 
 impl FunctionConfig {
@@ -110,6 +113,7 @@ impl FunctionConfig {
             description: String::new(),
             role: "arn:aws:iam::123456789012:role/lamplight-local".into(),
             log_format: "Text".into(),
+            layers: Vec::new(),
         }
     }
 
@@ -147,6 +151,13 @@ impl FunctionConfig {
     /// next one is answered 429 `TooManyRequestsException`. Default [`DEFAULT_MAX_QUEUED`].
     pub fn max_queued(mut self, max: usize) -> Self {
         self.max_queued = max.max(1);
+        self
+    }
+
+    /// Adds a layer directory: the executables in its `extensions/` start in every execution
+    /// environment before the runtime, as Lambda starts `/opt/extensions/*`.
+    pub fn layer(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.layers.push(dir.into());
         self
     }
 

@@ -340,7 +340,7 @@ impl Deployment {
             )
         };
         for env in idle {
-            env.stop();
+            env.shut_down(crate::extensions::ShutdownReason::Spindown);
         }
         for pending in waiting {
             match &successor {
@@ -360,8 +360,17 @@ impl Deployment {
         }
     }
 
-    /// Stops every environment (busy ones included).
+    /// Shuts every environment down (busy ones included): at once, or after `SHUTDOWN` and
+    /// the grace period when extensions are registered.
     pub fn stop_all(&self) {
+        let all = self.pool().all.clone();
+        for env in all {
+            env.shut_down(crate::extensions::ShutdownReason::Spindown);
+        }
+    }
+
+    /// Kills every environment now, extensions or not (the service being dropped).
+    pub fn kill_all(&self) {
         let all = self.pool().all.clone();
         for env in all {
             env.stop();

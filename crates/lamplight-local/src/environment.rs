@@ -14,6 +14,7 @@ use bytes::Bytes;
 use tokio::net::TcpListener;
 
 use crate::config::Code;
+use crate::extensions::{Extensions, FunctionInfo, Hooks, ShutdownReason};
 use crate::host::EnvironmentHost;
 use crate::invocation::{FunctionResult, Outcome, Pending, StreamTap, error_body};
 use crate::lifecycle::{Launch, Lifecycle, exit_reason};
@@ -32,6 +33,7 @@ pub(crate) struct Environment {
     runtime_api: SocketAddr,
     slot: Slot,
     lifecycle: Arc<Lifecycle>,
+    extensions: Arc<Extensions>,
 }
 
 impl Environment {
@@ -53,23 +55,83 @@ impl Environment {
         let has_first = first.is_some();
         let slot = Slot::new(first);
         let stream = log_stream_name(deployment.version());
-        let env = Arc::new(Self {
-            id,
-            stream,
-            deployment: deployment.clone(),
-            runtime_api,
-            slot,
-            lifecycle: Lifecycle::new(),
+        let env = Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
+            let config = deployment.config();
+            let info = FunctionInfo {
+                name: config.name.clone(),
+                version: deployment.version().to_owned(),
+                handler: config.handler.clone(),
+                account: deployment.context().account.clone(),
+            };
+            let log = weak.clone();
+            let failed = weak.clone();
+            let hooks = Hooks {
+                log: Arc::new(move |line| {
+                    if let Some(env) = log.upgrade() {
+                        env.log_line(line);
+                    }
+                }),
+                init_failed: Arc::new(move |error_type, body| {
+                    if let Some(env) = failed.upgrade() {
+                        env.init_failed(error_type, body);
+                    }
+                }),
+            };
+            Self {
+                id,
+                stream,
+                deployment: deployment.clone(),
+                runtime_api,
+                slot,
+                lifecycle: Lifecycle::new(),
+                extensions: Extensions::new(info, hooks),
+            }
         });
         deployment.register(env.clone());
-        let server = tokio::spawn(crate::runtime_api::serve(listener, env.clone()));
+        let server = tokio::spawn(crate::runtime_api::serve(
+            listener,
+            env.clone(),
+            env.extensions.router(),
+        ));
         env.lifecycle.serving(server.abort_handle());
 
         match &deployment.config().code {
             Code::External => env.lifecycle.watch_external(env.on_exit()),
-            Code::Bootstrap(path) => env.spawn_runtime(path.clone(), has_first),
+            Code::Bootstrap(path) => {
+                let external = Extensions::find(&deployment.config().layers);
+                if external.is_empty() {
+                    env.spawn_runtime(path.clone(), has_first);
+                } else {
+                    // As Lambda: external extensions start, and register, before the runtime.
+                    let env = env.clone();
+                    let path = path.clone();
+                    tokio::spawn(async move {
+                        let vars = env.launch_env();
+                        env.extensions
+                            .launch(external, &vars, env.init_deadline())
+                            .await;
+                        if env.state().init_error.is_some() || env.extensions.is_stopped() {
+                            env.exited(None).await;
+                        } else {
+                            env.spawn_runtime(path, has_first);
+                        }
+                    });
+                }
+            }
         }
         Ok(env)
+    }
+
+    /// The environment variables of the runtime and of external extensions.
+    fn launch_env(&self) -> Vec<(String, String)> {
+        let d = &self.deployment;
+        d.context().environment_for(
+            d.config(),
+            d.version(),
+            d.task_root(),
+            self.runtime_api,
+            &self.stream,
+        )
     }
 
     /// What the lifecycle calls once the runtime is gone.
@@ -81,13 +143,7 @@ impl Environment {
     fn spawn_runtime(self: &Arc<Self>, path: std::path::PathBuf, has_first: bool) {
         let d = &self.deployment;
         let launch = Launch {
-            env: d.context().environment_for(
-                d.config(),
-                d.version(),
-                d.task_root(),
-                self.runtime_api,
-                &self.stream,
-            ),
+            env: self.launch_env(),
             cwd: d.task_root().map(ToOwned::to_owned),
             path,
         };
@@ -110,9 +166,10 @@ impl Environment {
         }
         if has_first {
             let timer = self.clone();
-            let limit = self.deployment.config().init_timeout;
+            // From the environment's start: external extensions' init counts too.
+            let deadline = self.init_deadline();
             tokio::spawn(async move {
-                tokio::time::sleep(limit).await;
+                tokio::time::sleep_until(deadline.into()).await;
                 let mut state = timer.state();
                 if state.init_duration.is_none() && !state.dead {
                     state.init_timed_out = true;
@@ -146,6 +203,27 @@ impl Environment {
     /// task may run again), then lets the watcher fail or requeue what it held.
     pub fn stop(&self) {
         self.lifecycle.stop();
+        self.extensions.kill();
+    }
+
+    /// Shuts the environment down as Lambda does: with extensions registered, `SHUTDOWN` to
+    /// those subscribed and SIGTERM to the runtime, then everything is killed after the grace
+    /// period (500 ms, 2 s with an external extension); without, it is killed at once.
+    pub fn shut_down(self: &Arc<Self>, reason: ShutdownReason) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.stop();
+            return;
+        };
+        let Some(deadline) = self.extensions.begin_shutdown(reason) else {
+            self.stop();
+            return;
+        };
+        self.lifecycle.terminate();
+        let env = self.clone();
+        runtime.spawn(async move {
+            tokio::time::sleep_until(deadline.into()).await;
+            env.stop();
+        });
     }
 
     /// When the running invocation `request_id` times out, if it is running here.
@@ -172,10 +250,7 @@ impl Environment {
     /// `GET /runtime/invocation/next`: waits for work and starts it.
     pub async fn next_invocation(self: &Arc<Self>) -> Option<NextInvocation> {
         let unanswered = {
-            let mut state = self.state();
-            if state.init_duration.is_none() {
-                state.init_duration = Some(self.lifecycle.started().elapsed());
-            }
+            let state = self.state();
             state
                 .in_flight
                 .as_ref()
@@ -195,6 +270,33 @@ impl Environment {
             )
             .await;
         }
+        // Init ends, and an invocation's environment is reused, only once every extension
+        // has called `next` too.
+        let initialising = self.state().init_duration.is_none();
+        let limit = if initialising {
+            self.init_deadline()
+                .saturating_duration_since(Instant::now())
+        } else {
+            self.deployment.config().timeout
+        };
+        if !self.extensions.wait_ready(limit).await {
+            {
+                let mut state = self.state();
+                // An extension that never called next during init times init out, unless
+                // one failed it.
+                if initialising && state.init_error.is_none() {
+                    state.init_timed_out = true;
+                }
+            }
+            self.stop();
+            return None;
+        }
+        {
+            let mut state = self.state();
+            if state.init_duration.is_none() {
+                state.init_duration = Some(self.lifecycle.started().elapsed());
+            }
+        }
         let pending = {
             let mut slot = self.slot.queue().await;
             match slot.try_recv() {
@@ -202,7 +304,7 @@ impl Environment {
                 Err(_) => match self.deployment.next_for(self) {
                     Some(pending) => pending,
                     None if self.deployment.is_retired() => {
-                        self.stop();
+                        self.shut_down(ShutdownReason::Spindown);
                         return None;
                     }
                     None => slot.recv().await?,
@@ -225,9 +327,17 @@ impl Environment {
             })
             .abort_handle()
         };
+        let deadline_ms = now_ms() + config.timeout.as_millis() as u64;
+        self.extensions.invoke(&serde_json::json!({
+            "eventType": "INVOKE",
+            "deadlineMs": deadline_ms,
+            "requestId": request_id,
+            "invokedFunctionArn": pending.invoked_arn,
+            "tracing": {"type": "X-Amzn-Trace-Id", "value": pending.trace.runtime_header()},
+        }));
         let next = NextInvocation {
             request_id: request_id.clone(),
-            deadline_ms: now_ms() + config.timeout.as_millis() as u64,
+            deadline_ms,
             invoked_arn: pending.invoked_arn.clone(),
             trace_header: pending.trace.runtime_header(),
             client_context: pending.client_context.clone(),
@@ -337,7 +447,7 @@ impl Environment {
         true
     }
 
-    async fn time_out(&self, request_id: &str, timeout: Duration) {
+    async fn time_out(self: &Arc<Self>, request_id: &str, timeout: Duration) {
         if !self.is_running(request_id) {
             return;
         }
@@ -358,7 +468,7 @@ impl Environment {
         )
         .await;
         // Lambda does not reuse an environment whose invocation timed out.
-        self.stop();
+        self.shut_down(ShutdownReason::Timeout);
     }
 
     /// `POST /runtime/init/error`: remembers the error for the invocation that started us.
@@ -390,7 +500,17 @@ impl Environment {
                     .map(|f| f.pending.request_id.clone()),
             )
         };
-        self.lifecycle.tear_down().await;
+        // Extensions get `SHUTDOWN` (reason `failure` when the runtime went by itself) and their
+        // grace period while the invocations are answered; the Extensions API is served until
+        // they are done.
+        let torn_down = {
+            let env = self.clone();
+            tokio::spawn(async move {
+                env.extensions.wind_down(ShutdownReason::Failure).await;
+                env.lifecycle.tear_down().await;
+            })
+        };
+        self.lifecycle.drain().await;
         let reason = exit_reason(status);
         if let Some(request_id) = running {
             let message = format!("RequestId: {request_id} Error: {reason}");
@@ -414,6 +534,7 @@ impl Environment {
                 self.fail_init(pending, &reason);
             }
         }
+        let _ = torn_down.await;
         self.deployment.clone().environment_gone(self.id).await;
     }
 
@@ -434,7 +555,7 @@ impl Environment {
             None if timed_out => {
                 let seconds = self.deployment.config().init_timeout.as_secs_f64();
                 let message = format!(
-                    "RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds (the runtime never polled /runtime/invocation/next during init)"
+                    "RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds (init did not complete: the runtime never polled /runtime/invocation/next, or an extension never called /extension/event/next)"
                 );
                 (
                     "Sandbox.Timedout".to_owned(),

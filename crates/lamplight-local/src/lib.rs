@@ -33,6 +33,7 @@
 //! | `environment` | one execution environment: its invocations, from `/next` to `REPORT` |
 //! | `host` | the trait an environment sees its deployment through |
 //! | `lifecycle` | the runtime spawned, watched until it exits, and torn down |
+//! | `extensions` | the Extensions API, external extensions from layers, the shutdown sequence |
 //! | `process` | the runtime's process and process group: wait, kill |
 //! | `output` | capture of the runtime's stdout and stderr into its log |
 //! | `slot` | the invocation slot: what the Runtime API sees of an environment |
@@ -57,7 +58,9 @@
 //! (`Sandbox.Timedout`), crashes (`Runtime.ExitError`) and init errors reported to the caller,
 //! `START`/`END`/`REPORT` lines with billed duration and peak memory, the payload limits,
 //! response streaming (the Runtime API's streaming mode with errors in its trailers, up to 200 MB;
-//! InvokeWithResponseStream's event stream; [`LocalLambda::call_streaming`]), and
+//! InvokeWithResponseStream's event stream; [`LocalLambda::call_streaming`]), the Extensions API
+//! with external extensions from layer directories ([`FunctionConfig::layers`]) and the shutdown
+//! sequence (`SHUTDOWN`, SIGTERM, the grace period, [`LocalLambda::shutdown`]), and
 //! the service's own `AWS::Lambda` and `AWS::Lambda::Function` segments in every sampled trace.
 //!
 //! The service runs code with your AWS credentials, so its API answers only local callers: a
@@ -74,6 +77,7 @@ mod context;
 mod deployment;
 mod environment;
 pub mod error;
+mod extensions;
 mod front;
 mod host;
 mod invocation;

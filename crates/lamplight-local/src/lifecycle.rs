@@ -139,6 +139,12 @@ impl Lifecycle {
         self.process.stop();
     }
 
+    /// Sends the runtime's process group SIGTERM (graceful shutdown); [`Self::stop`] follows
+    /// after the grace period.
+    pub fn terminate(&self) {
+        self.process.terminate();
+    }
+
     /// Waits (briefly) until what the runtime already wrote is logged.
     pub async fn drain(&self) {
         self.output.drain().await;

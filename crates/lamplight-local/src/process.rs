@@ -61,6 +61,14 @@ impl Process {
         self.stop.notified().await;
     }
 
+    /// Asks the process group to stop (SIGTERM), as Lambda does at shutdown when an extension
+    /// is registered; [`Process::stop`] kills it if it is still there after the grace period.
+    pub fn terminate(&self) {
+        if let Some(group) = *self.group.lock().unwrap_or_else(|e| e.into_inner()) {
+            signal_group(group, Signal::TERM);
+        }
+    }
+
     /// Kills the process group now (callers include `Drop`, when no task may run again), then
     /// wakes the watcher.
     pub fn stop(&self) {
@@ -86,9 +94,13 @@ pub(crate) fn describe(status: ExitStatus) -> String {
 
 /// Sends SIGKILL to every process in `group`. A group with no members left is not an error.
 fn kill_group(group: Pid) {
-    match rustix::process::kill_process_group(group, Signal::KILL) {
+    signal_group(group, Signal::KILL);
+}
+
+fn signal_group(group: Pid, signal: Signal) {
+    match rustix::process::kill_process_group(group, signal) {
         Ok(()) | Err(rustix::io::Errno::SRCH) => {}
-        Err(e) => tracing::warn!("could not kill process group {group:?}: {e}"),
+        Err(e) => tracing::warn!("could not signal process group {group:?}: {e}"),
     }
 }
 

@@ -98,6 +98,27 @@ impl Function {
         }
     }
 
+    /// Kills the environments of `$LATEST` and of every published version now, with no
+    /// shutdown sequence.
+    pub fn kill_every_version(&self) {
+        self.deployment().kill_all();
+        let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        for (deployment, _) in versions.published.values() {
+            deployment.kill_all();
+        }
+    }
+
+    /// How many environments `$LATEST` and the published versions have alive.
+    pub fn environments_of_every_version(&self) -> usize {
+        let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        self.deployment().environments()
+            + versions
+                .published
+                .values()
+                .map(|(d, _)| d.environments())
+                .sum::<usize>()
+    }
+
     /// Replaces the deployment (new code or configuration): new invocations go to the new one.
     pub async fn redeploy(&self, next: Arc<Deployment>) {
         let previous = std::mem::replace(

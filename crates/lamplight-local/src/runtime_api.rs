@@ -65,8 +65,9 @@ const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 /// failed the invocation, and the read only keeps a connection open.
 const DEADLINE_GRACE: Duration = Duration::from_secs(1);
 
-/// Serves the Runtime API for `env` until the task is aborted.
-pub(crate) async fn serve<E: RuntimeApiBackend>(listener: TcpListener, env: Arc<E>) {
+/// Serves the Runtime API for `env`, and the `extra` routes next to it (the Extensions API),
+/// until the task is aborted.
+pub(crate) async fn serve<E: RuntimeApiBackend>(listener: TcpListener, env: Arc<E>, extra: Router) {
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next::<E>))
         .route(
@@ -80,7 +81,8 @@ pub(crate) async fn serve<E: RuntimeApiBackend>(listener: TcpListener, env: Arc<
         .route("/2018-06-01/runtime/init/error", post(init_error::<E>))
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
-        .with_state(env);
+        .with_state(env)
+        .merge(extra);
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });

@@ -138,16 +138,18 @@ impl StopSignals {
 /// Runs until a stop signal arrives, then shuts `service` down; returns the signal.
 pub async fn stop_on_signal(service: LocalLambda, mut signals: StopSignals) -> StopSignal {
     let signal = signals.recv().await;
-    shutdown(service);
+    shutdown(service).await;
     signal
 }
 
-/// Stops the service now: every execution environment stops and its process group (the
-/// `bootstrap` and whatever it started) is killed, and the service's work directory is removed.
-/// All of it happens before this returns, so the process may exit right after.
-pub fn shutdown(service: LocalLambda) {
-    // `LocalLambda`'s `Drop` stops every environment, killing their process groups
-    // synchronously, and its temporary work directory is removed as it is dropped.
+/// Stops the service: every execution environment shuts down as Lambda's do (with extensions,
+/// SHUTDOWN and SIGTERM, then a kill after the grace period of at most 2 s; without, a kill at
+/// once), then the service's work directory is removed. All of it happens before this returns,
+/// so the process may exit right after.
+pub async fn shutdown(service: LocalLambda) {
+    service.shutdown().await;
+    // `LocalLambda`'s `Drop` kills what is left, synchronously, and its temporary work
+    // directory is removed as it is dropped.
     drop(service);
 }
 
@@ -210,7 +212,7 @@ pub async fn serve(input: impl AsyncBufRead + Unpin) -> Result<i32, ServeError> 
         tokio::select! {
             signal = signals.recv() => {
                 drop(holds);
-                shutdown(service);
+                shutdown(service).await;
                 eprintln!("{}: stopped the local Lambda service", signal.name());
                 let _ = std::io::stdout().flush();
                 return Ok(signal.exit_code());
@@ -224,7 +226,7 @@ pub async fn serve(input: impl AsyncBufRead + Unpin) -> Result<i32, ServeError> 
                 // `cargo xtask` is gone (or closed its end): so is the service.
                 Ok(None) | Err(_) => {
                     drop(holds);
-                    shutdown(service);
+                    shutdown(service).await;
                     let _ = std::io::stdout().flush();
                     return Ok(0);
                 }

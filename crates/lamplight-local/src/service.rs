@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -288,8 +289,10 @@ impl Drop for LocalLambda {
             http.task.abort();
         }
         if let Ok(functions) = self.registry.functions.read() {
+            // No task may run after this: no grace period, the process groups die now
+            // ([`LocalLambda::shutdown`] is the graceful way).
             for f in functions.values() {
-                f.stop_every_version();
+                f.kill_every_version();
             }
         }
     }
@@ -407,6 +410,31 @@ impl LocalLambda {
     pub async fn hold(&self, name: &str) -> Hold {
         Hold {
             _gate: self.registry.hold(name).await,
+        }
+    }
+
+    /// Shuts every execution environment down as Lambda does and waits until they are gone:
+    /// environments with extensions get `SHUTDOWN` (and their runtime SIGTERM) and the grace
+    /// period (500 ms, 2 s with an external extension) before they are killed; others are
+    /// killed at once. Call it before dropping the service to stop gracefully (dropping it
+    /// kills everything at once). The service stays usable: new invocations start new
+    /// environments.
+    pub async fn shutdown(&self) {
+        let functions: Vec<_> = match self.registry.functions.read() {
+            Ok(functions) => functions.values().cloned().collect(),
+            Err(_) => return,
+        };
+        for f in &functions {
+            f.stop_every_version();
+        }
+        // The longest grace period, and time for the kill to be reaped.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while functions
+            .iter()
+            .any(|f| f.environments_of_every_version() > 0)
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

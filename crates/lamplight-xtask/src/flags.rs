@@ -95,6 +95,11 @@ pub struct FunctionSettings {
     /// `[package.metadata.lamplight] env` and under --env; `watch` reads it again on save.
     #[arg(long, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
+    /// A layer directory, as Lambda unpacks a layer into /opt: the executables in its
+    /// `extensions/` run as external extensions next to the function (repeatable; after
+    /// `[package.metadata.lamplight] layers`).
+    #[arg(long = "layer", value_name = "DIR")]
+    pub layers: Vec<PathBuf>,
 }
 
 impl Default for FunctionSettings {
@@ -105,6 +110,7 @@ impl Default for FunctionSettings {
             env: Vec::new(),
             max_environments: 10,
             env_file: None,
+            layers: Vec::new(),
         }
     }
 }

@@ -296,6 +296,33 @@ pub fn function_config(
         config.environment.insert(k.to_owned(), v.to_owned());
     }
     config.max_environments = overrides.max_environments.max(1);
+    // Layers from the metadata are relative to the package, those from flags to where the
+    // command runs.
+    let from_metadata = package
+        .into_iter()
+        .flat_map(|p| {
+            p.settings["layers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l.as_str())
+                .map(|l| p.dir.join(l))
+        })
+        .collect::<Vec<_>>();
+    for layer in from_metadata
+        .into_iter()
+        .chain(overrides.layers.iter().cloned())
+    {
+        let layer = std::path::absolute(&layer)
+            .with_context(|| format!("the layer {}", layer.display()))?;
+        if !layer.is_dir() {
+            bail!(
+                "the layer {} is not a directory (a layer is a directory holding what Lambda unpacks into /opt, extensions in its extensions/)",
+                layer.display()
+            );
+        }
+        config.layers.push(layer);
+    }
     Ok(config)
 }
 
@@ -358,5 +385,39 @@ mod tests {
             .deploy_settings_with(&DeployFlags::default(), &flags(&["kind=custom"]))
             .expect("custom");
         assert_eq!(s.trigger, None);
+    }
+
+    #[test]
+    fn layers_come_from_the_metadata_then_the_flags_and_must_be_directories() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let package_dir = root.path().join("functions/orders");
+        std::fs::create_dir_all(package_dir.join("layers/collector")).expect("mkdir");
+        let package = FunctionPackage {
+            package: "orders".into(),
+            bin: "orders".into(),
+            dir: package_dir.clone(),
+            settings: serde_json::json!({"layers": ["layers/collector"]}),
+            metadata: serde_json::json!({}),
+        };
+        let extra = root.path().join("extra");
+        std::fs::create_dir(&extra).expect("mkdir");
+        let settings = flags::FunctionSettings {
+            layers: vec![extra.clone()],
+            ..flags::FunctionSettings::default()
+        };
+        let config = function_config("orders", "bootstrap".into(), Some(&package), &settings)
+            .expect("config");
+        assert_eq!(
+            config.layers,
+            vec![package_dir.join("layers/collector"), extra]
+        );
+
+        let missing = flags::FunctionSettings {
+            layers: vec![root.path().join("nowhere")],
+            ..flags::FunctionSettings::default()
+        };
+        let err = function_config("orders", "bootstrap".into(), None, &missing)
+            .expect_err("a missing layer");
+        assert!(err.to_string().contains("is not a directory"), "{err}");
     }
 }

@@ -19,6 +19,7 @@
 //! | [`env`] | reserved variable names ([`env::vars`]) and [`Env`], their typed view |
 //! | [`config`] | the function's own settings from env vars, all problems reported at once |
 //! | [`error`] | [`FunctionError`], the `errorType`/`errorMessage`/`stackTrace` document |
+//! | [`shutdown`] | graceful shutdown: SIGTERM flushes telemetry, [`on_shutdown`] hooks |
 //! | [`concurrent`] | [`concurrent::all_settled`], [`concurrent::fan_out`], [`concurrent::Collector`] |
 //!
 //! **The handler/worker split.** Keep `main.rs` a thin handler: it receives the event and the
@@ -32,6 +33,7 @@ pub mod env;
 pub mod error;
 pub mod invocation;
 pub mod runtime;
+pub mod shutdown;
 
 pub use env::Env;
 pub use error::{BoxError, FunctionError};
@@ -41,3 +43,4 @@ pub use runtime::streaming::{
     IntoStreamResponse, StreamResponse, respond_streaming, run_streaming,
 };
 pub use runtime::{RuntimeError, init, respond, run};
+pub use shutdown::on_shutdown;

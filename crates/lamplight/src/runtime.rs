@@ -169,6 +169,7 @@ where
     let env = Env::current()?;
     let endpoint = env.runtime_endpoint()?;
     let api = Api::new(&endpoint);
+    crate::shutdown::enable(&endpoint, telemetry, env.function_name.clone()).await;
     let worker = Worker {
         handler,
         config: Arc::new(lambda_config(&env)),
