@@ -5,7 +5,7 @@
 //! Everything the function needs lives in the event and the stream it returns, none of it in
 //! process-wide state, so one environment can serve many invocations at once.
 
-mod worker;
+use lamplight_example_streaming::worker;
 
 #[tokio::main]
 async fn main() -> Result<(), lamplight::RuntimeError> {

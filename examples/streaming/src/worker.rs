@@ -45,12 +45,7 @@ pub async fn stream(
     request: Request,
     inv: Invocation,
 ) -> Result<impl Stream<Item = Result<String, StreamError>>, StreamError> {
-    if !(1..=MAX_CHUNKS).contains(&request.chunks) {
-        return Err(StreamError::Chunks(request.chunks));
-    }
-    if request.interval_ms > MAX_INTERVAL_MS {
-        return Err(StreamError::Interval(request.interval_ms));
-    }
+    check(&request)?;
     tracing::info!(
         chunks = request.chunks,
         interval_ms = request.interval_ms,
@@ -58,6 +53,17 @@ pub async fn stream(
         "streaming"
     );
     Ok(lines(request))
+}
+
+/// Whether the event asks for something this function does.
+pub fn check(request: &Request) -> Result<(), StreamError> {
+    if !(1..=MAX_CHUNKS).contains(&request.chunks) {
+        return Err(StreamError::Chunks(request.chunks));
+    }
+    if request.interval_ms > MAX_INTERVAL_MS {
+        return Err(StreamError::Interval(request.interval_ms));
+    }
+    Ok(())
 }
 
 /// `chunk 1\n` to `chunk N\n`, `interval_ms` apart (the first at once).
