@@ -18,6 +18,7 @@
 //! | [`env`] | reserved variable names ([`env::vars`]) and [`Env`], their typed view |
 //! | [`config`] | the function's own settings from env vars, all problems reported at once |
 //! | [`error`] | [`FunctionError`], the `errorType`/`errorMessage`/`stackTrace` document |
+//! | [`managed`] | [`run_concurrent`]; how [`run`] serves many invocations at once (`AWS_LAMBDA_MAX_CONCURRENCY`) |
 //! | [`concurrent`] | [`concurrent::all_settled`], [`concurrent::fan_out`], [`concurrent::Collector`] |
 //!
 //! **The handler/worker split.** Keep `main.rs` a thin handler: it receives the event and the
@@ -30,10 +31,12 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod invocation;
+pub mod managed;
 pub mod runtime;
 
 pub use env::Env;
 pub use error::{BoxError, FunctionError};
 pub use invocation::{FunctionArn, Invocation};
 pub use lamplight_xray::TraceHeader;
+pub use managed::run_concurrent;
 pub use runtime::{RuntimeError, init, respond, run};
