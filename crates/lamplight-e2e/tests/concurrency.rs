@@ -289,3 +289,24 @@ async fn a_timed_out_invocation_fails_alone_and_the_environment_keeps_serving() 
     assert_eq!(quick.body["pid"], after.body["pid"], "the same process");
     assert_eq!(service.function("slow").expect("fn").environments(), 1);
 }
+
+#[tokio::test]
+async fn a_concurrency_that_is_not_a_number_above_zero_stops_the_runtime_naming_the_variable() {
+    // The function's own variable, as a misconfigured deployment would set it.
+    let service = service(vec![
+        FunctionConfig::new("misconfigured", Code::Bootstrap(concfn()))
+            .env("AWS_LAMBDA_MAX_CONCURRENCY", "0"),
+    ])
+    .await;
+    let outcome = service.invoke("misconfigured", "{}").await.expect("invoke");
+    match &outcome.result {
+        FunctionResult::Error { error_type, .. } => assert_eq!(error_type, "Runtime.ExitError"),
+        other => panic!("expected the runtime to exit, got {other:?}"),
+    }
+    assert!(
+        outcome.logs.contains("AWS_LAMBDA_MAX_CONCURRENCY")
+            && outcome.logs.contains("it must be at least 1"),
+        "{}",
+        outcome.logs
+    );
+}
