@@ -71,6 +71,17 @@ pub(crate) enum BenchKind {
         #[arg(long, default_value_t = 30)]
         rounds: usize,
     },
+    /// Lambda Managed Instances: invocations/s of one environment serving C at once
+    /// (`max_concurrency`) against C separate environments, for an I/O-bound function (10 ms
+    /// wait), at client concurrency 1, 8 and 64.
+    Managed {
+        /// Invocations each client makes per measurement (after a warm-up).
+        #[arg(long, default_value_t = 60)]
+        rounds: usize,
+        /// How long each invocation waits, in ms.
+        #[arg(long, default_value_t = 10)]
+        wait_ms: u64,
+    },
     /// Telemetry's cost: the same function with and without X-Ray tracing.
     Telemetry {
         /// Warm invocations measured per variant.

@@ -543,6 +543,39 @@ struct TracingInput {
     mode: Option<String>,
 }
 
+/// `CapacityProviderConfig` (Lambda Managed Instances): only its concurrency matters locally.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CapacityProviderInput {
+    lambda_managed_instances_capacity_provider_config: Option<ManagedInstancesInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ManagedInstancesInput {
+    per_execution_environment_max_concurrency: Option<u64>,
+}
+
+impl CapacityProviderInput {
+    /// Sets `max_concurrency` from `PerExecutionEnvironmentMaxConcurrency` (1 to 1600, as
+    /// Lambda accepts); the capacity provider itself is recorded nowhere: this machine is it.
+    fn apply(self, config: &mut FunctionConfig) -> Result<(), ApiError> {
+        let Some(n) = self
+            .lambda_managed_instances_capacity_provider_config
+            .and_then(|m| m.per_execution_environment_max_concurrency)
+        else {
+            return Ok(());
+        };
+        if !(1..=1600).contains(&n) {
+            return Err(ApiError::invalid_parameter(format!(
+                "PerExecutionEnvironmentMaxConcurrency {n} is outside 1 to 1600"
+            )));
+        }
+        config.max_concurrency = usize::try_from(n).ok();
+        Ok(())
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct LoggingInput {
@@ -563,6 +596,7 @@ struct CreateInput {
     environment: Option<EnvironmentInput>,
     tracing_config: Option<TracingInput>,
     logging_config: Option<LoggingInput>,
+    capacity_provider_config: Option<CapacityProviderInput>,
     architectures: Option<Vec<String>>,
     #[serde(default)]
     tags: BTreeMap<String, String>,
@@ -929,6 +963,9 @@ async fn create(
         logging_config: input.logging_config,
     }
     .apply(&mut config)?;
+    if let Some(capacity) = input.capacity_provider_config {
+        capacity.apply(&mut config)?;
+    }
     // Held until the function is registered (or this fails): a second CreateFunction of the
     // name is refused now, not after both have unpacked.
     let _reservation = registry.reserve(&input.function_name)?;
@@ -1120,7 +1157,7 @@ fn configuration_of(function: &Function, d: &Deployment, meta: &Meta) -> Value {
     } else {
         format!("{}:{}", function.arn, d.version)
     };
-    json!({
+    let mut document = json!({
         "FunctionName": c.name,
         "FunctionArn": arn,
         "Runtime": c.runtime,
@@ -1142,7 +1179,16 @@ fn configuration_of(function: &Function, d: &Deployment, meta: &Meta) -> Value {
         "Architectures": [c.architecture],
         "EphemeralStorage": {"Size": 512},
         "LoggingConfig": {"LogFormat": c.log_format, "LogGroup": format!("/aws/lambda/{}", c.name)},
-    })
+    });
+    if let (Some(n), Some(doc)) = (c.max_concurrency, document.as_object_mut()) {
+        doc.insert(
+            "CapacityProviderConfig".into(),
+            json!({"LambdaManagedInstancesCapacityProviderConfig": {
+                "PerExecutionEnvironmentMaxConcurrency": n,
+            }}),
+        );
+    }
+    document
 }
 
 async fn publish_version(

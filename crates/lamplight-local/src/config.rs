@@ -81,6 +81,11 @@ pub struct FunctionConfig {
     /// The most invocations that may wait for a busy environment; more are throttled with
     /// `TooManyRequestsException` (429) instead of piling up in memory.
     pub max_queued: usize,
+    /// How many invocations one execution environment serves at once (Lambda Managed
+    /// Instances): `None` is Lambda's default model, one invocation per environment. With
+    /// `Some(n)` the runtime is given `AWS_LAMBDA_MAX_CONCURRENCY=n`, may keep n `/next` polls
+    /// outstanding, and an environment is filled up to n before another is started.
+    pub max_concurrency: Option<usize>,
     /// Free text.
     pub description: String,
     /// The execution role's ARN (recorded only).
@@ -110,6 +115,7 @@ impl FunctionConfig {
             tracing: TracingMode::Active,
             max_environments: 10,
             max_queued: DEFAULT_MAX_QUEUED,
+            max_concurrency: None,
             description: String::new(),
             role: "arn:aws:iam::123456789012:role/lamplight-local".into(),
             log_format: "Text".into(),
@@ -159,6 +165,18 @@ impl FunctionConfig {
     pub fn layer(mut self, dir: impl Into<PathBuf>) -> Self {
         self.layers.push(dir.into());
         self
+    }
+
+    /// Sets how many invocations one environment serves at once (at least 1; see the
+    /// `max_concurrency` field).
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = Some(n.max(1));
+        self
+    }
+
+    /// How many invocations one environment holds at once: 1 unless `max_concurrency` is set.
+    pub fn concurrency(&self) -> usize {
+        self.max_concurrency.unwrap_or(1).max(1)
     }
 
     /// Sets the X-Ray tracing mode (default [`TracingMode::Active`]).

@@ -104,6 +104,10 @@ impl ServiceContext {
         for (k, v) in reserved {
             vars.insert(k.to_owned(), v);
         }
+        // Lambda Managed Instances tell the runtime how many invocations to poll for at once.
+        if let Some(n) = c.max_concurrency {
+            vars.insert("AWS_LAMBDA_MAX_CONCURRENCY".into(), n.to_string());
+        }
         vars.into_iter().collect()
     }
 }

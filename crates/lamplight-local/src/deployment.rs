@@ -227,6 +227,23 @@ impl Deployment {
         bounded: bool,
     ) -> Result<Option<Pending>, (Pending, QueueFull)> {
         let mut pool = self.pool();
+        if self.config.max_concurrency.is_some() {
+            // Managed Instances: fill the running environments (oldest first) before
+            // starting another; each refuses work beyond its concurrency.
+            for env in &pool.all {
+                match env.assign(pending) {
+                    Ok(()) => return Ok(None),
+                    Err(back) => pending = back,
+                }
+            }
+            // An environment still starting will poll for n at once: what fits waits for it
+            // rather than starting yet another one.
+            let n = self.config.concurrency();
+            if pool.starting * n > pool.starting + pool.waiting.len() {
+                pool.waiting.push_back(pending);
+                return Ok(None);
+            }
+        }
         loop {
             let Some(env) = pool.idle.pop() else { break };
             match env.assign(pending) {
@@ -342,6 +359,13 @@ impl Deployment {
         for env in idle {
             env.shut_down(crate::extensions::ShutdownReason::Spindown);
         }
+        if self.config.max_concurrency.is_some() {
+            let all = self.pool().all.clone();
+            // Busy ones stop when their last invocation ends.
+            for env in all.iter().filter(|e| e.is_unloaded()) {
+                env.stop();
+            }
+        }
         for pending in waiting {
             match &successor {
                 Some(next) => next.dispatch(pending).await,
@@ -431,7 +455,8 @@ impl EnvironmentHost for Deployment {
         if let Some(next) = pool.waiting.pop_front() {
             return Some(next);
         }
-        if !self.is_retired() {
+        // Concurrent environments are found through `all` by their load, not parked idle.
+        if !self.is_retired() && self.config.max_concurrency.is_none() {
             pool.idle.push(env.clone());
         }
         None

@@ -53,7 +53,7 @@ impl Environment {
             Err(e) => return Err((e, first)),
         };
         let has_first = first.is_some();
-        let slot = Slot::new(first);
+        let slot = Slot::new(first, deployment.config().concurrency());
         let stream = log_stream_name(deployment.version());
         let env = Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
             let config = deployment.config();
@@ -199,6 +199,11 @@ impl Environment {
         self.slot.assign(pending)
     }
 
+    /// Concurrent mode: whether nothing is handed over to or running in this environment.
+    pub fn is_unloaded(&self) -> bool {
+        self.state().load == 0
+    }
+
     /// Stops the environment: kills its process group now (callers include `Drop`, when no
     /// task may run again), then lets the watcher fail or requeue what it held.
     pub fn stop(&self) {
@@ -229,11 +234,15 @@ impl Environment {
     /// When the running invocation `request_id` times out, if it is running here.
     pub fn deadline(&self, request_id: &str) -> Option<Instant> {
         let timeout = self.deployment.config().timeout;
-        self.state()
-            .in_flight
-            .as_ref()
-            .filter(|f| f.pending.request_id == request_id)
-            .map(|f| f.started + timeout)
+        let mut state = self.state();
+        if let Some(at) = state.timed_out.iter().position(|id| id == request_id) {
+            // The late answer of an invocation that timed out in concurrent mode: its caller
+            // has its error already; the place it held is free now.
+            state.timed_out.swap_remove(at);
+            state.load = state.load.saturating_sub(1);
+            return None;
+        }
+        state.running(request_id).map(|f| f.started + timeout)
     }
 
     /// When the runtime has to be done initialising.
@@ -243,17 +252,24 @@ impl Environment {
 
     /// One line of the environment's output (or of the service about it).
     pub fn log_line(&self, line: String) {
-        self.state().log.push_line(&line);
+        if self.slot.is_concurrent() {
+            self.state().route_line(&line);
+        } else {
+            self.state().log.push_line(&line);
+        }
         self.deployment.logs().push(&self.stream, line);
     }
 
     /// `GET /runtime/invocation/next`: waits for work and starts it.
     pub async fn next_invocation(self: &Arc<Self>) -> Option<NextInvocation> {
+        if self.slot.is_concurrent() {
+            return self.next_concurrent().await;
+        }
         let unanswered = {
             let state = self.state();
             state
                 .in_flight
-                .as_ref()
+                .first()
                 .map(|f| f.pending.request_id.clone())
         };
         if let Some(request_id) = unanswered {
@@ -314,6 +330,37 @@ impl Environment {
         Some(self.begin(pending))
     }
 
+    /// `/next` in concurrent mode: one of up to N outstanding polls. A poll while other
+    /// invocations run is normal here, so there is no "asked without answering" check.
+    async fn next_concurrent(self: &Arc<Self>) -> Option<NextInvocation> {
+        {
+            let mut state = self.state();
+            if state.init_duration.is_none() {
+                state.init_duration = Some(self.lifecycle.started().elapsed());
+            }
+        }
+        let pending = {
+            let mut slot = self.slot.queue().await;
+            match slot.try_recv() {
+                Ok(pending) => pending,
+                Err(_) => match self.deployment.next_for(self) {
+                    Some(pending) => {
+                        self.state().load += 1;
+                        pending
+                    }
+                    None if self.deployment.is_retired() && self.state().load == 0 => {
+                        self.stop();
+                        return None;
+                    }
+                    // A retired deployment's busy environment stops when its last running
+                    // invocation ends (in `finish`); until then this poll waits.
+                    None => slot.recv().await?,
+                },
+            }
+        };
+        Some(self.begin(pending))
+    }
+
     fn begin(self: &Arc<Self>, pending: Pending) -> NextInvocation {
         let config = self.deployment.config();
         let request_id = pending.request_id.clone();
@@ -348,15 +395,22 @@ impl Environment {
             let mut state = self.state();
             let cold = state.served == 0;
             state.served += 1;
-            if !cold {
+            let mut log = crate::logs::InvocationLog::default();
+            if self.slot.is_concurrent() {
+                // Init output belongs to the invocation that started the environment.
+                if cold {
+                    log = std::mem::take(&mut state.log);
+                }
+            } else if !cold {
                 state.log.clear();
             }
-            state.in_flight = Some(InFlight {
+            state.in_flight.push(InFlight {
                 pending,
                 started: Instant::now(),
                 started_at: SystemTime::now(),
                 cold,
                 timer,
+                log,
             });
         }
         self.log_line(format!(
@@ -368,10 +422,7 @@ impl Environment {
 
     /// Whether `request_id` is the invocation running here.
     pub fn is_running(&self, request_id: &str) -> bool {
-        self.state()
-            .in_flight
-            .as_ref()
-            .is_some_and(|f| f.pending.request_id == request_id)
+        self.state().running(request_id).is_some()
     }
 
     /// Ends the running invocation `request_id` with `result`; `false` if it is not running here.
@@ -381,19 +432,24 @@ impl Environment {
         result: FunctionResult,
         status: Option<&str>,
     ) -> bool {
-        let Some(flight) = ({
-            let mut state = self.state();
-            match &state.in_flight {
-                Some(f) if f.pending.request_id == request_id => state.in_flight.take(),
-                _ => None,
+        let concurrent = self.slot.is_concurrent();
+        if concurrent {
+            if !self.is_running(request_id) {
+                return false;
             }
-        }) else {
+            // Lines the runtime wrote before answering are already in its pipes: take them
+            // while the invocation is still running, so they are routed to it.
+            self.lifecycle.drain().await;
+        }
+        let Some(mut flight) = self.state().take_running(request_id) else {
             return false;
         };
         flight.timer.abort();
         let duration = flight.started.elapsed();
-        // Lines the runtime wrote before answering are already in its pipes: take them first.
-        self.lifecycle.drain().await;
+        if !concurrent {
+            // Lines the runtime wrote before answering are already in its pipes: take them first.
+            self.lifecycle.drain().await;
+        }
         let config = self.deployment.config();
         let init_duration = if flight.cold {
             self.state().init_duration
@@ -412,9 +468,16 @@ impl Environment {
                 .sampled
                 .then(|| (trace.root.to_string(), trace.function_segment.to_string())),
         };
-        self.log_line(format!("END RequestId: {request_id}"));
-        self.log_line(report.line());
-        let logs = {
+        let logs = if concurrent {
+            for line in [format!("END RequestId: {request_id}"), report.line()] {
+                flight.log.push_line(&line);
+                self.deployment.logs().push(&self.stream, line);
+            }
+            self.release(status);
+            flight.log.take()
+        } else {
+            self.log_line(format!("END RequestId: {request_id}"));
+            self.log_line(report.line());
             let mut state = self.state();
             if status.is_none() && !state.dead {
                 state.returning = true;
@@ -447,6 +510,25 @@ impl Environment {
         true
     }
 
+    /// Concurrent mode: frees the place of an invocation that ended. One that timed out keeps
+    /// its place until the runtime answers it ([`Self::deadline`]); when every one of the
+    /// `max_concurrency` places is held so, the runtime has no poll left to serve with and the
+    /// environment is recycled (with one place, that is the sequential rule: a timeout stops
+    /// the environment). A retired deployment's environment stops once nothing runs in it.
+    fn release(&self, status: Option<&str>) {
+        let places = self.deployment.config().concurrency();
+        let mut state = self.state();
+        if status != Some("timeout") {
+            state.load = state.load.saturating_sub(1);
+        }
+        let stuck = state.timed_out.len() >= places;
+        let drained = state.load == 0 && self.deployment.is_retired();
+        drop(state);
+        if stuck || drained {
+            self.stop();
+        }
+    }
+
     async fn time_out(self: &Arc<Self>, request_id: &str, timeout: Duration) {
         if !self.is_running(request_id) {
             return;
@@ -458,6 +540,21 @@ impl Environment {
         ));
         let message =
             format!("RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds");
+        if self.slot.is_concurrent() {
+            // Other invocations run in this process: stopping it would fail them too. The
+            // caller gets its timeout now; the runtime's late answer is refused.
+            self.state().timed_out.push(request_id.to_owned());
+            self.finish(
+                request_id,
+                FunctionResult::Error {
+                    error_type: "Sandbox.Timedout".into(),
+                    body: error_body("Sandbox.Timedout", &message),
+                },
+                Some("timeout"),
+            )
+            .await;
+            return;
+        }
         self.finish(
             request_id,
             FunctionResult::Error {
@@ -496,8 +593,9 @@ impl Environment {
                 state.init_duration.is_some(),
                 state
                     .in_flight
-                    .as_ref()
-                    .map(|f| f.pending.request_id.clone()),
+                    .iter()
+                    .map(|f| f.pending.request_id.clone())
+                    .collect::<Vec<_>>(),
             )
         };
         // Extensions get `SHUTDOWN` (reason `failure` when the runtime went by itself) and their
@@ -512,7 +610,7 @@ impl Environment {
         };
         self.lifecycle.drain().await;
         let reason = exit_reason(status);
-        if let Some(request_id) = running {
+        for request_id in running {
             let message = format!("RequestId: {request_id} Error: {reason}");
             self.log_line(message.clone());
             self.finish(

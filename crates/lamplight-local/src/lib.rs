@@ -63,6 +63,16 @@
 //! sequence (`SHUTDOWN`, SIGTERM, the grace period, [`LocalLambda::shutdown`]), and
 //! the service's own `AWS::Lambda` and `AWS::Lambda::Function` segments in every sampled trace.
 //!
+//! Lambda Managed Instances: with [`FunctionConfig::max_concurrency`] N, one environment (one
+//! process) serves up to N invocations at once. Its runtime gets `AWS_LAMBDA_MAX_CONCURRENCY=N`
+//! and may keep N `/next` polls outstanding; each invocation has its own request id, deadline,
+//! trace header, timer and `START`/`END`/`REPORT` lines, and its log holds the runtime's lines
+//! that name its request id (lines that name none go to every invocation then running). An
+//! environment is filled before another is started; beyond every environment's N, invocations
+//! queue as above. A timeout fails only its own invocation (the others in the process keep
+//! running); its place stays taken until the runtime answers it late, and an environment whose
+//! every place is so taken is recycled.
+//!
 //! The service runs code with your AWS credentials, so its API answers only local callers: a
 //! request must be addressed to a loopback `Host` (or the bound address, or one allowed with
 //! [`LocalLambdaBuilder::allow_host`]), come from no web page or a loopback one (others with

@@ -31,7 +31,7 @@ use std::sync::OnceLock;
 
 #[cfg(feature = "xray")]
 pub use traces::{TraceExport, Tracing};
-pub use xray::AttributeValue;
+pub use xray::{AttributeValue, TraceKey};
 
 /// Logging and tracing as [`install`]ed for this execution environment: makes each
 /// invocation's span and sends its spans after the response.
@@ -105,6 +105,22 @@ impl Telemetry {
     /// (see [`Tracing::flush_async`]).
     pub async fn flush_async(&self) {
         self.spans.flush_async().await;
+    }
+
+    /// The trace an invocation's span belongs to, when traces are exported: the one its
+    /// `trace_header` names (the header the span was made with), else the span's own. Take it
+    /// before the span ends, to [`flush_invocation`](Self::flush_invocation) after.
+    pub fn trace_of(&self, span: &tracing::Span, trace_header: Option<&str>) -> Option<TraceKey> {
+        self.spans.trace_of(span, trace_header)
+    }
+
+    /// Sends the spans of one invocation's trace and waits for the export (bounded), leaving
+    /// the spans of invocations still running: what lamplight does after each response when
+    /// one process serves several invocations at once, so that none waits on another's export.
+    pub async fn flush_invocation(&self, trace: Option<TraceKey>) {
+        if let Some(key) = trace {
+            self.spans.flush_trace_async(key).await;
+        }
     }
 
     /// The tracer, when traces are exported.

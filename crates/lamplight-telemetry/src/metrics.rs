@@ -16,7 +16,13 @@
 //!
 //! Written by hand rather than through a `metrics`-facade exporter: lamplight flushes once per
 //! invocation with that invocation's dimensions, which a process-global recorder does not know.
+//!
+//! When one process serves several invocations at once (Lambda Managed Instances), each runs
+//! its handler inside [`scope`]: what the handler's task records is that invocation's alone,
+//! and [`take_line`] in the scope writes only it. Values recorded from a task the handler
+//! spawned land outside the scope, in the process-wide values, and are not written then.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -60,9 +66,36 @@ struct Pending {
 
 static PENDING: Mutex<Option<Pending>> = Mutex::new(None);
 
+tokio::task_local! {
+    /// The values of the invocation whose task this is, in concurrent mode.
+    static SCOPED: RefCell<Option<Pending>>;
+}
+
 fn with<R>(f: impl FnOnce(&mut Pending) -> R) -> R {
+    if SCOPED.try_with(|_| ()).is_ok() {
+        // Just checked: the scope is set, so `with` cannot panic.
+        return SCOPED.with(|cell| f(cell.borrow_mut().get_or_insert_with(Pending::default)));
+    }
     let mut guard = PENDING.lock().unwrap_or_else(|e| e.into_inner());
     f(guard.get_or_insert_with(Pending::default))
+}
+
+/// Runs `future` (an invocation) with metrics of its own: what it records, and [`take_line`]
+/// called inside it, concern this invocation only (see the [module docs](self)).
+pub async fn scope<F: Future>(future: F) -> F::Output {
+    SCOPED.scope(RefCell::new(None), future).await
+}
+
+fn take_pending() -> Pending {
+    SCOPED
+        .try_with(|cell| cell.borrow_mut().take().unwrap_or_default())
+        .unwrap_or_else(|_| {
+            PENDING
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .unwrap_or_default()
+        })
 }
 
 /// Adds `value` to the count `name`.
@@ -94,11 +127,7 @@ pub fn property(key: &str, value: impl Into<Value>) {
 /// or `None` when there is nothing to write. Namespace: `LAMPLIGHT_METRICS_NAMESPACE`, else
 /// `lamplight`. Dimensions: the function name.
 pub fn take_line(function_name: &str, cold_start: bool) -> Option<String> {
-    let mut pending = PENDING
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-        .unwrap_or_default();
+    let mut pending = take_pending();
     if cold_start {
         pending
             .values
@@ -146,6 +175,28 @@ pub fn take_line(function_name: &str, cold_start: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn invocations_in_scopes_at_once_each_write_only_their_own_values() {
+        let (gate_tx, gate_rx) = tokio::sync::watch::channel(false);
+        let invocation = |name: &'static str, value: f64| {
+            let mut gate = gate_rx.clone();
+            scope(async move {
+                count(name, value);
+                // Both have recorded before either writes its line.
+                let _ = gate.wait_for(|open| *open).await;
+                take_line("f", false).expect("its own value")
+            })
+        };
+        let a = tokio::spawn(invocation("A", 1.0));
+        let b = tokio::spawn(invocation("B", 2.0));
+        tokio::task::yield_now().await;
+        let _ = gate_tx.send(true);
+        let a: Value = serde_json::from_str(&a.await.expect("a")).expect("json");
+        let b: Value = serde_json::from_str(&b.await.expect("b")).expect("json");
+        assert_eq!((a["A"].clone(), a.get("B")), (json!(1.0), None));
+        assert_eq!((b["B"].clone(), b.get("A")), (json!(2.0), None));
+    }
 
     #[test]
     fn a_cold_start_alone_writes_the_cold_start_metric_and_repeated_values_become_arrays() {

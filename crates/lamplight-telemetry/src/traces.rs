@@ -134,6 +134,16 @@ impl Pending {
         std::mem::take(&mut *self.spans.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// Takes the spans of one trace, leaving the others' (invocations still running).
+    fn take_trace(&self, trace_id: opentelemetry::trace::TraceId) -> Vec<SpanData> {
+        let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
+        let (mine, others) = std::mem::take(&mut *spans)
+            .into_iter()
+            .partition(|s| s.span_context.trace_id() == trace_id);
+        *spans = others;
+        mine
+    }
+
     /// Puts spans an exporter could not take yet back in front of the queue.
     fn settle(&self, n: usize, result: Option<OTelSdkResult>) {
         let n = n as u64;
@@ -444,6 +454,26 @@ impl Tracing {
             return;
         }
         batch.iter_mut().for_each(scrub_span);
+        let n = batch.len();
+        let result = tokio::time::timeout(self.flush_timeout, self.exporter.export(batch))
+            .await
+            .ok();
+        self.pending.settle(n, result);
+    }
+
+    /// Sends the ended spans of trace `trace_id` only and waits for the export (bounded as
+    /// [`flush_async`](Self::flush_async)): when invocations run at once, each sends its own
+    /// spans and never waits on the export of another's.
+    pub async fn flush_trace_async(&self, trace_id: opentelemetry::trace::TraceId) {
+        let mut batch = self.pending.take_trace(trace_id);
+        if batch.is_empty() {
+            return;
+        }
+        batch.iter_mut().for_each(scrub_span);
+        if let Exporter::Daemon(daemon) = &*self.exporter {
+            daemon.send_batch(&batch, &self.pending.stats);
+            return;
+        }
         let n = batch.len();
         let result = tokio::time::timeout(self.flush_timeout, self.exporter.export(batch))
             .await

@@ -62,10 +62,36 @@ impl Spans {
         }
     }
 
+    /// The trace `span` belongs to, for [`Self::flush_trace_async`].
+    pub fn trace_of(&self, span: &tracing::Span, header: Option<&str>) -> Option<TraceKey> {
+        use opentelemetry::trace::TraceContextExt as _;
+        self.tracing.as_ref()?;
+        // The header the span was parented from names its trace; a span without one is a
+        // root whose trace the tracer chose.
+        let context = match header {
+            Some(header) => Tracing::parent_context(header),
+            None => span.context(),
+        };
+        let span_context = context.span().span_context().clone();
+        span_context
+            .is_valid()
+            .then(|| TraceKey(span_context.trace_id()))
+    }
+
+    pub async fn flush_trace_async(&self, key: TraceKey) {
+        if let Some(tracing) = &self.tracing {
+            tracing.flush_trace_async(key.0).await;
+        }
+    }
+
     pub fn tracing(&self) -> Option<&Tracing> {
         self.tracing.as_ref()
     }
 }
+
+/// The trace an invocation's spans belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceKey(opentelemetry::trace::TraceId);
 
 /// Marks `span` failed, with an `exception` event X-Ray turns into the fault's cause.
 pub(crate) fn record_failure(span: &tracing::Span, error_type: &str, message: &str) {

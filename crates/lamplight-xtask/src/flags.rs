@@ -91,6 +91,12 @@ pub struct FunctionSettings {
     /// The most execution environments per function; more concurrent invocations queue.
     #[arg(long, default_value_t = 10)]
     pub max_environments: usize,
+    /// One execution environment serves up to N invocations at once, as Lambda Managed
+    /// Instances do (the function gets `AWS_LAMBDA_MAX_CONCURRENCY=N`; beyond N, invocations
+    /// go to another environment up to --max-environments, then queue). Default:
+    /// `[package.metadata.lamplight] max_concurrency`, else one invocation per environment.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1600))]
+    pub max_concurrency: Option<u32>,
     /// Environment variables for the functions from a dotenv file (KEY=VALUE lines), over
     /// `[package.metadata.lamplight] env` and under --env; `watch` reads it again on save.
     #[arg(long, value_name = "PATH")]
@@ -109,6 +115,7 @@ impl Default for FunctionSettings {
             timeout: None,
             env: Vec::new(),
             max_environments: 10,
+            max_concurrency: None,
             env_file: None,
             layers: Vec::new(),
         }

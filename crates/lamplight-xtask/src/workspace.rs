@@ -268,6 +268,21 @@ pub fn function_config(
         if let Some(timeout) = settings["timeout"].as_u64() {
             config.timeout = Duration::from_secs(timeout);
         }
+        match &settings["max_concurrency"] {
+            Value::Null => {}
+            value => {
+                let n = value
+                    .as_u64()
+                    .filter(|n| (1..=1600).contains(n))
+                    .with_context(|| {
+                        format!(
+                            "[package.metadata.lamplight] max_concurrency = {value} is not a \
+                             number of invocations from 1 to 1600"
+                        )
+                    })?;
+                config.max_concurrency = usize::try_from(n).ok();
+            }
+        }
         if let Some(env) = settings["env"].as_object() {
             for (k, v) in env {
                 let value = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
@@ -323,6 +338,9 @@ pub fn function_config(
         }
         config.layers.push(layer);
     }
+    if let Some(n) = overrides.max_concurrency {
+        config.max_concurrency = usize::try_from(n).ok();
+    }
     Ok(config)
 }
 
@@ -360,6 +378,47 @@ mod tests {
         for bad in ["batch_size", "=3", "a b=1"] {
             let err = with_trigger_flags(&table, &flags(&[bad])).expect_err(bad);
             assert!(err.to_string().contains("is not KEY=VALUE"), "{err}");
+        }
+    }
+
+    fn package_with(settings: Value) -> FunctionPackage {
+        FunctionPackage {
+            package: "f".into(),
+            bin: "f".into(),
+            dir: PathBuf::from("f"),
+            metadata: serde_json::json!({ "lamplight": settings.clone() }),
+            settings,
+        }
+    }
+
+    #[test]
+    fn max_concurrency_comes_from_the_metadata_and_the_flag_wins() {
+        let config = |settings: Value, flag: Option<u32>| {
+            let overrides = flags::FunctionSettings {
+                max_concurrency: flag,
+                ..Default::default()
+            };
+            function_config("f", "f".into(), Some(&package_with(settings)), &overrides)
+        };
+        let none = config(serde_json::json!({}), None).expect("valid");
+        assert_eq!(none.max_concurrency, None, "one invocation per environment");
+        let from_metadata = config(serde_json::json!({"max_concurrency": 8}), None).expect("ok");
+        assert_eq!(from_metadata.max_concurrency, Some(8));
+        let flag = config(serde_json::json!({"max_concurrency": 8}), Some(64)).expect("ok");
+        assert_eq!(flag.max_concurrency, Some(64));
+        for bad in [
+            serde_json::json!(0),
+            serde_json::json!("many"),
+            serde_json::json!(-1),
+            serde_json::json!(2000),
+        ] {
+            let err = config(serde_json::json!({ "max_concurrency": bad.clone() }), None)
+                .expect_err("refused");
+            let text = format!("{err:#}");
+            assert!(
+                text.contains("max_concurrency") && text.contains("from 1 to 1600"),
+                "{bad}: {text}"
+            );
         }
     }
 

@@ -372,9 +372,15 @@ fn max_concurrency<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>
     if v.is_empty() {
         return Ok(None);
     }
-    v.parse()
-        .map(Some)
-        .map_err(|e| serde::de::Error::custom(format!("`{v}` is not a whole number ({e})")))
+    match v.trim().parse::<u32>() {
+        Ok(0) => Err(serde::de::Error::custom(
+            "`0` invocations at once: it must be at least 1 (1 serves one at a time)",
+        )),
+        Ok(n) => Ok(Some(n)),
+        Err(e) => Err(serde::de::Error::custom(format!(
+            "`{v}` is not a whole number ({e})"
+        ))),
+    }
 }
 
 fn daemon_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {

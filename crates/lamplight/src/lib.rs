@@ -20,6 +20,7 @@
 //! | [`config`] | the function's own settings from env vars, all problems reported at once |
 //! | [`error`] | [`FunctionError`], the `errorType`/`errorMessage`/`stackTrace` document |
 //! | [`shutdown`] | graceful shutdown: SIGTERM flushes telemetry, [`on_shutdown`] hooks |
+//! | [`managed`] | [`run_concurrent`]; how [`run`] serves many invocations at once (`AWS_LAMBDA_MAX_CONCURRENCY`) |
 //! | [`concurrent`] | [`concurrent::all_settled`], [`concurrent::fan_out`], [`concurrent::Collector`] |
 //!
 //! **The handler/worker split.** Keep `main.rs` a thin handler: it receives the event and the
@@ -32,6 +33,7 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod invocation;
+pub mod managed;
 pub mod runtime;
 pub mod shutdown;
 
@@ -42,5 +44,6 @@ pub use lamplight_xray::TraceHeader;
 pub use runtime::streaming::{
     IntoStreamResponse, StreamResponse, respond_streaming, run_streaming,
 };
+pub use managed::run_concurrent;
 pub use runtime::{RuntimeError, init, respond, run};
 pub use shutdown::on_shutdown;

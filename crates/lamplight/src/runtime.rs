@@ -24,8 +24,9 @@
 //! of the execution environment.
 //!
 //! The loop is one `poll → invoke` step over a shared worker, so that concurrent invocations
-//! (several loops over one worker) and streamed responses (another way to post the result) fit
-//! without reshaping it.
+//! (several loops over one worker, when `AWS_LAMBDA_MAX_CONCURRENCY` is above 1: see
+//! [`crate::managed`]) and streamed responses (another way to post the result) fit without
+//! reshaping it.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -34,6 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use futures::FutureExt;
+use futures::future::{LocalBoxFuture, select_all};
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use lambda_runtime_api_client::{PooledClient, body::Body, build_request};
@@ -116,6 +118,13 @@ pub enum RuntimeApiFailure {
         /// The start of the body it answered.
         body: String,
     },
+    /// A concurrent poll loop ended without the Runtime API failing (its task was cancelled
+    /// or panicked outside any invocation).
+    #[error("a poll loop ended: {reason}")]
+    LoopEnded {
+        /// What ended it.
+        reason: String,
+    },
     /// `GET /next` answered an event without a request id, which cannot be answered.
     #[error(
         "GET {url} answered an event without a `{REQUEST_ID}` header: the event cannot be \
@@ -137,6 +146,12 @@ pub enum RuntimeApiFailure {
 /// handling it or encoding the response are each answered with an error document, and the
 /// next event is served. How the runtime meets a failing Runtime API is in the
 /// [module documentation](self).
+///
+/// When `AWS_LAMBDA_MAX_CONCURRENCY` is above 1 (Lambda Managed Instances), that many
+/// invocations are served at once, taking turns on this task: they overlap while they wait on
+/// I/O. [`run_concurrent`](crate::run_concurrent) runs them on every worker thread, for
+/// handlers that are `Send + Sync`; see [`crate::managed`]. A value that is not a whole number
+/// above 0 is refused: `run` returns [`RuntimeError::Env`] naming the variable.
 ///
 /// ```no_run
 /// use lamplight::Invocation;
@@ -165,10 +180,20 @@ where
     R: Serialize + 'static,
     E: Into<BoxError> + 'static,
 {
+    let (api, worker) = start(handler).await?;
+    let stopped = match concurrency(&worker.env) {
+        1 => serve(&api, &worker).await,
+        n => serve_interleaved(&api, &worker, n).await,
+    };
+    Err(stopped_by(stopped).await)
+}
+
+/// The Runtime API client and the worker of `handler`, from the environment.
+pub(crate) async fn start<F, Ev>(handler: F) -> Result<(Api, Worker<F, Ev>), RuntimeError> {
     let telemetry = setup();
     let env = Env::current()?;
     let endpoint = env.runtime_endpoint()?;
-    let api = Api::new(&endpoint);
+    // Before the first poll: Lambda sends SIGTERM only to environments with an extension.
     crate::shutdown::enable(&endpoint, telemetry, env.function_name.clone()).await;
     let worker = Worker {
         handler,
@@ -178,16 +203,20 @@ where
         telemetry,
         _event: std::marker::PhantomData,
     };
-    let stopped = serve(&api, &worker).await;
+    Ok((Api::new(&endpoint), worker))
+}
+
+/// Logs why the runtime stops and sends what telemetry is left, before the process exits.
+pub(crate) async fn stopped_by(stopped: RuntimeApiFailure) -> RuntimeError {
     tracing::error!("{stopped}");
     // Spans still queued (an invocation whose response could not be posted) leave before the
     // process does.
-    telemetry.flush_async().await;
-    Err(RuntimeError::RuntimeApi(Box::new(stopped)))
+    setup().flush_async().await;
+    RuntimeError::RuntimeApi(Box::new(stopped))
 }
 
 /// Polls and serves events one at a time until the Runtime API fails for good.
-async fn serve<F, Fut, Ev, R, E>(api: &Api, worker: &Worker<F, Ev>) -> RuntimeApiFailure
+pub(crate) async fn serve<F, Fut, Ev, R, E>(api: &Api, worker: &Worker<F, Ev>) -> RuntimeApiFailure
 where
     F: Fn(Ev, Invocation) -> Fut,
     Fut: Future<Output = Result<R, E>>,
@@ -198,6 +227,50 @@ where
     loop {
         match api.next().await {
             Ok(event) => worker.invoke(api, event, true).await,
+            Err(e) => return e,
+        }
+    }
+}
+
+/// How many invocations this environment serves at once: `AWS_LAMBDA_MAX_CONCURRENCY`, 1 when
+/// it is not set. ([`Env`] has already refused a value that is not a whole number above 0.)
+pub(crate) fn concurrency(env: &Env) -> usize {
+    env.max_concurrency
+        .map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX))
+        .max(1)
+}
+
+/// [`run`]'s concurrent mode (see [`crate::managed`]): `n` poll loops taking turns on this task. The first
+/// loop the Runtime API fails for good ends them all.
+async fn serve_interleaved<F, Fut, Ev, R, E>(
+    api: &Api,
+    worker: &Worker<F, Ev>,
+    n: usize,
+) -> RuntimeApiFailure
+where
+    F: Fn(Ev, Invocation) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    Ev: DeserializeOwned,
+    R: Serialize,
+    E: Into<BoxError> + 'static,
+{
+    let loops: Vec<LocalBoxFuture<'_, RuntimeApiFailure>> = (0..n)
+        .map(|_| poll_loop(api, worker).boxed_local())
+        .collect();
+    select_all(loops).await.0
+}
+
+async fn poll_loop<F, Fut, Ev, R, E>(api: &Api, worker: &Worker<F, Ev>) -> RuntimeApiFailure
+where
+    F: Fn(Ev, Invocation) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    Ev: DeserializeOwned,
+    R: Serialize,
+    E: Into<BoxError> + 'static,
+{
+    loop {
+        match api.next().await {
+            Ok(event) => worker.invoke_one_of_many(api, event).await,
             Err(e) => return e,
         }
     }
@@ -287,13 +360,13 @@ fn lambda_config(env: &Env) -> lambda_runtime::Config {
 }
 
 /// The one Runtime API client: every request of the process goes through it.
-struct Api {
+pub(crate) struct Api {
     client: PooledClient,
     next_url: String,
 }
 
 /// An event `GET /next` handed over.
-struct NextEvent {
+pub(crate) struct NextEvent {
     request_id: String,
     headers: HeaderMap,
     body: Vec<u8>,
@@ -320,7 +393,7 @@ impl Api {
     }
 
     /// The next event, retrying transient failures ([`NEXT_ATTEMPTS`] attempts in a row).
-    async fn next(&self) -> Result<NextEvent, RuntimeApiFailure> {
+    pub(crate) async fn next(&self) -> Result<NextEvent, RuntimeApiFailure> {
         let mut failures = 0;
         loop {
             let reason = match self.poll().await {
@@ -541,9 +614,9 @@ fn set_trace_env(header: Option<&str>) {
 }
 
 /// What serving one event needs, shared by every poll loop.
-struct Worker<F, Ev> {
+pub(crate) struct Worker<F, Ev> {
     handler: F,
-    env: Arc<Env>,
+    pub(crate) env: Arc<Env>,
     config: Arc<lambda_runtime::Config>,
     cold_start: AtomicBool,
     telemetry: &'static lamplight_telemetry::Telemetry,
@@ -558,8 +631,15 @@ where
     R: Serialize,
     E: Into<BoxError> + 'static,
 {
+    /// Serves one of several events running at once: its EMF metrics kept apart from the
+    /// others', no process-wide trace variable, its own spans flushed.
+    pub(crate) async fn invoke_one_of_many(&self, api: &Api, event: NextEvent) {
+        lamplight_telemetry::metrics::scope(self.invoke(api, event, false)).await;
+    }
+
     /// Serves one event: decode, handle, post the result, then flush telemetry.
-    /// `sequential` says whether the process-wide `_X_AMZN_TRACE_ID` belongs to this event.
+    /// `sequential` says whether the process-wide `_X_AMZN_TRACE_ID` belongs to this event
+    /// (otherwise it runs next to others: see [`crate::managed`]).
     async fn invoke(&self, api: &Api, event: NextEvent, sequential: bool) {
         let Started {
             request_id,
@@ -568,10 +648,19 @@ where
             span,
             cold_start,
             body,
+            trace_id,
+            trace_header,
         } = self.start(event, sequential);
+        if !sequential {
+            scope_metrics(&request_id, trace_id.as_deref());
+        }
         let outcome = complete(&self.handler, &body, invocation)
             .instrument(span.clone())
             .await;
+        // The span has run by now, so its trace is known (a root span gets its id on start).
+        let trace_key = (!sequential)
+            .then(|| self.telemetry.trace_of(&span, trace_header.as_deref()))
+            .flatten();
         let request = match &outcome {
             Ok(response) => build_request()
                 .method(Method::POST)
@@ -593,18 +682,26 @@ where
         }
         // Spans leave after the response and before the next poll: the caller never waits
         // for them, and none is queued when Lambda freezes the process.
-        self.telemetry.flush_async().await;
+        if sequential {
+            self.telemetry.flush_async().await;
+        } else {
+            self.telemetry.flush_invocation(trace_key).await;
+        }
     }
 }
 
 /// An event handed to its handler: the invocation, its span, and what answering it needs.
-struct Started {
+pub(crate) struct Started {
     request_id: String,
     invocation_id: Option<String>,
     invocation: Invocation,
     span: tracing::Span,
     cold_start: bool,
     body: Vec<u8>,
+    /// The X-Ray trace id of the invocation, when it is traced.
+    trace_id: Option<String>,
+    /// Its `Lambda-Runtime-Trace-Id` header as received.
+    trace_header: Option<String>,
 }
 
 impl<F, Ev> Worker<F, Ev> {
@@ -659,7 +756,17 @@ impl<F, Ev> Worker<F, Ev> {
             span,
             cold_start,
             body,
+            trace_id,
+            trace_header: text_header(&headers, TRACE_ID),
         }
+    }
+}
+
+/// In concurrent mode, the EMF lines of invocations running at once are told apart by these.
+pub(crate) fn scope_metrics(request_id: &str, trace_id: Option<&str>) {
+    lamplight_telemetry::metrics::property("requestId", request_id);
+    if let Some(id) = trace_id {
+        lamplight_telemetry::metrics::property("traceId", id);
     }
 }
 

@@ -4,6 +4,7 @@
 mod first_build;
 mod local;
 mod local_loop;
+mod managed;
 mod ship;
 mod stats;
 mod telemetry;
@@ -73,6 +74,7 @@ pub(crate) async fn run(sh: &Shell, flags: Bench) -> Result<()> {
             cold_starts,
         } => telemetry::run(sh, invocations, cold_starts).await,
         BenchKind::Ship { rounds } => ship::run(sh, rounds).await,
+        BenchKind::Managed { rounds, wait_ms } => managed::run(sh, rounds, wait_ms).await,
         BenchKind::Concurrency { .. }
         | BenchKind::FirstBuild { .. }
         | BenchKind::LocalLoop { .. } => Ok(()),

@@ -43,6 +43,7 @@ use std::sync::atomic::AtomicBool;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
+use futures::future::{LocalBoxFuture, select_all};
 use futures::{FutureExt as _, Stream, StreamExt as _};
 use http::{HeaderMap, HeaderValue, Method};
 use lambda_runtime_api_client::{body::Body, build_request};
@@ -147,27 +148,39 @@ where
     R: IntoStreamResponse + 'static,
     E: Into<BoxError> + 'static,
 {
-    let telemetry = setup();
-    let env = Env::current()?;
-    let endpoint = env.runtime_endpoint()?;
-    let api = Api::new(&endpoint);
-    let worker = Worker {
-        handler,
-        config: Arc::new(lambda_config(&env)),
-        env,
-        cold_start: AtomicBool::new(true),
-        telemetry,
-        _event: std::marker::PhantomData,
-    };
-    let stopped = loop {
-        match api.next().await {
-            Ok(event) => worker.invoke_streaming(&api, event, true).await,
-            Err(e) => break e,
+    let (api, worker) = super::start(handler).await?;
+    let stopped = match super::concurrency(&worker.env) {
+        1 => loop {
+            match api.next().await {
+                Ok(event) => worker.invoke_streaming(&api, event, true).await,
+                Err(e) => break e,
+            }
+        },
+        // Lambda Managed Instances: `n` poll loops taking turns on this task, as `run` does.
+        n => {
+            let loops: Vec<LocalBoxFuture<'_, RuntimeApiFailure>> = (0..n)
+                .map(|_| {
+                    let (api, worker) = (&api, &worker);
+                    async move {
+                        loop {
+                            match api.next().await {
+                                Ok(event) => {
+                                    lamplight_telemetry::metrics::scope(
+                                        worker.invoke_streaming(api, event, false),
+                                    )
+                                    .await;
+                                }
+                                Err(e) => return e,
+                            }
+                        }
+                    }
+                    .boxed_local()
+                })
+                .collect();
+            select_all(loops).await.0
         }
     };
-    tracing::error!("{stopped}");
-    telemetry.flush_async().await;
-    Err(RuntimeError::RuntimeApi(Box::new(stopped)))
+    Err(super::stopped_by(stopped).await)
 }
 
 /// The stream's first item: nothing streamed yet, so a failure is still an `/error` post.
@@ -194,10 +207,19 @@ where
             span,
             cold_start,
             body,
+            trace_id,
+            trace_header,
         } = self.start(event, sequential);
+        if !sequential {
+            super::scope_metrics(&request_id, trace_id.as_deref());
+        }
         let handled = open(&self.handler, &body, invocation)
             .instrument(span.clone())
             .await;
+        // The span has run by now, so its trace is known (a root span gets its id on start).
+        let trace_key = (!sequential)
+            .then(|| self.telemetry.trace_of(&span, trace_header.as_deref()))
+            .flatten();
         match handled {
             Err(doc) => {
                 let request = failure_request(&span, &request_id, &doc, invocation_id.as_deref());
@@ -221,7 +243,11 @@ where
                     .write_metrics(&self.env.function_name, cold_start);
             }
         }
-        self.telemetry.flush_async().await;
+        if sequential {
+            self.telemetry.flush_async().await;
+        } else {
+            self.telemetry.flush_invocation(trace_key).await;
+        }
     }
 }
 
