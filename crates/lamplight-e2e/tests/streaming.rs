@@ -529,3 +529,51 @@ async fn a_stream_that_outlives_its_timeout_ends_as_lambda_ends_it() {
     assert_eq!(next.text(), "chunk 1\n");
     assert_eq!(next.error_code, None);
 }
+
+/// The example in Lambda Managed Instances mode: one environment (`max_concurrency` 4, one
+/// environment allowed) streams four overlapping invocations at once, each its own lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_environment_streams_overlapping_invocations_in_concurrent_mode() {
+    let service = common::service(vec![
+        FunctionConfig::new("many", Code::Bootstrap(stream_bin()))
+            .max_concurrency(4)
+            .max_environments(1),
+    ])
+    .await;
+    let client = common::client(&service).await;
+    let started = Instant::now();
+    let calls = (0..4).map(|i| {
+        let client = client.clone();
+        async move {
+            let got = invoke_stream(
+                &client,
+                "many",
+                json!({"chunks": 3 + i, "interval_ms": 300}),
+            )
+            .await;
+            (i, got)
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let took = started.elapsed();
+    for (i, got) in &results {
+        assert_eq!(got.error_code, None, "{:?}", got.error_details);
+        let expected: String = (1..=3 + i).map(|n| format!("chunk {n}\n")).collect();
+        assert_eq!(got.text(), expected, "call {i} got its own lines");
+        assert_eq!(
+            got.logs.matches("START RequestId").count(),
+            1,
+            "{}",
+            got.logs
+        );
+    }
+    let handle = service.function("many").expect("the function");
+    assert_eq!(handle.environments(), 1, "one environment served them all");
+    assert_eq!(handle.log_streams().len(), 1, "one log stream");
+    // Served at once, not one after another: the longest call streams for 1.8 s; in turn the
+    // four would take 0.6 + 0.9 + 1.2 + 1.5 s of intervals alone.
+    assert!(
+        took < Duration::from_millis(4200),
+        "the calls overlapped: {took:?}"
+    );
+}

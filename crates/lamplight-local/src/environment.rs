@@ -718,8 +718,8 @@ impl RuntimeApiBackend for Environment {
     fn stream_tap(&self, request_id: &str) -> Option<StreamTap> {
         self.state()
             .in_flight
-            .as_ref()
-            .filter(|f| f.pending.request_id == request_id)
+            .iter()
+            .find(|f| f.pending.request_id == request_id)
             .and_then(|f| f.pending.stream.clone())
     }
 

@@ -41,9 +41,9 @@ pub use env::Env;
 pub use error::{BoxError, FunctionError};
 pub use invocation::{FunctionArn, Invocation};
 pub use lamplight_xray::TraceHeader;
+pub use managed::run_concurrent;
 pub use runtime::streaming::{
     IntoStreamResponse, StreamResponse, respond_streaming, run_streaming,
 };
-pub use managed::run_concurrent;
 pub use runtime::{RuntimeError, init, respond, run};
 pub use shutdown::on_shutdown;

@@ -37,8 +37,6 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -51,10 +49,9 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
 use super::{
-    Api, INVOCATION_ID, NextEvent, RuntimeError, Started, Worker, built, decode, failure_request,
-    lambda_config, setup,
+    Api, INVOCATION_ID, NextEvent, RuntimeApiFailure, RuntimeError, Started, Worker, built, decode,
+    failure_request,
 };
-use crate::env::Env;
 use crate::error::{BoxError, FunctionError};
 use crate::invocation::Invocation;
 
