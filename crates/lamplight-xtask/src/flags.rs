@@ -106,6 +106,11 @@ pub struct FunctionSettings {
     /// `[package.metadata.lamplight] layers`).
     #[arg(long = "layer", value_name = "DIR")]
     pub layers: Vec<PathBuf>,
+    /// X-Ray tracing: `Active` samples every invocation (the function exports its spans to
+    /// the local sink), `PassThrough` only those whose caller sampled them. Default:
+    /// `[package.metadata.lamplight] tracing`, else Active.
+    #[arg(long, value_name = "MODE", value_parser = ["Active", "PassThrough"])]
+    pub tracing: Option<String>,
 }
 
 impl Default for FunctionSettings {
@@ -118,6 +123,7 @@ impl Default for FunctionSettings {
             max_concurrency: None,
             env_file: None,
             layers: Vec::new(),
+            tracing: None,
         }
     }
 }

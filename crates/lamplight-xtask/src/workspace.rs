@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use lamplight_deploy::binary::Arch;
 use lamplight_deploy::build::{BuildRequest, Profile};
 use lamplight_deploy::settings::DeploySettings;
-use lamplight_local::{Code, FunctionConfig};
+use lamplight_local::{Code, FunctionConfig, TracingMode};
 use serde_json::Value;
 use xshell::{Shell, cmd};
 
@@ -268,6 +268,19 @@ pub fn function_config(
         if let Some(timeout) = settings["timeout"].as_u64() {
             config.timeout = Duration::from_secs(timeout);
         }
+        match &settings["tracing"] {
+            Value::Null => {}
+            value => {
+                config.tracing = value
+                    .as_str()
+                    .and_then(TracingMode::parse)
+                    .with_context(|| {
+                        format!(
+                            "[package.metadata.lamplight] tracing = {value} is not \"Active\" or \"PassThrough\""
+                        )
+                    })?;
+            }
+        }
         match &settings["max_concurrency"] {
             Value::Null => {}
             value => {
@@ -338,6 +351,9 @@ pub fn function_config(
         }
         config.layers.push(layer);
     }
+    if let Some(mode) = overrides.tracing.as_deref().and_then(TracingMode::parse) {
+        config.tracing = mode;
+    }
     if let Some(n) = overrides.max_concurrency {
         config.max_concurrency = usize::try_from(n).ok();
     }
@@ -389,6 +405,34 @@ mod tests {
             metadata: serde_json::json!({ "lamplight": settings.clone() }),
             settings,
         }
+    }
+
+    #[test]
+    fn tracing_comes_from_the_metadata_and_the_flag_wins() {
+        let config = |settings: Value, flag: Option<&str>| {
+            let overrides = flags::FunctionSettings {
+                tracing: flag.map(str::to_owned),
+                ..Default::default()
+            };
+            function_config("f", "f".into(), Some(&package_with(settings)), &overrides)
+        };
+        assert_eq!(
+            config(serde_json::json!({}), None).expect("ok").tracing,
+            TracingMode::Active
+        );
+        let passive = config(serde_json::json!({"tracing": "PassThrough"}), None).expect("ok");
+        assert_eq!(passive.tracing, TracingMode::PassThrough);
+        let flag = config(
+            serde_json::json!({"tracing": "PassThrough"}),
+            Some("Active"),
+        )
+        .expect("ok");
+        assert_eq!(flag.tracing, TracingMode::Active);
+        let err = config(serde_json::json!({"tracing": "sometimes"}), None).expect_err("refused");
+        assert!(
+            format!("{err:#}").contains("is not \"Active\" or \"PassThrough\""),
+            "{err:#}"
+        );
     }
 
     #[test]

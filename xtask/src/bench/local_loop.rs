@@ -113,6 +113,24 @@ pub(super) fn run(sh: &Shell, opts: Options) -> Result<()> {
 
     eprintln!("== lamplight: cargo xtask watch");
     let lamplight = measure(&env, &opts, &worker, &original, &Tool::Lamplight, &event)?;
+    // The same without X-Ray: cargo-lambda and the RIE give the function no daemon to send
+    // segments to, so this is the like-for-like service comparison.
+    eprintln!("== lamplight, untraced: cargo xtask watch --tracing PassThrough");
+    let untraced_opts = Options {
+        edits: 0,
+        requests: opts.requests,
+        cold_starts: 0,
+        rie: None,
+        target_dir: None,
+    };
+    let untraced = measure(
+        &env,
+        &untraced_opts,
+        &worker,
+        &original,
+        &Tool::LamplightUntraced,
+        &event,
+    )?;
     eprintln!("== cargo-lambda: cargo lambda watch");
     let cargo_lambda = measure(&env, &opts, &worker, &original, &Tool::CargoLambda, &event)?;
     std::fs::write(&worker, &original)?;
@@ -132,6 +150,7 @@ pub(super) fn run(sh: &Shell, opts: Options) -> Result<()> {
     };
 
     print_table(&opts, &lamplight, &cargo_lambda, rie.as_ref());
+    print_untraced(&untraced, &cargo_lambda, rie.as_ref());
     Ok(())
 }
 
@@ -142,6 +161,8 @@ struct Env {
 
 enum Tool {
     Lamplight,
+    /// `--tracing PassThrough`: the function sends no segments.
+    LamplightUntraced,
     CargoLambda,
 }
 
@@ -163,11 +184,14 @@ impl Tool {
         let mut cmd;
         let (http, api);
         match self {
-            Tool::Lamplight => {
+            Tool::Lamplight | Tool::LamplightUntraced => {
                 let (p, x, h) = (free_port()?, free_port()?, free_port()?);
                 cmd = Command::new("cargo");
-                cmd.args(["xtask", "watch", "--no-traces"])
-                    .args(["--port", &p.to_string()])
+                cmd.args(["xtask", "watch", "--no-traces"]);
+                if let Tool::LamplightUntraced = self {
+                    cmd.args(["--tracing", "PassThrough"]);
+                }
+                cmd.args(["--port", &p.to_string()])
                     .args(["--xray-port", &x.to_string()])
                     .args(["--http-port", &h.to_string()]);
                 http = format!("127.0.0.1:{h}");
@@ -196,6 +220,7 @@ impl Tool {
     fn label(&self) -> &'static str {
         match self {
             Tool::Lamplight => "lamplight",
+            Tool::LamplightUntraced => "lamplight (untraced)",
             Tool::CargoLambda => "cargo-lambda",
         }
     }
@@ -263,7 +288,7 @@ fn measure(
     }
     let running = tool.start(env)?;
     first_answer(&running, "\"tea\"", Duration::from_millis(50), long)?;
-    if let Tool::Lamplight = tool {
+    if let Tool::Lamplight | Tool::LamplightUntraced = tool {
         // Saves count from when the watcher is watching.
         running
             .process
@@ -617,4 +642,30 @@ fn round(v: &[f64]) -> Vec<f64> {
 
 fn met(ok: bool) -> &'static str {
     if ok { "met" } else { "**missed**" }
+}
+
+/// lamplight's service throughput with the function untraced, against the others'.
+fn print_untraced(u: &Figures, c: &Figures, rie: Option<&Figures>) {
+    println!(
+        "\nUntraced (`cargo xtask watch --tracing PassThrough`: the function sends no X-Ray segments, as under cargo-lambda and the RIE, which give it no daemon):\n"
+    );
+    println!("| measure | lamplight untraced | vs cargo-lambda | vs AWS RIE |");
+    println!("|---|---|---|---|");
+    let lat = |s: Option<Stats>| s.map_or("-".into(), |s| format!("{:.2} / {:.2}", s.p50, s.p99));
+    let vs_rie = |mine: f64, theirs: Option<f64>| {
+        theirs.map_or("-".into(), |t| format!("{:.2}x", mine / t.max(1e-9)))
+    };
+    println!(
+        "| HTTP requests/s (p50 / p99 ms) | {:.0} ({}) | {:.2}x | - |",
+        u.http_rate,
+        lat(u.http),
+        u.http_rate / c.http_rate.max(1e-9)
+    );
+    println!(
+        "| direct Invoke/s (p50 / p99 ms) | {:.0} ({}) | {:.2}x | {} |",
+        u.invoke_rate,
+        lat(u.invoke),
+        u.invoke_rate / c.invoke_rate.max(1e-9),
+        vs_rie(u.invoke_rate, rie.map(|r| r.invoke_rate))
+    );
 }
