@@ -472,7 +472,7 @@ impl Conn {
         if self.stream.is_none() {
             let stream = TcpStream::connect(&self.addr)?;
             stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(Duration::from_secs(600)))?;
+            stream.set_read_timeout(Some(MISSED_SAVE))?;
             self.stream = Some(BufReader::new(stream));
         }
         let reader = self.stream.as_mut().context("no connection")?;
