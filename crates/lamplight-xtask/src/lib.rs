@@ -52,6 +52,15 @@ pub fn main() -> ExitCode {
     report(run(cli.command))
 }
 
+/// Runs a `cargo xtask` command line given as words (without the program name), as a
+/// generated workspace's `xtask` would: for tests and other programs that run a command
+/// in-process. Arguments that do not parse are an error with clap's message.
+pub fn run_args(args: impl IntoIterator<Item = String>) -> Result<()> {
+    let cli = flags::Cli::try_parse_from(std::iter::once("xtask".to_owned()).chain(args))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    run(cli.command)
+}
+
 /// Runs one command to its end, on an async runtime of its own.
 pub fn run(command: Command) -> Result<()> {
     let sh = xshell::Shell::new().context("cannot start a shell")?;
