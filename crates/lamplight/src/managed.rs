@@ -72,7 +72,12 @@ where
         for _ in 0..n {
             let (api, worker) = (api.clone(), worker.clone());
             loops.spawn(async move {
-                crate::runtime::poll(&api, |event| worker.invoke_one_of_many(&api, event)).await
+                loop {
+                    match api.next().await {
+                        Ok(event) => worker.invoke_one_of_many(&api, event).await,
+                        Err(e) => return e,
+                    }
+                }
             });
         }
         let first = loops.join_next().await;

@@ -183,7 +183,7 @@ where
     let (api, worker) = start(handler).await?;
     let stopped = match concurrency(&worker.env) {
         1 => serve(&api, &worker).await,
-        n => poll_interleaved(&api, n, |event| worker.invoke_one_of_many(&api, event)).await,
+        n => serve_interleaved(&api, &worker, n).await,
     };
     Err(stopped_by(stopped).await)
 }
@@ -224,34 +224,12 @@ where
     R: Serialize,
     E: Into<BoxError> + 'static,
 {
-    poll(api, |event| worker.invoke(api, event, true)).await
-}
-
-/// One poll loop: each event to `serve`, until the Runtime API fails for good.
-pub(crate) async fn poll<S, Fut>(api: &Api, serve: S) -> RuntimeApiFailure
-where
-    S: Fn(NextEvent) -> Fut,
-    Fut: Future<Output = ()>,
-{
     loop {
         match api.next().await {
-            Ok(event) => serve(event).await,
+            Ok(event) => worker.invoke(api, event, true).await,
             Err(e) => return e,
         }
     }
-}
-
-/// `n` poll loops taking turns on this task (concurrent mode, see [`crate::managed`]): they
-/// overlap while their invocations wait on I/O. The first loop the Runtime API fails for good
-/// ends them all.
-pub(crate) async fn poll_interleaved<S, Fut>(api: &Api, n: usize, serve: S) -> RuntimeApiFailure
-where
-    S: Fn(NextEvent) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let loops: Vec<LocalBoxFuture<'_, RuntimeApiFailure>> =
-        (0..n).map(|_| poll(api, &serve).boxed_local()).collect();
-    select_all(loops).await.0
 }
 
 /// How many invocations this environment serves at once: `AWS_LAMBDA_MAX_CONCURRENCY`, 1 when
@@ -260,6 +238,42 @@ pub(crate) fn concurrency(env: &Env) -> usize {
     env.max_concurrency
         .map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX))
         .max(1)
+}
+
+/// [`run`]'s concurrent mode (see [`crate::managed`]): `n` poll loops taking turns on this task. The first
+/// loop the Runtime API fails for good ends them all.
+async fn serve_interleaved<F, Fut, Ev, R, E>(
+    api: &Api,
+    worker: &Worker<F, Ev>,
+    n: usize,
+) -> RuntimeApiFailure
+where
+    F: Fn(Ev, Invocation) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    Ev: DeserializeOwned,
+    R: Serialize,
+    E: Into<BoxError> + 'static,
+{
+    let loops: Vec<LocalBoxFuture<'_, RuntimeApiFailure>> = (0..n)
+        .map(|_| poll_loop(api, worker).boxed_local())
+        .collect();
+    select_all(loops).await.0
+}
+
+async fn poll_loop<F, Fut, Ev, R, E>(api: &Api, worker: &Worker<F, Ev>) -> RuntimeApiFailure
+where
+    F: Fn(Ev, Invocation) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    Ev: DeserializeOwned,
+    R: Serialize,
+    E: Into<BoxError> + 'static,
+{
+    loop {
+        match api.next().await {
+            Ok(event) => worker.invoke_one_of_many(api, event).await,
+            Err(e) => return e,
+        }
+    }
 }
 
 /// Builds state once per execution environment, before the first invocation.
@@ -807,30 +821,6 @@ where
     complete(&handler, event, invocation).await
 }
 
-/// Decodes the event and runs the handler, with panics caught in both: the handler's answer,
-/// or the error document to answer instead. What buffered and streamed answers share.
-pub(crate) async fn handled<F, Fut, Ev, R, E>(
-    handler: &F,
-    body: &[u8],
-    invocation: Invocation,
-) -> Result<R, FunctionError>
-where
-    F: Fn(Ev, Invocation) -> Fut,
-    Fut: Future<Output = Result<R, E>>,
-    Ev: DeserializeOwned,
-    E: Into<BoxError> + 'static,
-{
-    let event = decode::<Ev>(body)?;
-    let outcome = AssertUnwindSafe(async { handler(event, invocation).await })
-        .catch_unwind()
-        .await;
-    match outcome {
-        Ok(Ok(response)) => Ok(response),
-        Ok(Err(e)) => Err(FunctionError::from_handler_error(e)),
-        Err(panic) => Err(FunctionError::from_panic(panic.as_ref())),
-    }
-}
-
 /// Decodes the event, runs the handler, and encodes the response, with panics caught in each.
 async fn complete<F, Fut, Ev, R, E>(
     handler: &F,
@@ -844,7 +834,15 @@ where
     R: Serialize,
     E: Into<BoxError> + 'static,
 {
-    let response = handled(handler, body, invocation).await?;
+    let event = decode::<Ev>(body)?;
+    let outcome = AssertUnwindSafe(async { handler(event, invocation).await })
+        .catch_unwind()
+        .await;
+    let response = match outcome {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => return Err(FunctionError::from_handler_error(e)),
+        Err(panic) => return Err(FunctionError::from_panic(panic.as_ref())),
+    };
     match std::panic::catch_unwind(AssertUnwindSafe(|| serde_json::to_vec(&response))) {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e)) => Err(FunctionError::new(

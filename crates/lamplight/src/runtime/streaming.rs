@@ -41,13 +41,17 @@ use std::pin::Pin;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
+use futures::future::{LocalBoxFuture, select_all};
 use futures::{FutureExt as _, Stream, StreamExt as _};
 use http::{HeaderMap, HeaderValue, Method};
 use lambda_runtime_api_client::{body::Body, build_request};
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
-use super::{Api, INVOCATION_ID, NextEvent, RuntimeError, Started, Worker, built, failure_request};
+use super::{
+    Api, INVOCATION_ID, NextEvent, RuntimeApiFailure, RuntimeError, Started, Worker, built, decode,
+    failure_request,
+};
 use crate::error::{BoxError, FunctionError};
 use crate::invocation::Invocation;
 
@@ -143,13 +147,34 @@ where
 {
     let (api, worker) = super::start(handler).await?;
     let stopped = match super::concurrency(&worker.env) {
-        1 => super::poll(&api, |event| worker.invoke_streaming(&api, event, true)).await,
+        1 => loop {
+            match api.next().await {
+                Ok(event) => worker.invoke_streaming(&api, event, true).await,
+                Err(e) => break e,
+            }
+        },
         // Lambda Managed Instances: `n` poll loops taking turns on this task, as `run` does.
         n => {
-            super::poll_interleaved(&api, n, |event| {
-                lamplight_telemetry::metrics::scope(worker.invoke_streaming(&api, event, false))
-            })
-            .await
+            let loops: Vec<LocalBoxFuture<'_, RuntimeApiFailure>> = (0..n)
+                .map(|_| {
+                    let (api, worker) = (&api, &worker);
+                    async move {
+                        loop {
+                            match api.next().await {
+                                Ok(event) => {
+                                    lamplight_telemetry::metrics::scope(
+                                        worker.invoke_streaming(api, event, false),
+                                    )
+                                    .await;
+                                }
+                                Err(e) => return e,
+                            }
+                        }
+                    }
+                    .boxed_local()
+                })
+                .collect();
+            select_all(loops).await.0
         }
     };
     Err(super::stopped_by(stopped).await)
@@ -244,9 +269,15 @@ where
     R: IntoStreamResponse,
     E: Into<BoxError> + 'static,
 {
-    let response = super::handled(handler, body, invocation)
-        .await?
-        .into_stream_response();
+    let event = decode::<Ev>(body)?;
+    let answered = AssertUnwindSafe(async { handler(event, invocation).await })
+        .catch_unwind()
+        .await;
+    let response = match answered {
+        Ok(Ok(response)) => response.into_stream_response(),
+        Ok(Err(e)) => return Err(FunctionError::from_handler_error(e)),
+        Err(panic) => return Err(FunctionError::from_panic(panic.as_ref())),
+    };
     let StreamResponse {
         content_type,
         stream,
