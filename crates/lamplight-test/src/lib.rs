@@ -8,6 +8,7 @@
 //!   timestamps, dates in log stream names);
 //! - [`servers`] (feature `servers`): S3 and HTTP servers on loopback for functions that call out;
 //! - [`process`]: programs started beside the function (an emulator, a client), killed on drop;
+//! - [`moto`]: a real AWS API server (moto) on loopback, for functions and tests that call AWS;
 //! - [`event_names_in`]: the sample events of a directory, the one listing `cargo xtask` uses too.
 //!
 //! ```no_run
@@ -18,6 +19,7 @@
 //! lamplight_test::assert_response!("greeting", response);
 //! ```
 
+pub mod moto;
 pub mod process;
 #[cfg(feature = "servers")]
 pub mod servers;
