@@ -63,6 +63,9 @@ pub(crate) enum BenchKind {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Size: the template's default and http-api functions and a bare lambda_runtime echo
+    /// function, built with the template's release profile and zipped the same way.
+    Size,
     /// Doing many things at once: 100 concurrent S3 GetObject (against the seeds' Python ways
     /// when `pip install aiobotocore aiohttp` is done) and 100 Lambda invocations through the
     /// local service, each against a sequential loop.

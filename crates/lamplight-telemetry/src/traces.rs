@@ -33,12 +33,11 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 use opentelemetry_aws::detector::LambdaResourceDetector;
 use opentelemetry_aws::trace::{XrayIdGenerator, XrayPropagator};
-use opentelemetry_aws::xray_exporter::stdout_client::StdoutClient;
-use opentelemetry_aws::xray_exporter::{SegmentDocument, SegmentTranslator, XrayExporter};
+use opentelemetry_aws::xray_exporter::{SegmentDocument, SegmentTranslator};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
-    Sampler, SdkTracer, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
+    Sampler, SdkTracer, SdkTracerProvider, Span, SpanData, SpanProcessor,
 };
 
 #[cfg(feature = "otlp")]
@@ -317,10 +316,25 @@ impl Daemon {
     }
 }
 
+/// Prints `batch`'s segment documents to stdout, one compact JSON document per line.
+fn print_documents(translator: &SegmentTranslator, batch: &[SpanData]) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    for document in translator.translate_spans(batch) {
+        // A closed stdout loses the trace, never the invocation.
+        if serde_json::to_writer(&mut out, &document).is_ok() {
+            let _ = out.write_all(b"\n");
+        }
+    }
+    let _ = out.flush();
+}
+
 #[derive(Debug)]
 enum Exporter {
     Daemon(Daemon),
-    Stdout(XrayExporter<StdoutClient>),
+    /// Documents printed one per line. (opentelemetry-aws's stdout client pretty-prints them
+    /// over many lines, and linked serde_json's pretty printer for it.)
+    Stdout(SegmentTranslator),
     Otlp(otlp::Exporter),
 }
 
@@ -328,7 +342,7 @@ impl Exporter {
     fn set_resource(&mut self, resource: &Resource) {
         match self {
             Exporter::Daemon(d) => d.translator.set_resource(resource),
-            Exporter::Stdout(e) => e.set_resource(resource),
+            Exporter::Stdout(t) => t.set_resource(resource),
             Exporter::Otlp(e) => e.set_resource(resource),
         }
     }
@@ -342,7 +356,10 @@ impl Exporter {
         match self {
             // Sent by `Tracing::flush` directly: it counts per document.
             Exporter::Daemon(_) => Ok(()),
-            Exporter::Stdout(e) => e.export(batch).await,
+            Exporter::Stdout(t) => {
+                print_documents(t, &batch);
+                Ok(())
+            }
             Exporter::Otlp(e) => e.export(batch).await,
         }
     }
@@ -377,9 +394,7 @@ impl Tracing {
                     return None;
                 }
             },
-            TraceExport::Stdout => {
-                Exporter::Stdout(XrayExporter::new(StdoutClient).with_translator(translator()))
-            }
+            TraceExport::Stdout => Exporter::Stdout(translator()),
             TraceExport::Otlp => Exporter::Otlp(otlp::Exporter::new()?),
         };
         exporter.set_resource(&resource);

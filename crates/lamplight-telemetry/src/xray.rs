@@ -6,7 +6,7 @@ use opentelemetry::trace::Status;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::{EnvFilter, Layer as _, Registry};
+use tracing_subscriber::{Layer as _, Registry};
 
 use crate::logs;
 use crate::traces::{TraceExport, Tracing};
@@ -32,7 +32,7 @@ impl Spans {
                 .with_location(false)
                 .with_tracked_inactivity(false)
                 .with_target(false)
-                .with_filter(EnvFilter::builder().parse_lossy(format!("{level},{}", logs::QUIET)))
+                .with_filter(logs::targets(&level))
         });
         // An application that set its own subscriber keeps it.
         let _ = Registry::default()

@@ -6,6 +6,7 @@ mod local;
 mod local_loop;
 mod managed;
 mod ship;
+mod size;
 mod stats;
 mod telemetry;
 
@@ -28,6 +29,10 @@ pub(crate) async fn run(sh: &Shell, flags: Bench) -> Result<()> {
         .run()
         .context("the concurrency benchmark failed")?;
         return Ok(());
+    }
+    if let BenchKind::Size = flags.which {
+        // It measures what cargo builds: this process's profile is moot.
+        return size::run(sh);
     }
     if let BenchKind::FirstBuild { against } = flags.which {
         // It measures cargo building a generated workspace: this process's profile is moot.
@@ -77,6 +82,7 @@ pub(crate) async fn run(sh: &Shell, flags: Bench) -> Result<()> {
         BenchKind::Managed { rounds, wait_ms } => managed::run(sh, rounds, wait_ms).await,
         BenchKind::Concurrency { .. }
         | BenchKind::FirstBuild { .. }
+        | BenchKind::Size
         | BenchKind::LocalLoop { .. } => Ok(()),
     }
 }
