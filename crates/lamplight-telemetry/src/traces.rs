@@ -2,8 +2,10 @@
 //! invocation's Lambda segment.
 //!
 //! The pieces are opentelemetry-aws's: [`XrayIdGenerator`] for ids X-Ray accepts,
-//! [`XrayPropagator`] to read the invocation's trace header, the Lambda resource detector, and
-//! the X-Ray segment translator. What lamplight adds is *when* spans leave:
+//! [`XrayPropagator`] to read the invocation's trace header and the Lambda resource detector.
+//! Spans become segment documents here ([`segment`]: opentelemetry-aws's translator links a
+//! regex engine that weighed more than the rest of the tracing). What lamplight adds is *when*
+//! spans leave:
 //! [`InvocationSpans`] keeps the spans an invocation ends and sends them in one burst after the
 //! response is posted and before the next poll ([`Tracing::flush`]). The response never waits
 //! for the daemon, and nothing is left in a queue when Lambda freezes the process
@@ -33,12 +35,13 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 use opentelemetry_aws::detector::LambdaResourceDetector;
 use opentelemetry_aws::trace::{XrayIdGenerator, XrayPropagator};
-use opentelemetry_aws::xray_exporter::{SegmentDocument, SegmentTranslator};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     Sampler, SdkTracer, SdkTracerProvider, Span, SpanData, SpanProcessor,
 };
+
+pub(crate) mod segment;
 
 #[cfg(feature = "otlp")]
 mod otlp;
@@ -185,18 +188,6 @@ impl SpanProcessor for InvocationSpans {
     }
 }
 
-/// Span attributes kept as X-Ray metadata: what the exporter has no field of its own for.
-const METADATA: &[&str] = &[
-    "aws.s3.bucket",
-    "aws.s3.key",
-    "faas.invocation_id",
-    "faas.coldstart",
-];
-
-fn translator() -> SegmentTranslator {
-    SegmentTranslator::new().with_metadata_attrs(METADATA.iter().map(|a| (*a).to_owned()))
-}
-
 /// Why one segment document did not reach the daemon.
 #[derive(Debug, thiserror::Error)]
 enum SendError {
@@ -216,7 +207,7 @@ enum SendError {
 /// took every later one with it.
 #[derive(Debug)]
 struct Daemon {
-    translator: SegmentTranslator,
+    translator: segment::Translator,
     socket: UdpSocket,
     addr: SocketAddr,
     started: std::time::Instant,
@@ -239,7 +230,7 @@ impl Daemon {
         socket.set_nonblocking(true)?;
         socket.connect(addr)?;
         Ok(Self {
-            translator: translator(),
+            translator: segment::Translator::from_env(),
             socket,
             addr,
             started: std::time::Instant::now(),
@@ -249,7 +240,10 @@ impl Daemon {
 
     /// Sends `batch`, each document on its own; counts into `stats`.
     fn send_batch(&self, batch: &[SpanData], stats: &TraceStats) {
-        let documents = self.translator.translate_spans(batch);
+        let documents: Vec<_> = batch
+            .iter()
+            .filter_map(|span| self.translator.document(span))
+            .collect();
         let mut dropped = (batch.len() - documents.len().min(batch.len())) as u64;
         let mut first_error = (dropped > 0).then(|| {
             format!(
@@ -298,7 +292,7 @@ impl Daemon {
     }
 
     /// Sends one document, framed in `buf`; `true` when it had to be cut to fit.
-    fn send(&self, document: &SegmentDocument<'_>, buf: &mut Vec<u8>) -> Result<bool, SendError> {
+    fn send(&self, document: &segment::Document<'_>, buf: &mut Vec<u8>) -> Result<bool, SendError> {
         use lamplight_xray::daemon;
         buf.clear();
         buf.extend_from_slice(daemon::HEADER.as_bytes());
@@ -317,10 +311,10 @@ impl Daemon {
 }
 
 /// Prints `batch`'s segment documents to stdout, one compact JSON document per line.
-fn print_documents(translator: &SegmentTranslator, batch: &[SpanData]) {
+fn print_documents(translator: &segment::Translator, batch: &[SpanData]) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    for document in translator.translate_spans(batch) {
+    for document in batch.iter().filter_map(|span| translator.document(span)) {
         // A closed stdout loses the trace, never the invocation.
         if serde_json::to_writer(&mut out, &document).is_ok() {
             let _ = out.write_all(b"\n");
@@ -334,15 +328,15 @@ enum Exporter {
     Daemon(Daemon),
     /// Documents printed one per line. (opentelemetry-aws's stdout client pretty-prints them
     /// over many lines, and linked serde_json's pretty printer for it.)
-    Stdout(SegmentTranslator),
+    Stdout(segment::Translator),
     Otlp(otlp::Exporter),
 }
 
 impl Exporter {
     fn set_resource(&mut self, resource: &Resource) {
         match self {
-            Exporter::Daemon(d) => d.translator.set_resource(resource),
-            Exporter::Stdout(t) => t.set_resource(resource),
+            // Segment documents take the region and log group from the environment.
+            Exporter::Daemon(_) | Exporter::Stdout(_) => {}
             Exporter::Otlp(e) => e.set_resource(resource),
         }
     }
@@ -394,7 +388,7 @@ impl Tracing {
                     return None;
                 }
             },
-            TraceExport::Stdout => Exporter::Stdout(translator()),
+            TraceExport::Stdout => Exporter::Stdout(segment::Translator::from_env()),
             TraceExport::Otlp => Exporter::Otlp(otlp::Exporter::new()?),
         };
         exporter.set_resource(&resource);
