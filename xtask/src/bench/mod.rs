@@ -5,6 +5,7 @@ mod first_build;
 mod local;
 mod local_loop;
 mod managed;
+mod runtime_api;
 mod ship;
 mod size;
 mod stats;

@@ -2,11 +2,20 @@
 //! echo function, built with the template's release profile and zipped the same way
 //! (lamplight-deploy's packaging), side by side.
 //!
-//! Sizes only, for now; cold start and peak RSS under the local service come next (issue 17).
+//! Then the template's default function and the bare one run under the same bare Runtime API
+//! ([`super::runtime_api`]), the lamplight one with its X-Ray daemon set: spawn-to-first-poll
+//! cold starts (alternating, p50 of 20), per-invocation latency seen by a back-to-back caller
+//! (alternating, after a warm-up), and peak RSS after those invocations.
 
-use anyhow::{Context, Result};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
 use lamplight_xtask::{Choices, Workspace, render, template_dir};
 use xshell::Shell;
+
+use super::runtime_api::{DaemonSink, Function};
+use super::stats::Stats;
 
 /// The bare function: what cargo-lambda's generic template builds, an echo with
 /// lambda_runtime's default subscriber.
@@ -29,7 +38,16 @@ struct Sizes {
     name: &'static str,
     binary: u64,
     zip: u64,
+    path: std::path::PathBuf,
 }
+
+/// Cold starts measured per function.
+const COLD_STARTS: usize = 20;
+/// Invocations before latency is sampled (connections, caches, lazy statics).
+const WARM_UP: usize = 20;
+/// Latency samples per function; with the warm-up, more than the 100 invocations the peak
+/// memory is read after.
+const SAMPLES: usize = 400;
 
 pub(super) fn run(sh: &Shell) -> Result<()> {
     use lamplight_deploy::binary::Arch;
@@ -93,6 +111,10 @@ pub(super) fn run(sh: &Shell) -> Result<()> {
     rows.push(build(sh, &ws, &dir, name, target)?);
 
     let bare_zip = rows.last().map_or(1, |r| r.zip.max(1));
+    let event =
+        std::fs::read(out.join("size-default/functions/size-default/events/greet-ada.json"))
+            .context("the default function's sample event")?;
+    let run = measure(&rows[0].path, rows[rows.len() - 1].path.as_path(), &event)?;
     println!("## Size (`cargo xtask bench size`)\n");
     println!(
         "Release profile of the template, built for {arch}; zips as `cargo xtask deploy` packs them.\n"
@@ -108,7 +130,143 @@ pub(super) fn run(sh: &Shell) -> Result<()> {
             row.zip as f64 / bare_zip as f64
         );
     }
+    println!(
+        "\nUnder one bare Runtime API, alternating: cold start = spawn to first poll (p50 of \
+         {COLD_STARTS}); latency = event handed out to answer received, back to back, {SAMPLES} \
+         samples after {WARM_UP} warm-up invocations; peak RSS (VmHWM) after them. size-default \
+         traces to an X-Ray daemon socket ({} datagrams received) and writes JSON logs and EMF.\n",
+        run.datagrams
+    );
+    println!(
+        "| function | cold start p50 (ms) | latency p50 (us) | latency p90 (us) | peak RSS (MB) |"
+    );
+    println!("|---|---|---|---|---|");
+    for (name, m) in [
+        ("size-default", &run.lamplight),
+        ("size-bare-echo", &run.bare),
+    ] {
+        println!(
+            "| {name} | {:.2} | {:.0} | {:.0} | {:.1} |",
+            m.cold_p50_ms,
+            m.latency.p50 * 1000.0,
+            m.latency.p90 * 1000.0,
+            m.peak_rss_kb as f64 / 1024.0
+        );
+    }
+    let default_zip = rows[0].zip;
+    println!("\n| goal | measured | holds |\n|---|---|---|");
+    let goal = |name: &str, measured: String, holds: bool| {
+        println!(
+            "| {name} | {measured} | {} |",
+            if holds { "yes" } else { "no" }
+        );
+    };
+    goal(
+        "default zip <= 1,000,000 B",
+        format!("{default_zip} B"),
+        default_zip <= 1_000_000,
+    );
+    if let Some(http) = rows.iter().find(|r| r.name == "size-http-api") {
+        goal(
+            "http-api zip < 1,200,000 B",
+            format!("{} B", http.zip),
+            http.zip < 1_200_000,
+        );
+    }
+    let cold = run.lamplight.cold_p50_ms - run.bare.cold_p50_ms;
+    goal(
+        "cold start within +1 ms of bare",
+        format!("{cold:+.2} ms"),
+        cold <= 1.0,
+    );
+    let latency = (run.lamplight.latency.p50 - run.bare.latency.p50) * 1000.0;
+    goal(
+        "latency p50 within +100 us of bare",
+        format!("{latency:+.0} us"),
+        latency <= 100.0,
+    );
+    let rss = (run.lamplight.peak_rss_kb as f64 - run.bare.peak_rss_kb as f64) / 1024.0;
+    goal(
+        "peak RSS within +5 MB of bare",
+        format!("{rss:+.1} MB"),
+        rss <= 5.0,
+    );
     Ok(())
+}
+
+/// What one function measured.
+struct Measured {
+    cold_p50_ms: f64,
+    latency: Stats,
+    peak_rss_kb: u64,
+}
+
+struct Run {
+    lamplight: Measured,
+    bare: Measured,
+    datagrams: u64,
+}
+
+/// Measures the lamplight function and the bare one side by side, alternating so that
+/// whatever else the machine does falls on both.
+fn measure(lamplight: &Path, bare: &Path, event: &[u8]) -> Result<Run> {
+    let daemon = DaemonSink::start()?;
+    let lamplight_env = vec![
+        ("GREETING".to_owned(), "Hello".to_owned()),
+        (
+            "AWS_XRAY_DAEMON_ADDRESS".to_owned(),
+            daemon.addr().to_string(),
+        ),
+        ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "JSON".to_owned()),
+    ];
+    let functions = [(lamplight, lamplight_env), (bare, Vec::new())];
+
+    eprintln!("cold starts ({COLD_STARTS} each, alternating) ...");
+    let mut cold: [Vec<Duration>; 2] = Default::default();
+    for _ in 0..COLD_STARTS {
+        for (i, (binary, env)) in functions.iter().enumerate() {
+            let function = Function::start(binary, env)?;
+            cold[i].push(function.cold_start()?);
+        }
+    }
+
+    eprintln!("latency ({WARM_UP} warm-up and {SAMPLES} samples each, alternating) ...");
+    let mut running = functions
+        .iter()
+        .map(|(binary, env)| Function::start(binary, env))
+        .collect::<Result<Vec<_>>>()?;
+    let mut samples: [Vec<Duration>; 2] = Default::default();
+    for round in 0..WARM_UP + SAMPLES {
+        for (i, function) in running.iter_mut().enumerate() {
+            let took = function
+                .api
+                .invoke(event)
+                .with_context(|| format!("invoking {}", functions[i].0.display()))?;
+            if round >= WARM_UP {
+                samples[i].push(took);
+            }
+        }
+    }
+    let mut measured = running.iter().zip(&mut samples).zip(&mut cold).map(
+        |((function, samples), cold)| -> Result<Measured> {
+            Ok(Measured {
+                cold_p50_ms: Stats::of(cold).p50,
+                latency: Stats::of(samples),
+                peak_rss_kb: function.peak_rss_kb()?,
+            })
+        },
+    );
+    let lamplight = measured.next().context("no lamplight measure")??;
+    let bare = measured.next().context("no bare measure")??;
+    let datagrams = daemon.received();
+    if datagrams == 0 {
+        bail!("the lamplight function sent no X-Ray segment: it was not measured traced");
+    }
+    Ok(Run {
+        lamplight,
+        bare,
+        datagrams,
+    })
 }
 
 /// Builds `name` in `dir` with the release profile and measures its binary and zip.
@@ -131,10 +289,17 @@ fn build(
     }
     let binary = ws.target_dir.join(target).join("release").join(name);
     let zip = lamplight_deploy::package::package(&binary, &[])?;
+    // Kept apart: the next build of the same name would replace what is measured.
+    let kept = ws
+        .target_dir
+        .join("bench")
+        .join(format!("{name}.bootstrap"));
+    std::fs::copy(&binary, &kept)?;
     Ok(Sizes {
         name,
         binary: std::fs::metadata(&binary)?.len(),
         zip: u64::try_from(zip.size())?,
+        path: kept,
     })
 }
 
