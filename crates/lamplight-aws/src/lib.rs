@@ -11,6 +11,7 @@
 //! | `lambda` (default) | [`lambda`] | the Lambda client; many invocations at once, results in input order |
 //! | `web` (default) | [`web`] | outgoing HTTP(S) calls, pooled, traced as `remote` subsegments |
 //! | `lambda` (default) | [`transport`] | a function called as an HTTP service: a `tower::Service` over Invoke |
+//! | `aws-lc` | [`https_client`] | TLS through aws-lc, the SDK's default, instead of ring (FIPS, post-quantum key exchange; ~650 KB more zip) |
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
@@ -52,6 +53,22 @@ pub struct Aws {
 
 static SHARED: OnceCell<Aws> = OnceCell::const_new();
 
+/// The SDK's HTTPS client: hyper and rustls over ring, the system's root certificates.
+///
+/// Not the SDK's default client, which links aws-lc: ring does the same TLS (1.2 and 1.3,
+/// the cipher suites AWS endpoints offer) in about 650 KB less of a function's zip. The
+/// `aws-lc` feature switches back (FIPS, post-quantum key exchange).
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    #[cfg(feature = "aws-lc")]
+    let mode = tls::rustls_provider::CryptoMode::AwsLc;
+    #[cfg(not(feature = "aws-lc"))]
+    let mode = tls::rustls_provider::CryptoMode::Ring;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(mode))
+        .build_https()
+}
+
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
@@ -76,6 +93,7 @@ impl Aws {
         }
         let attempts = env_u64("LAMPLIGHT_AWS_MAX_ATTEMPTS").map_or(3, |n| n.clamp(1, 10) as u32);
         let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
             .timeout_config(timeouts.build())
             .retry_config(RetryConfig::standard().with_max_attempts(attempts))
             .load()
@@ -83,8 +101,15 @@ impl Aws {
         Aws { config }
     }
 
-    /// Wraps a configuration built elsewhere (tests, custom credential providers).
+    /// Wraps a configuration built elsewhere (tests, custom credential providers). When it
+    /// has no HTTP client, lamplight's ([`https_client`]) is added: without the `aws-lc`
+    /// feature the SDK has no default one to fall back on.
     pub fn from_config(config: SdkConfig) -> Aws {
+        let config = if config.http_client().is_some() {
+            config
+        } else {
+            config.into_builder().http_client(https_client()).build()
+        };
         Aws { config }
     }
 

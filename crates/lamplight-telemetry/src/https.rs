@@ -7,14 +7,18 @@ pub type HttpsConnector =
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
 
 /// The connector lamplight's outgoing clients share (the web client, the OTLP exporter):
-/// HTTP/1 over the TLS stack the AWS SDK already brings (rustls, aws-lc, the system's roots),
-/// so no second one is compiled in. Without readable system roots only plain HTTP works; the
+/// HTTP/1 over the TLS stack lamplight-aws gives the AWS SDK (rustls over ring, the system's
+/// roots), so no second one is compiled in. Without readable system roots only plain HTTP works; the
 /// first HTTPS call says so.
 pub fn https_connector(connect_timeout: Option<std::time::Duration>) -> HttpsConnector {
     let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(connect_timeout);
+    // ring as the process's default provider unless one is set already: a build that also
+    // links aws-lc (the SDK's default, enabled elsewhere in a workspace) has two providers,
+    // and rustls then picks neither on its own.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
         Ok(b) => b,
         Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(

@@ -33,6 +33,35 @@ async fn main() -> Result<(), Error> {
 }
 "#;
 
+/// The bare S3 function: lambda_runtime, aws-config and aws-sdk-s3 with the features and TLS
+/// client lamplight-aws gives the SDK, one GetObject per event.
+const BARE_S3_MAIN: &str = r#"use aws_smithy_http_client::tls;
+use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
+use serde_json::{Value, json};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(client)
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let s3 = &s3;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let bucket = event.payload["bucket"].as_str().unwrap_or_default().to_owned();
+        let key = event.payload["key"].as_str().unwrap_or_default().to_owned();
+        let object = s3.get_object().bucket(bucket).key(key).send().await?;
+        let body = object.body.collect().await?.into_bytes();
+        Ok::<Value, Error>(json!({ "length": body.len() }))
+    }))
+    .await
+}
+"#;
+
 /// One built function's sizes.
 struct Sizes {
     name: &'static str,
@@ -71,6 +100,13 @@ pub(super) fn run(sh: &Shell) -> Result<()> {
             "size-http-api",
             Choices {
                 event_source: "http-api".into(),
+                ..base.clone()
+            },
+        ),
+        (
+            "size-s3",
+            Choices {
+                event_source: "s3".into(),
                 ..base
             },
         ),
@@ -91,26 +127,41 @@ pub(super) fn run(sh: &Shell) -> Result<()> {
     }
     let profile = profile.context("no variant rendered")?;
 
-    // The bare function: its own workspace, the template's release profile, this checkout's
-    // lock file so the shared crates are the same versions.
-    let name = "size-bare-echo";
-    let dir = out.join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("src"))?;
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
-             [dependencies]\nlambda_runtime = \"1.5\"\nserde_json = \"1\"\n\
-             tokio = {{ version = \"1\", features = [\"macros\"] }}\n\n[workspace]\n\n{profile}"
+    // The bare functions: their own workspaces, the template's release profile, this
+    // checkout's lock file so the shared crates are the same versions.
+    let bare = |name: &'static str, deps: &str, main: &str| -> Result<Sizes> {
+        let dir = out.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("src"))?;
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
+                 [dependencies]\nlambda_runtime = \"1.5\"\nserde_json = \"1\"\n\
+                 tokio = {{ version = \"1\", features = [\"macros\"] }}\n{deps}\n[workspace]\n\n{profile}"
+            ),
+        )?;
+        std::fs::write(dir.join("src/main.rs"), main)?;
+        std::fs::copy(checkout.join("Cargo.lock"), dir.join("Cargo.lock"))?;
+        eprintln!("building {name} (release) ...");
+        build(sh, &ws, &dir, name, target)
+    };
+    let sdk = "default-features = false, features = [\"rt-tokio\", \"behavior-version-latest\"]";
+    let bare_s3 = bare(
+        "size-bare-s3",
+        &format!(
+            "aws-config = {{ version = \"1\", {sdk} }}\naws-sdk-s3 = {{ version = \"1\", {sdk} }}\n\
+             aws-smithy-http-client = {{ version = \"1\", default-features = false, features = [\"rustls-ring\"] }}\n"
         ),
+        BARE_S3_MAIN,
     )?;
-    std::fs::write(dir.join("src/main.rs"), BARE_MAIN)?;
-    std::fs::copy(checkout.join("Cargo.lock"), dir.join("Cargo.lock"))?;
-    eprintln!("building {name} (release) ...");
-    rows.push(build(sh, &ws, &dir, name, target)?);
+    rows.push(bare("size-bare-echo", "", BARE_MAIN)?);
 
     let bare_zip = rows.last().map_or(1, |r| r.zip.max(1));
+    let s3_zip = rows
+        .iter()
+        .find(|r| r.name == "size-s3")
+        .map_or(0, |r| r.zip);
     let event =
         std::fs::read(out.join("size-default/functions/size-default/events/greet-ada.json"))
             .context("the default function's sample event")?;
@@ -130,6 +181,13 @@ pub(super) fn run(sh: &Shell) -> Result<()> {
             row.zip as f64 / bare_zip as f64
         );
     }
+    println!(
+        "| {} | {} | {} | (size-s3 is {:.2}x of it) |",
+        bare_s3.name,
+        bare_s3.binary,
+        bare_s3.zip,
+        s3_zip as f64 / bare_s3.zip.max(1) as f64
+    );
     println!(
         "\nUnder one bare Runtime API, alternating: cold start = spawn to first poll (p50 of \
          {COLD_STARTS}); latency = event handed out to answer received, back to back, {SAMPLES} \
@@ -173,6 +231,11 @@ pub(super) fn run(sh: &Shell) -> Result<()> {
             http.zip < 1_200_000,
         );
     }
+    goal(
+        "s3 zip within +30% of bare lambda_runtime + aws-sdk-s3",
+        format!("{s3_zip} B vs {} B", bare_s3.zip),
+        s3_zip as f64 <= bare_s3.zip as f64 * 1.3,
+    );
     let cold = run.lamplight.cold_p50_ms - run.bare.cold_p50_ms;
     goal(
         "cold start within +1 ms of bare",
