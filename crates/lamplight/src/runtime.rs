@@ -835,9 +835,12 @@ where
     E: Into<BoxError> + 'static,
 {
     let event = decode::<Ev>(body)?;
-    let outcome = AssertUnwindSafe(async { handler(event, invocation).await })
-        .catch_unwind()
-        .await;
+    // Boxed: the handler's future is the user's, and can be deep (a worker calling the SDK,
+    // idempotency, batch helpers). Inline, its layout becomes part of `main`'s, and rustc gives
+    // up past its query depth limit ("queries overflow the depth limit!"); behind a box each
+    // is laid out on its own. One allocation per invocation.
+    let handled = Box::pin(handler(event, invocation));
+    let outcome = AssertUnwindSafe(handled).catch_unwind().await;
     let response = match outcome {
         Ok(Ok(response)) => response,
         Ok(Err(e)) => return Err(FunctionError::from_handler_error(e)),

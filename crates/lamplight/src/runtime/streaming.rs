@@ -270,7 +270,9 @@ where
     E: Into<BoxError> + 'static,
 {
     let event = decode::<Ev>(body)?;
-    let answered = AssertUnwindSafe(async { handler(event, invocation).await })
+    // Boxed for the reason `complete` boxes it: a deep handler future would otherwise push
+    // `main`'s layout past rustc's query depth limit.
+    let answered = AssertUnwindSafe(Box::pin(handler(event, invocation)))
         .catch_unwind()
         .await;
     let response = match answered {
