@@ -63,8 +63,10 @@ pub(crate) enum BenchKind {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
-    /// Size: the template's default and http-api functions and a bare lambda_runtime echo
-    /// function, built with the template's release profile and zipped the same way.
+    /// Size: the template's default, http-api and s3 functions and bare lambda_runtime echo and
+    /// S3 functions, built with the template's release profile and zipped the same way; then
+    /// the default and the bare echo side by side under one bare Runtime API: cold start,
+    /// back-to-back latency, peak memory.
     Size,
     /// Doing many things at once: 100 concurrent S3 GetObject (against the seeds' Python ways
     /// when `pip install aiobotocore aiohttp` is done) and 100 Lambda invocations through the
