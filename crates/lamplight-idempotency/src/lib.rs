@@ -62,6 +62,24 @@
 //! |---|---|
 //! | `AWS_LAMBDA_FUNCTION_NAME` | the default prefix of record ids (`lamplight` outside Lambda) |
 //!
+//! **In batches**, each record is its own call, keyed on the record:
+//!
+//! ```no_run
+//! use lamplight_batch::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+//! use lamplight_idempotency::Idempotency;
+//!
+//! async fn handle(idem: &Idempotency, event: SqsEvent) -> SqsBatchResponse {
+//!     lamplight_batch::sqs(event, 8, |message| async move {
+//!         let body: serde_json::Value = serde_json::from_str(message.body.as_deref().unwrap_or("{}"))?;
+//!         // A duplicate delivery returns the stored result; one still running elsewhere
+//!         // fails alone (AlreadyInProgress) and SQS redelivers it later.
+//!         let _: String = idem.run(&body, || async { Ok::<_, std::io::Error>("sent".to_owned()) }).await?;
+//!         Ok::<_, lamplight::BoxError>(())
+//!     })
+//!     .await
+//! }
+//! ```
+//!
 //! The DynamoDB client comes from [`lamplight_aws::Aws`] with [`SdkTracing`], so every call is
 //! an X-Ray subsegment.
 
@@ -595,9 +613,12 @@ impl Idempotency {
         let now = SystemTime::now();
         let now_s = epoch(now).as_secs();
         let now_ms = epoch(now).as_millis() as u64;
-        let expiration = now_s + self.inner.expires_after.as_secs().max(1);
         // A claim that lapsed before it started would be taken over at once.
         let until_ms = (epoch(until).as_millis() as u64).max(now_ms + 1);
+        // An expired record is free whatever its status: a claim must not expire before it
+        // lapses (nor be deleted by the table's TTL while it runs).
+        let expiration =
+            (now_s + self.inner.expires_after.as_secs().max(1)).max(until_ms / 1000 + 1);
         // The record can vanish between a failed claim and its reading (the holder failed
         // and deleted it): then claim again.
         for _ in 0..3 {

@@ -664,3 +664,45 @@ async fn a_wrapped_handler_replays_its_answer_and_keeps_its_error_types() {
         .expect_err("it fails");
     assert_eq!(no_key.error_type, "IdempotencyKeyError");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_claim_outlives_a_shorter_result_expiry() {
+    let setup = Setup::new("long-claim").await;
+    let idem = setup
+        .idem()
+        .expires_after(Duration::from_secs(1))
+        .in_progress_default(Duration::from_secs(60))
+        .build(&setup.aws);
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let running = {
+        let (idem, release) = (idem.clone(), release.clone());
+        tokio::spawn(async move {
+            idem.run(&json!({"order_id": "o-1"}), || async move {
+                let _permit = release.acquire().await;
+                Ok::<_, std::io::Error>(json!("first"))
+            })
+            .await
+        })
+    };
+    let id = idem.record_id(&json!("o-1"));
+    while setup.item(&id).await.is_none() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Past the result expiry, within the claim.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let duplicate = idem
+        .run(&json!({"order_id": "o-1"}), || async {
+            Ok::<_, std::io::Error>(json!("second"))
+        })
+        .await
+        .expect_err("it fails");
+    assert!(
+        matches!(duplicate, IdempotencyError::AlreadyInProgress { .. }),
+        "{duplicate:?}"
+    );
+    release.add_permits(1);
+    assert_eq!(
+        running.await.expect("joined").expect("it runs"),
+        json!("first")
+    );
+}
