@@ -11,6 +11,7 @@
 //! | module / item | what |
 //! |---|---|
 //! | [`charge`] | the pure worker: an order and a fee percentage make a [`Charge`] |
+//! | [`event_schema`] | the JSON Schema events must match ([`lamplight_validation`]) |
 //! | [`Charger`] | the handler's state (built once per execution environment) and [`Charger::handle`] |
 //! | [`fees`] | the fee percentage from SSM, cached |
 //! | `src/bin/charge.rs` | the thin handler: `lamplight::run` over [`Charger::handle`] |
@@ -38,6 +39,7 @@ use std::time::Duration;
 use lamplight::{FunctionError, Invocation};
 use lamplight_aws::Aws;
 use lamplight_idempotency::{Idempotency, IdempotencyError};
+use lamplight_validation::{Schema, SchemaError, validate_event};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -108,11 +110,15 @@ pub enum InitError {
     /// A variable is missing or invalid.
     #[error(transparent)]
     Config(#[from] lamplight::config::ConfigError),
+    /// [`event_schema`] does not compile (a bug in this crate).
+    #[error("the event schema is invalid: {0}")]
+    Schema(#[from] SchemaError),
 }
 
 /// The handler's state: built once per execution environment, shared by its invocations.
 #[derive(Debug)]
 pub struct Charger {
+    schema: Schema,
     idempotency: Idempotency,
     fees: Fees,
 }
@@ -121,11 +127,11 @@ impl Charger {
     /// From the environment ([`Config`]) and the shared AWS configuration.
     pub async fn from_env() -> Result<Charger, InitError> {
         let config = lamplight::config::from_env::<Config>()?;
-        Ok(Charger::new(&config, Aws::shared().await))
+        Charger::new(&config, Aws::shared().await)
     }
 
     /// With these settings and AWS configuration.
-    pub fn new(config: &Config, aws: &Aws) -> Charger {
+    pub fn new(config: &Config, aws: &Aws) -> Result<Charger, InitError> {
         let idempotency = Idempotency::builder(&config.idempotency_table)
             .key_pointer("/order_id")
             // The same order with another amount is a client bug, not a retry.
@@ -136,7 +142,11 @@ impl Charger {
             &config.fee_parameter,
             Duration::from_secs(config.parameters_ttl_seconds),
         );
-        Charger { idempotency, fees }
+        Ok(Charger {
+            schema: Schema::new(event_schema())?,
+            idempotency,
+            fees,
+        })
     }
 
     /// Checks the event, then charges the order once: a repeat gets the stored charge.
@@ -145,7 +155,7 @@ impl Charger {
         event: Value,
         invocation: Invocation,
     ) -> Result<Charge, FunctionError> {
-        let order = validate(event.clone())?;
+        let order: Order = validate_event(&self.schema, event.clone())?;
         self.idempotency
             .run_in(&event, &invocation, || async {
                 let percent = self.fees.percent().await?;
@@ -155,26 +165,6 @@ impl Charger {
             .await
             .map_err(IdempotencyError::into_function_error)
     }
-}
-
-/// The event as an [`Order`], if it matches [`event_schema`].
-pub fn validate(event: Value) -> Result<Order, FunctionError> {
-    let order_id_ok = event
-        .get("order_id")
-        .and_then(Value::as_str)
-        .is_some_and(|id| !id.is_empty());
-    let amount_ok = event
-        .get("amount")
-        .and_then(Value::as_f64)
-        .is_some_and(|a| a > 0.0);
-    if !order_id_ok || !amount_ok {
-        return Err(FunctionError::new(
-            "ValidationError",
-            "the event does not match the schema: order_id must be a non-empty string and amount a positive number",
-        ));
-    }
-    serde_json::from_value(event)
-        .map_err(|e| FunctionError::new("ValidationError", format!("the event: {e}")))
 }
 
 #[cfg(test)]
@@ -195,16 +185,20 @@ mod tests {
 
     #[test]
     fn events_outside_the_schema_are_validation_errors() {
-        let ok = validate(json!({"order_id": "o-1", "amount": 12.5})).expect("valid");
+        let schema = Schema::new(event_schema()).expect("the schema compiles");
+        let ok: Order =
+            validate_event(&schema, json!({"order_id": "o-1", "amount": 12.5})).expect("valid");
         assert_eq!(ok.amount, 12.5);
-        for bad in [
-            json!({"order_id": "o-1", "amount": 0}),
-            json!({"order_id": "o-1", "amount": "12"}),
-            json!({"order_id": "", "amount": 1}),
-            json!({"amount": 1}),
+        for (bad, path) in [
+            (json!({"order_id": "o-1", "amount": 0}), "/amount"),
+            (json!({"order_id": "o-1", "amount": "12"}), "/amount"),
+            (json!({"order_id": "", "amount": 1}), "/order_id"),
+            (json!({"amount": 1}), ""),
         ] {
-            let error = validate(bad.clone()).expect_err("invalid");
-            assert_eq!(error.error_type, "ValidationError", "{bad}");
+            let error = validate_event::<Order>(&schema, bad.clone()).expect_err("invalid");
+            assert_eq!(error.violations()[0].instance_path, path, "{bad}");
+            let document = FunctionError::from(error);
+            assert_eq!(document.error_type, "ValidationError", "{bad}");
         }
     }
 }
