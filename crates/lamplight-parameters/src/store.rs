@@ -17,7 +17,11 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
 /// The default TTL: [`TTL_ENV`] when it is a number of seconds (fractions allowed), else
 /// [`DEFAULT_TTL`].
 pub fn default_ttl() -> Duration {
-    let Ok(text) = std::env::var(TTL_ENV) else {
+    ttl_from(std::env::var(TTL_ENV).ok().as_deref())
+}
+
+fn ttl_from(setting: Option<&str>) -> Duration {
+    let Some(text) = setting else {
         return DEFAULT_TTL;
     };
     match text.trim().parse::<f64>() {
@@ -100,5 +104,20 @@ impl Store {
         let value = fetched.value.clone();
         *entry = Some(fetched);
         Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ttl_setting_is_seconds_with_fractions_and_falls_back_to_5_s() {
+        assert_eq!(ttl_from(None), Duration::from_secs(5));
+        assert_eq!(ttl_from(Some("60")), Duration::from_secs(60));
+        assert_eq!(ttl_from(Some(" 0.5 ")), Duration::from_millis(500));
+        assert_eq!(ttl_from(Some("0")), Duration::ZERO);
+        assert_eq!(ttl_from(Some("-1")), DEFAULT_TTL);
+        assert_eq!(ttl_from(Some("five")), DEFAULT_TTL);
     }
 }
