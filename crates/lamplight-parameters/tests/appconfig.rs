@@ -52,6 +52,13 @@ async fn start_session(
             "no such profile",
         );
     }
+    if body["ConfigurationProfileIdentifier"] == "denied" {
+        return error(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            "not authorized to perform appconfig:StartConfigurationSession",
+        );
+    }
     let mut fake = fake.lock().expect("lock");
     fake.sessions += 1;
     fake.next_token += 1;
@@ -195,6 +202,28 @@ async fn one_session_poll_tokens_and_unchanged_answers_keep_the_value() {
         .expect("text");
     assert_eq!(text.expose(), r#"{"checkout": 3}"#);
     assert_eq!(fake.lock().expect("lock").sessions, 2);
+}
+
+#[tokio::test]
+async fn denied_access_names_the_action_to_allow() {
+    let endpoint = serve(Shared::default()).await;
+    let appconfig = AppConfig::new(&aws(&endpoint));
+    let err = appconfig
+        .configuration("shop", "prod", "denied")
+        .get()
+        .await
+        .expect_err("denied");
+    assert!(
+        matches!(err, ParameterError::AccessDenied { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "access to AppConfig configuration `shop/prod/denied` was denied: allow \
+         `appconfig:StartConfigurationSession` on it in the function's role (and `kms:Decrypt` \
+         on its key when it is encrypted with a customer key): not authorized to perform \
+         appconfig:StartConfigurationSession"
+    );
 }
 
 #[tokio::test]
