@@ -27,13 +27,13 @@
 //!
 //! | item | what it does |
 //! |---|---|
-//! | [`Schema`] | a compiled schema: [`Schema::new`] from a `serde_json::Value`, `str::parse`/[`FromStr`](std::str::FromStr) from text; a bad schema is a [`SchemaError`] |
+//! | [`Schema`] | a compiled schema: [`Schema::new`] from a `serde_json::Value`, `str::parse`/[`FromStr`] from text; a bad schema is a [`SchemaError`] |
 //! | [`Schema::validate`] | checks a value, every violation in one [`ValidationError`] |
 //! | [`validate_event`] | checks an event, then deserializes it (a deserialize failure is a [`ValidationError`] naming the path) |
 //! | [`validate_response`] | checks what a handler is about to return |
 //! | [`ValidationError`] | every [`Violation`]: instance path (JSON pointer), failed keyword, message |
 //! | `From<ValidationError> for` [`lamplight::FunctionError`] | the error document `{"errorType": "ValidationError", ...}` |
-//! | `http` feature: `IntoResponse` for [`ValidationError`] and the [`Valid`] extractor | 422 with lamplight-http's body (`{"code": "validation_error", "message", "fields"}`) |
+//! | `http` feature: `IntoResponse` for [`ValidationError`] and the `Valid` extractor | 422 with lamplight-http's body (`{"code": "validation_error", "message", "fields"}`) |
 //!
 //! | feature | default | adds |
 //! |---|---|---|
@@ -47,6 +47,32 @@
 //! `errorType` by converting to a [`lamplight::FunctionError`] (`From` is implemented, so `?`
 //! works in a handler returning `Result<_, FunctionError>`); a `Box<dyn Error>` would be named
 //! `Error`.
+//!
+//! ```no_run
+//! use std::sync::LazyLock;
+//! use lamplight::Invocation;
+//! use lamplight_validation::{Schema, ValidationError, validate_event};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Order { id: String }
+//!
+//! // Compiled once per execution environment.
+//! static ORDER: LazyLock<Schema> = LazyLock::new(|| {
+//!     Schema::new(serde_json::json!({ "required": ["id"] })).expect("the order schema is valid")
+//! });
+//!
+//! // An invalid event fails with {"errorType": "ValidationError", "errorMessage": "the event
+//! // is invalid at /: \"id\" is a required property (required)"}
+//! async fn handler(event: serde_json::Value, _inv: Invocation) -> Result<String, ValidationError> {
+//!     let order: Order = validate_event(&ORDER, event)?;
+//!     Ok(order.id)
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), lamplight::RuntimeError> {
+//!     lamplight::run(handler).await
+//! }
+//! ```
 //!
 //! **Values stay out of messages.** Events carry personal data and secrets, and the messages end
 //! up in error documents and logs, so a violation's message says `value` where the offending
