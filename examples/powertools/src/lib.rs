@@ -13,7 +13,7 @@
 //! | [`charge`] | the pure worker: an order and a fee percentage make a [`Charge`] |
 //! | [`event_schema`] | the JSON Schema events must match ([`lamplight_validation`]) |
 //! | [`Charger`] | the handler's state (built once per execution environment) and [`Charger::handle`] |
-//! | [`fees`] | the fee percentage from SSM, cached |
+//! | [`fees`] | the fee percentage from SSM ([`lamplight_parameters`]), cached |
 //! | `src/bin/charge.rs` | the thin handler: `lamplight::run` over [`Charger::handle`] |
 //!
 //! | variable | default | meaning |
@@ -43,7 +43,9 @@ use lamplight_validation::{Schema, SchemaError, validate_event};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::fees::{FeeError, Fees};
+use lamplight_parameters::ParameterError;
+
+use crate::fees::Fees;
 
 /// The function's settings, from its environment.
 #[derive(Debug, Clone, Deserialize)]
@@ -160,7 +162,7 @@ impl Charger {
             .run_in(&event, &invocation, || async {
                 let percent = self.fees.percent().await?;
                 tracing::info!(order_id = %order.order_id, percent, "charging");
-                Ok::<_, FeeError>(charge(&order, percent))
+                Ok::<_, ParameterError>(charge(&order, percent))
             })
             .await
             .map_err(IdempotencyError::into_function_error)
