@@ -4,7 +4,5 @@
 #[tokio::main]
 async fn main() -> Result<(), lamplight::RuntimeError> {
     let charger = lamplight::init(powertools::Charger::from_env).await?;
-    // Boxed: the handler's future (schema check, DynamoDB and SSM calls) nested in the
-    // runtime's own would push the layout of `main`'s future past rustc's query depth limit.
-    lamplight::run(move |event, invocation| Box::pin(charger.handle(event, invocation))).await
+    lamplight::run(move |event, invocation| charger.handle(event, invocation)).await
 }
