@@ -1,10 +1,7 @@
 //! Deploys against a real AWS API server: moto (`pip install 'moto[server]==5.2.5'`), started
 //! by each test on a free loopback port.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lamplight_deploy::aws::{Aws, Connection};
@@ -15,103 +12,34 @@ use lamplight_deploy::package::{Package, package};
 use lamplight_deploy::pipeline::{self, Code, Event, Request, Source};
 use lamplight_deploy::settings::DeploySettings;
 use lamplight_deploy::{logs, ops};
+use lamplight_test::moto::Moto;
 
-struct Moto {
-    child: Child,
-    endpoint: String,
+/// moto with AWS's managed IAM policies (the lamplight role attaches them), or without, so
+/// that attaching one fails as in a partition or account where it does not exist.
+fn start_moto(managed_policies: bool) -> Moto {
+    let load = if managed_policies { "true" } else { "false" };
+    Moto::start_with(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", load)]).expect("moto starts")
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn http(addr: &str, method: &str, path: &str, body: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    Some(answer)
-}
-
-impl Moto {
-    fn start() -> Moto {
-        Self::start_with(true)
-    }
-
-    /// `managed_policies: false` leaves out AWS's managed policies, so attaching one fails like
-    /// it does in a partition or account where it does not exist.
-    fn start_with(managed_policies: bool) -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .env(
-                "MOTO_IAM_LOAD_MANAGED_POLICIES",
-                if managed_policies { "true" } else { "false" },
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs: moto is needed (pip install 'moto[server]==5.2.5')");
-        let addr = format!("127.0.0.1:{port}");
-        let started = Instant::now();
-        while http(&addr, "GET", "/moto-api/config", "").is_none() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto did not start: is it installed? pip install 'moto[server]==5.2.5'"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // Without Docker here, Invoke only works with moto's Lambda simulator.
-        let configured = http(
-            &addr,
-            "POST",
-            "/moto-api/config",
-            r#"{"lambda":{"use_docker":false}}"#,
-        )
-        .expect("moto config");
-        assert!(configured.contains("\"use_docker\": false"), "{configured}");
-        Moto {
-            child,
-            endpoint: format!("http://{addr}"),
-        }
-    }
-
-    async fn aws(&self) -> Aws {
-        let config = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_types::region::Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::new(
-                        "testing", "testing", None, None, "moto",
-                    ),
+/// The deployer's clients for an endpoint: moto, or a proxy in front of it.
+async fn aws_at(endpoint: &str) -> Aws {
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new(lamplight_test::moto::REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    lamplight_test::moto::ACCESS_KEY,
+                    lamplight_test::moto::ACCESS_KEY,
+                    None,
+                    None,
+                    "moto",
                 ),
-            )
-            .build();
-        Aws::from_config(&config).await.expect("clients")
-    }
+            ),
+        )
+        .build();
+    Aws::from_config(&config).await.expect("clients")
 }
 
 fn bootstrap(dir: &Path, contents: &[u8]) -> PathBuf {
@@ -149,8 +77,8 @@ async fn deploy(
 
 #[tokio::test]
 async fn a_deploy_creates_then_skips_then_updates_and_moves_the_alias() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let s = settings("greeter");
     let v1 = package(&bootstrap(dir.path(), b"version one"), &[]).expect("zip");
@@ -322,8 +250,8 @@ async fn a_deploy_creates_then_skips_then_updates_and_moves_the_alias() {
 
 #[tokio::test]
 async fn logs_are_read_back_and_filtered() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let group = "/aws/lambda/reader";
     aws.logs
         .create_log_group()
@@ -489,8 +417,8 @@ async fn flaky_proxy(
 
 #[tokio::test]
 async fn conflicting_and_throttled_calls_are_retried() {
-    let moto = Moto::start();
-    let direct = moto.aws().await;
+    let moto = start_moto(true);
+    let direct = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let mut s = settings("busy");
     s.log_retention_days = None;
@@ -499,18 +427,14 @@ async fn conflicting_and_throttled_calls_are_retried() {
 
     // The code update meets "another update is in progress" twice, then goes through.
     let (proxy, seen) = flaky_proxy(
-        moto.endpoint.clone(),
+        moto.endpoint(),
         "/code",
         2,
         409,
         "ResourceConflictException",
     )
     .await;
-    let through_proxy = Moto {
-        child: Command::new("true").spawn().expect("placeholder"),
-        endpoint: proxy,
-    };
-    let aws = through_proxy.aws().await;
+    let aws = aws_at(&proxy).await;
     let v2 = package(&bootstrap(dir.path(), b"two"), &[]).expect("zip");
     let plan = deploy::plan(&aws, &s, &v2).await.expect("plan");
     let mut retries = Vec::new();
@@ -534,18 +458,14 @@ async fn conflicting_and_throttled_calls_are_retried() {
 
     // Throttling on publish is retried too.
     let (proxy, seen) = flaky_proxy(
-        moto.endpoint.clone(),
+        moto.endpoint(),
         "/versions",
         1,
         429,
         "TooManyRequestsException",
     )
     .await;
-    let through_proxy = Moto {
-        child: Command::new("true").spawn().expect("placeholder"),
-        endpoint: proxy,
-    };
-    let aws = through_proxy.aws().await;
+    let aws = aws_at(&proxy).await;
     let v3 = package(&bootstrap(dir.path(), b"three"), &[]).expect("zip");
     let (_, done) = deploy(&aws, &s, &v3).await;
     assert_eq!(done.version, "3");
@@ -554,8 +474,8 @@ async fn conflicting_and_throttled_calls_are_retried() {
 
 #[tokio::test]
 async fn traces_are_assembled_from_batch_get_traces() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let trace_id = lamplight_xray::TraceId::generate();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -637,8 +557,8 @@ async fn bad_input_is_refused_with_what_to_do() {
 
 #[tokio::test]
 async fn a_64_character_name_gets_a_valid_role_that_the_next_deploy_finds() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let name = format!("orders-{}", "x".repeat(57));
     assert_eq!(name.len(), 64);
@@ -666,8 +586,8 @@ async fn a_64_character_name_gets_a_valid_role_that_the_next_deploy_finds() {
 
 #[tokio::test]
 async fn a_role_lambda_cannot_assume_is_refused_and_left_alone() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let ec2_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     aws.iam
@@ -708,8 +628,8 @@ async fn a_role_lambda_cannot_assume_is_refused_and_left_alone() {
 #[tokio::test]
 async fn a_role_created_before_its_policy_failed_is_reported() {
     // No managed policies: CreateRole succeeds, AttachRolePolicy is refused.
-    let moto = Moto::start_with(false);
-    let aws = moto.aws().await;
+    let moto = start_moto(false);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let s = settings("halfrole");
     let v1 = package(&bootstrap(dir.path(), b"one"), &[]).expect("zip");
@@ -740,8 +660,8 @@ async fn a_role_created_before_its_policy_failed_is_reported() {
 
 #[tokio::test]
 async fn a_function_created_that_never_became_active_is_reported() {
-    let moto = Moto::start();
-    let direct = moto.aws().await;
+    let moto = start_moto(true);
+    let direct = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let mut s = settings("stuck");
     s.log_retention_days = None;
@@ -749,18 +669,14 @@ async fn a_function_created_that_never_became_active_is_reported() {
     let plan = deploy::plan(&direct, &s, &v1).await.expect("plan");
     // Every GetFunction of the waiter fails: the function is created but never seen Active.
     let (proxy, seen) = flaky_proxy(
-        moto.endpoint.clone(),
+        moto.endpoint(),
         "/functions/stuck",
         usize::MAX,
         404,
         "ResourceNotFoundException",
     )
     .await;
-    let through_proxy = Moto {
-        child: Command::new("true").spawn().expect("placeholder"),
-        endpoint: proxy,
-    };
-    let aws = through_proxy.aws().await;
+    let aws = aws_at(&proxy).await;
     let err = deploy::apply(&aws, &s, &v1, plan, &mut |_| {})
         .await
         .expect_err("the wait fails");
@@ -818,8 +734,8 @@ fn pipeline_request(name: &str, dir: &Path, dry_run: bool) -> Request {
 
 #[tokio::test]
 async fn the_pipeline_plans_a_dry_run_then_ships_then_keeps_unchanged_code() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let mut heard = Vec::new();
     let mut progress = |e: Event<'_>| {
@@ -885,8 +801,8 @@ async fn the_pipeline_plans_a_dry_run_then_ships_then_keeps_unchanged_code() {
 #[tokio::test]
 async fn a_failed_step_through_the_pipeline_prints_each_cause_once() {
     // No managed policies: CreateRole succeeds, AttachRolePolicy is refused.
-    let moto = Moto::start_with(false);
-    let aws = moto.aws().await;
+    let moto = start_moto(false);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let err = pipeline::ship_with(
         &aws,
@@ -954,8 +870,8 @@ fn statement<'a>(policy: &'a serde_json::Value, sid: &str) -> Option<&'a serde_j
 
 #[tokio::test]
 async fn a_function_url_is_created_kept_updated_and_deleted() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"url"), &[]).expect("zip");
     let s = trigger_settings(
@@ -1107,8 +1023,8 @@ async fn mappings(aws: &Aws) -> Vec<aws_sdk_lambda::types::EventSourceMappingCon
 
 #[tokio::test]
 async fn an_sqs_queue_is_created_mapped_scoped_updated_and_deleted() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"sqs"), &[]).expect("zip");
     let s = trigger_settings("jobs", serde_json::json!({"kind": "sqs"}));
@@ -1197,8 +1113,8 @@ async fn an_sqs_queue_is_created_mapped_scoped_updated_and_deleted() {
 
 #[tokio::test]
 async fn a_queue_the_user_named_by_arn_is_mapped_but_never_deleted() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"sqs"), &[]).expect("zip");
     aws.sqs
@@ -1230,8 +1146,8 @@ async fn a_queue_the_user_named_by_arn_is_mapped_but_never_deleted() {
 
 #[tokio::test]
 async fn a_dry_run_lists_trigger_steps_and_creates_nothing() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"dry"), &[]).expect("zip");
     let s = trigger_settings("dry", serde_json::json!({"kind": "sqs", "queue": "create"}));
@@ -1286,8 +1202,8 @@ async fn route_keys(aws: &Aws, api_id: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn an_http_api_is_created_scoped_kept_rerouted_and_deleted() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"api"), &[]).expect("zip");
     let s = trigger_settings("orders", serde_json::json!({"kind": "http-api"}));
@@ -1436,8 +1352,8 @@ async fn stage_names(aws: &Aws, id: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_rest_api_is_created_scoped_kept_restaged_and_deleted() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"rest"), &[]).expect("zip");
     let s = trigger_settings("shop", serde_json::json!({"kind": "rest-api"}));
@@ -1541,8 +1457,8 @@ async fn multi_value(aws: &Aws, arn: &str) -> Option<String> {
 
 #[tokio::test]
 async fn an_alb_target_group_is_created_scoped_kept_updated_and_deleted() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"alb"), &[]).expect("zip");
     let s = trigger_settings("web", serde_json::json!({"kind": "alb"}));
@@ -1602,8 +1518,8 @@ async fn an_alb_target_group_is_created_scoped_kept_updated_and_deleted() {
 
 #[tokio::test]
 async fn a_target_group_deploy_did_not_create_is_refused_and_kept() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"alb"), &[]).expect("zip");
     aws.elb
@@ -1627,8 +1543,8 @@ async fn a_target_group_deploy_did_not_create_is_refused_and_kept() {
 
 #[tokio::test]
 async fn a_trigger_that_fails_part_way_names_the_steps_done_and_delete_cleans_up() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"half"), &[]).expect("zip");
     aws.sqs
@@ -1683,8 +1599,8 @@ async fn a_trigger_that_fails_part_way_names_the_steps_done_and_delete_cleans_up
 
 #[tokio::test]
 async fn a_queue_created_before_its_mapping_failed_is_still_deleted() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"orphan"), &[]).expect("zip");
     let s = trigger_settings("orphan", serde_json::json!({"kind": "sqs"}));
@@ -1702,8 +1618,8 @@ async fn a_queue_created_before_its_mapping_failed_is_still_deleted() {
 
 #[tokio::test]
 async fn a_pipeline_dry_run_lists_the_trigger_steps_and_creates_nothing() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let mut request = pipeline_request("planned", dir.path(), true);
     request.settings.trigger = lamplight_deploy::trigger::Trigger::from_value(
@@ -1773,8 +1689,8 @@ async fn create_table(aws: &Aws, name: &str, stream: bool) -> String {
 
 #[tokio::test]
 async fn a_dynamodb_stream_is_mapped_scoped_updated_and_deleted_but_the_table_stays() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"ddb"), &[]).expect("zip");
     let stream = create_table(&aws, "orders", true).await;
@@ -1950,8 +1866,8 @@ async fn topics(aws: &Aws) -> Vec<String> {
 
 #[tokio::test]
 async fn an_sns_topic_is_created_subscribed_permitted_moved_and_deleted_but_a_named_one_stays() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"sns"), &[]).expect("zip");
     let s = trigger_settings("alerts", serde_json::json!({"kind": "sns"}));
@@ -2083,8 +1999,8 @@ async fn inline_policy(aws: &Aws, role: &str, policy: &str) -> Option<serde_json
 #[tokio::test]
 async fn an_s3_notification_is_merged_permitted_scoped_updated_and_removed_but_the_bucket_stays() {
     use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"s3"), &[]).expect("zip");
     // The user's bucket, already notifying their own queue: deploy must keep that.
@@ -2245,8 +2161,8 @@ async fn an_s3_notification_is_merged_permitted_scoped_updated_and_removed_but_t
 
 #[tokio::test]
 async fn s3_read_gives_the_role_get_object_on_those_prefixes_and_goes_with_the_setting() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"reader"), &[]).expect("zip");
     let mut s = settings("reader");
@@ -2289,8 +2205,8 @@ async fn s3_read_gives_the_role_get_object_on_those_prefixes_and_goes_with_the_s
 
 #[tokio::test]
 async fn an_eventbridge_schedule_is_created_permitted_rescheduled_in_place_and_deleted() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"cron"), &[]).expect("zip");
     let s = trigger_settings(
@@ -2432,8 +2348,8 @@ async fn fails_part_way(
 
 #[tokio::test]
 async fn sns_and_s3_triggers_that_fail_part_way_name_the_steps_done() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"half"), &[]).expect("zip");
 
@@ -2514,8 +2430,8 @@ async fn mapped_sources(aws: &Aws) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_queue_changed_in_the_settings_moves_the_mapping_and_the_earlier_one_goes() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"sqs"), &[]).expect("zip");
     for name in ["first", "second"] {
@@ -2575,8 +2491,8 @@ async fn a_queue_changed_in_the_settings_moves_the_mapping_and_the_earlier_one_g
 
 #[tokio::test]
 async fn a_table_changed_in_the_settings_moves_the_mapping_and_the_earlier_one_goes() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"ddb"), &[]).expect("zip");
     let first = create_table(&aws, "first", true).await;
@@ -2637,8 +2553,8 @@ async fn a_table_changed_in_the_settings_moves_the_mapping_and_the_earlier_one_g
 #[tokio::test]
 async fn a_bucket_changed_in_the_settings_moves_the_notification_and_keeps_the_others() {
     use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"s3"), &[]).expect("zip");
     for bucket in ["first", "second", "third"] {
@@ -2794,8 +2710,8 @@ async fn a_bucket_changed_in_the_settings_moves_the_notification_and_keeps_the_o
 
 #[tokio::test]
 async fn the_log_group_is_deleted_only_when_asked() {
-    let moto = Moto::start();
-    let aws = moto.aws().await;
+    let moto = start_moto(true);
+    let aws = aws_at(&moto.endpoint()).await;
     let dir = tempfile::tempdir().expect("dir");
     let zip = package(&bootstrap(dir.path(), b"logs"), &[]).expect("zip");
     let mut s = settings("logged");

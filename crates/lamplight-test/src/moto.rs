@@ -52,18 +52,28 @@ impl Moto {
     /// Starts moto with Lambda's Docker-free simulator (no Docker engine runs here) and waits
     /// until it answers, at most 60 s.
     pub fn start() -> Result<Moto, NotStarted> {
+        Self::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with moto's own settings in its environment (say
+    /// `MOTO_IAM_LOAD_MANAGED_POLICIES=true` for AWS's managed IAM policies).
+    pub fn start_with(env: &[(&str, &str)]) -> Result<Moto, NotStarted> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| NotStarted(format!("no free port: {e}")))?
             .port();
-        let process = Spawned::start(Command::new("python3").args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ]))
+        let process = Spawned::start(
+            Command::new("python3")
+                .args([
+                    "-m",
+                    "moto.server",
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                ])
+                .envs(env.iter().copied()),
+        )
         .map_err(|e| NotStarted(format!("python3 did not run: {e}")))?;
         let moto = Moto {
             process,

@@ -8,16 +8,15 @@
 //! keys without this process changing either. No function is compiled: `--bootstrap` ships a
 //! host executable, with `--arch` of the host.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 use lamplight_deploy::aws::Aws;
 use lamplight_deploy::binary::{self, Arch};
 use lamplight_deploy::role::role_name;
 use lamplight_deploy::trigger;
+use lamplight_test::moto::Moto;
 use lamplight_xtask::{Choices, EVENT_SOURCES};
 
 /// Set in the child: the `cargo xtask` arguments to run, as a JSON array.
@@ -134,95 +133,30 @@ const VARIANTS: &[Variant] = &[
     },
 ];
 
-struct Moto {
-    child: Child,
-    endpoint: String,
+/// moto with AWS's managed IAM policies, which the lamplight role attaches.
+fn start_moto() -> Moto {
+    Moto::start_with(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")]).expect("moto starts")
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn http(addr: &str, method: &str, path: &str, body: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    Some(answer)
-}
-
-impl Moto {
-    /// moto on a free loopback port, as lamplight-deploy's moto tests start it.
-    fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            // AWS's managed policies, which the lamplight role attaches.
-            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs: moto is needed (pip install 'moto[server]==5.2.5')");
-        let addr = format!("127.0.0.1:{port}");
-        let started = Instant::now();
-        while http(&addr, "GET", "/moto-api/config", "").is_none() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto did not start: is it installed? pip install 'moto[server]==5.2.5'"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // Without Docker here, moto's Lambda must not try to run functions in containers.
-        let configured = http(
-            &addr,
-            "POST",
-            "/moto-api/config",
-            r#"{"lambda":{"use_docker":false}}"#,
-        )
-        .expect("moto config");
-        assert!(configured.contains("\"use_docker\": false"), "{configured}");
-        Moto {
-            child,
-            endpoint: format!("http://{addr}"),
-        }
-    }
-
-    async fn aws(&self) -> Aws {
-        let config = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_types::region::Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::new(
-                        "testing", "testing", None, None, "moto",
-                    ),
+/// The deployer's clients for moto.
+async fn aws_at(endpoint: &str) -> Aws {
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new(lamplight_test::moto::REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    lamplight_test::moto::ACCESS_KEY,
+                    lamplight_test::moto::ACCESS_KEY,
+                    None,
+                    None,
+                    "moto",
                 ),
-            )
-            .build();
-        Aws::from_config(&config).await.expect("clients")
-    }
+            ),
+        )
+        .build();
+    Aws::from_config(&config).await.expect("clients")
 }
 
 /// A real executable of this machine that provided.al2023 could run (glibc 2.34 at most): the
@@ -241,7 +175,7 @@ fn runnable_bootstrap() -> (PathBuf, Arch) {
 /// output on failure.
 fn xtask(project: &Path, moto: &Moto, scratch: &Path, args: &[&str]) {
     let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    args.extend(["--endpoint-url".to_owned(), moto.endpoint.clone()]);
+    args.extend(["--endpoint-url".to_owned(), moto.endpoint()]);
     let mut command = Command::new(std::env::current_exe().expect("test binary"));
     command
         .args([
@@ -304,12 +238,12 @@ fn every_variant_deploys_its_trigger_once_and_delete_removes_it() {
     let bootstrap = bootstrap.display().to_string();
     let arch = arch.to_string();
 
-    let moto = Moto::start();
+    let moto = start_moto();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let aws = runtime.block_on(moto.aws());
+    let aws = runtime.block_on(aws_at(&moto.endpoint()));
     let stream = runtime.block_on(prerequisites(&aws));
 
     for variant in VARIANTS {

@@ -1,12 +1,10 @@
 //! `bench ship`: the generated function's zips, the edit-to-zip loop, packaging, and unchanged
 //! deploys against moto, against cargo-lambda's quoted figures.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use bytes::Bytes;
-use http::Method;
-use lamplight_xtask::{Choices, Client, Workspace, render, template_dir};
+use lamplight_xtask::{Choices, Workspace, render, template_dir};
 use xshell::Shell;
 
 use super::stats::median;
@@ -129,42 +127,10 @@ async fn unchanged_deploys(
     rounds: usize,
 ) -> Result<Vec<f64>> {
     use lamplight_deploy::{deploy, package::package, settings::DeploySettings};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut moto = tokio::process::Command::new("python3")
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting moto (pip install 'moto[server]==5.2.5')")?;
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let client = Client::default();
-    let started = Instant::now();
-    while client
-        .send(
-            Method::GET,
-            &format!("{endpoint}/moto-api/config"),
-            &[],
-            Bytes::new(),
-        )
-        .await
-        .is_err()
-    {
-        if started.elapsed() > Duration::from_secs(60) {
-            bail!("moto did not start: is it installed? pip install 'moto[server]==5.2.5'");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // Blocking, a few hundred milliseconds once: not worth a runtime thread of its own.
+    let moto =
+        lamplight_test::moto::Moto::start_with(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")])?;
+    let endpoint = moto.endpoint();
     let config = aws_config_for(&endpoint);
     let aws = lamplight_deploy::aws::Aws::from_config(&config).await?;
     let mut settings = DeploySettings::new("ship-bench");
@@ -183,7 +149,7 @@ async fn unchanged_deploys(
         }
         times.push(t.elapsed().as_secs_f64());
     }
-    let _ = moto.start_kill();
+    drop(moto);
     Ok(times)
 }
 
