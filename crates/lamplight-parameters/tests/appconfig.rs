@@ -6,6 +6,10 @@
 //! the body as payload, the next token in `Next-Poll-Configuration-Token`), and AppConfig's
 //! rules: tokens are single use, and an unchanged configuration is an empty body.
 
+mod common;
+
+use common::aws;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,7 +19,6 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use lamplight_aws::Aws;
 use lamplight_parameters::{AppConfig, ParameterError};
 
 #[derive(Default)]
@@ -121,20 +124,6 @@ async fn serve(fake: Shared) -> String {
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
-}
-
-fn aws(endpoint: &str) -> Aws {
-    let config = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_types::region::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new("testing", "testing", None, None, "test"),
-            ),
-        )
-        .build();
-    Aws::from_config(config)
 }
 
 fn deploy(fake: &Shared, body: &str) {

@@ -3,36 +3,12 @@
 //! the same process can leave tracing's callsite cache without interest in the spans, and the
 //! capture misses them.
 
+mod common;
+
 use aws_sdk_ssm::types::ParameterType;
-use lamplight_aws::Aws;
+use common::{aws, put};
 use lamplight_parameters::{Secrets, Ssm};
-use lamplight_test::moto::{ACCESS_KEY, Moto, REGION};
-
-fn aws(moto: &Moto) -> Aws {
-    let config = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_types::region::Region::new(REGION))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"),
-            ),
-        )
-        .build();
-    Aws::from_config(config)
-}
-
-async fn put(ssm: &Ssm, name: &str, value: &str, kind: ParameterType) {
-    ssm.client()
-        .put_parameter()
-        .name(name)
-        .value(value)
-        .r#type(kind)
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("put {name}: {e:?}"));
-}
+use lamplight_test::moto::Moto;
 
 /// What a fmt subscriber wrote, shared with the test.
 #[derive(Clone, Default)]
@@ -61,7 +37,7 @@ async fn fetches_are_aws_spans_and_values_never_reach_the_log() {
         .finish();
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
 
-    let ssm = Ssm::new(&aws(&moto));
+    let ssm = Ssm::new(&aws(&moto.endpoint()));
     put(
         &ssm,
         "/app/token",
@@ -76,7 +52,7 @@ async fn fetches_are_aws_spans_and_values_never_reach_the_log() {
         .await
         .expect("token");
     tracing::info!(?token, %token, "got the token");
-    let secrets = Secrets::new(&aws(&moto));
+    let secrets = Secrets::new(&aws(&moto.endpoint()));
     secrets
         .client()
         .create_secret()

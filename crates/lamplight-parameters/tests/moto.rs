@@ -1,44 +1,20 @@
 //! SSM Parameter Store and Secrets Manager against a real moto server: real signing, real
 //! serialisation, real error codes.
 
+mod common;
+
 use std::time::Duration;
 
 use aws_sdk_ssm::types::ParameterType;
 use aws_smithy_types::Blob;
-use lamplight_aws::Aws;
+use common::{aws, put};
 use lamplight_parameters::{ParameterError, Secrets, Ssm};
-use lamplight_test::moto::{ACCESS_KEY, Moto, REGION};
-
-fn aws(moto: &Moto) -> Aws {
-    let config = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_types::region::Region::new(REGION))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"),
-            ),
-        )
-        .build();
-    Aws::from_config(config)
-}
-
-async fn put(ssm: &Ssm, name: &str, value: &str, kind: ParameterType) {
-    ssm.client()
-        .put_parameter()
-        .name(name)
-        .value(value)
-        .r#type(kind)
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("put {name}: {e:?}"));
-}
+use lamplight_test::moto::Moto;
 
 #[tokio::test]
 async fn ssm_get_decrypted_and_by_path() {
     let moto = Moto::start().expect("moto runs");
-    let ssm = Ssm::new(&aws(&moto));
+    let ssm = Ssm::new(&aws(&moto.endpoint()));
     put(
         &ssm,
         "/app/url",
@@ -108,7 +84,7 @@ struct Db {
 #[tokio::test]
 async fn typed_values_and_the_errors_that_name_the_parameter_not_the_value() {
     let moto = Moto::start().expect("moto runs");
-    let ssm = Ssm::new(&aws(&moto));
+    let ssm = Ssm::new(&aws(&moto.endpoint()));
     put(
         &ssm,
         "/app/db",
@@ -179,7 +155,7 @@ async fn typed_values_and_the_errors_that_name_the_parameter_not_the_value() {
 #[tokio::test]
 async fn cached_values_change_after_the_ttl_or_when_forced() {
     let moto = Moto::start().expect("moto runs");
-    let ssm = Ssm::new(&aws(&moto)).with_ttl(Duration::from_secs(1));
+    let ssm = Ssm::new(&aws(&moto.endpoint())).with_ttl(Duration::from_secs(1));
     let get = || async {
         ssm.parameter("/app/mode")
             .get()
@@ -228,7 +204,7 @@ async fn cached_values_change_after_the_ttl_or_when_forced() {
 #[tokio::test]
 async fn secrets_string_binary_json_and_missing() {
     let moto = Moto::start().expect("moto runs");
-    let secrets = Secrets::new(&aws(&moto));
+    let secrets = Secrets::new(&aws(&moto.endpoint()));
     secrets
         .client()
         .create_secret()
