@@ -126,16 +126,22 @@ impl<E: Into<BoxError> + 'static> IdempotencyError<E> {
 impl<E> IdempotencyError<E> {
     /// Changes the function's error type (the other variants are kept).
     pub fn map_function<F>(self, f: impl FnOnce(E) -> F) -> IdempotencyError<F> {
-        match self.split() {
-            Err(e) => IdempotencyError::Function(f(e)),
-            Ok(other) => other.widen(),
+        match self.retype(|e| Ok::<_, Infallible>(f(e))) {
+            Ok(error) => error,
+            Err(never) => match never {},
         }
     }
 
     /// The function's error, or this error without one.
     fn split(self) -> Result<IdempotencyError<Infallible>, E> {
+        self.retype(Err)
+    }
+
+    /// The one variant-by-variant conversion the others are made of: the function's error
+    /// goes through `f`, which may give it a new type or stop the conversion.
+    fn retype<F, R>(self, f: impl FnOnce(E) -> Result<F, R>) -> Result<IdempotencyError<F>, R> {
         Ok(match self {
-            Self::Function(e) => return Err(e),
+            Self::Function(e) => IdempotencyError::Function(f(e)?),
             Self::AlreadyInProgress { key, until } => {
                 IdempotencyError::AlreadyInProgress { key, until }
             }
@@ -165,30 +171,9 @@ impl<E> IdempotencyError<E> {
 impl IdempotencyError<Infallible> {
     /// The same error, for a function with any error type.
     pub fn widen<F>(self) -> IdempotencyError<F> {
-        match self {
-            Self::Function(never) => match never {},
-            Self::AlreadyInProgress { key, until } => {
-                IdempotencyError::AlreadyInProgress { key, until }
-            }
-            Self::PayloadMismatch { key } => IdempotencyError::PayloadMismatch { key },
-            Self::KeyNotFound { selector } => IdempotencyError::KeyNotFound { selector },
-            Self::Persistence {
-                table,
-                key,
-                action,
-                source,
-            } => IdempotencyError::Persistence {
-                table,
-                key,
-                action,
-                source,
-            },
-            Self::Serialization { key, what, source } => {
-                IdempotencyError::Serialization { key, what, source }
-            }
-            Self::InvalidRecord { table, key, reason } => {
-                IdempotencyError::InvalidRecord { table, key, reason }
-            }
+        match self.retype(|never| -> Result<F, Infallible> { match never {} }) {
+            Ok(error) => error,
+            Err(never) => match never {},
         }
     }
 }
