@@ -7,7 +7,7 @@ use lamplight_local::LocalLambda;
 use xshell::{Shell, cmd};
 
 use lamplight_xtask::{
-    Choices, FunctionPackage, Workspace, function_config, invoke_in_process, render, template_dir,
+    Choices, FunctionPackage, Workspace, function_config, invoke_in_process, render,
 };
 
 use crate::template_check::PROFILE;
@@ -16,11 +16,7 @@ const NAME: &str = "hello-lamplight";
 
 pub(crate) async fn run(sh: &Shell) -> Result<()> {
     let ws = Workspace::load(sh)?;
-    let template = template_dir(Some(&ws.root))?;
-    let checkout = template
-        .parent()
-        .context("the template has no parent directory")?
-        .to_owned();
+    let (template, checkout) = crate::template_and_checkout(&ws)?;
     let out = ws.target_dir.join("demo");
     let _ = std::fs::remove_dir_all(out.join(NAME));
     println!("1. generating `{NAME}` from the template (custom JSON events) ...");

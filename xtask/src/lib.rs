@@ -16,6 +16,19 @@ use clap::Parser;
 
 pub use template_check::variants;
 
+/// This repository's template and the checkout it sits in, which the workspaces the maintainer
+/// commands generate point their lamplight crates at.
+fn template_and_checkout(
+    ws: &lamplight_xtask::Workspace,
+) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let template = lamplight_xtask::template_dir(Some(&ws.root))?;
+    let checkout = template
+        .parent()
+        .context("the template has no parent directory")?
+        .to_owned();
+    Ok((template, checkout))
+}
+
 /// Parses the command line and runs the command; an error is printed with its causes.
 pub fn main() -> ExitCode {
     lamplight_xtask::set_template_author();

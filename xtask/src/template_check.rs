@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use lamplight_local::{FunctionResult, LocalLambda};
 use lamplight_xtask::{
-    Choices, EVENT_SOURCES, FunctionSettings, Workspace, function_config, render, template_dir,
+    Choices, EVENT_SOURCES, FunctionSettings, Workspace, function_config, render,
 };
 use xshell::{Shell, cmd};
 
@@ -59,11 +59,7 @@ pub fn variants(checkout: &Path) -> Vec<(String, Choices)> {
 /// checkout's target directory (dependencies compile once) and lock file.
 pub(crate) async fn run(sh: &Shell, only: &[String]) -> Result<()> {
     let ws = Workspace::load(sh)?;
-    let template = template_dir(Some(&ws.root))?;
-    let checkout = template
-        .parent()
-        .context("the template has no parent directory")?
-        .to_owned();
+    let (template, checkout) = crate::template_and_checkout(&ws)?;
     let known: Vec<String> = variants(&checkout).into_iter().map(|(n, _)| n).collect();
     let unknown: Vec<&str> = only
         .iter()

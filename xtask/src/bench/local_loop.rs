@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use lamplight_test::process::Spawned;
-use lamplight_xtask::{Choices, Workspace, render, template_dir};
+use lamplight_xtask::{Choices, Workspace, render};
 use xshell::Shell;
 
 use super::stats::{Stats, median};
@@ -66,11 +66,7 @@ pub(super) fn run(sh: &Shell, opts: Options) -> Result<()> {
         );
     }
     let ws = Workspace::load(sh)?;
-    let template = template_dir(Some(&ws.root))?;
-    let checkout = template
-        .parent()
-        .context("the template has no parent")?
-        .to_owned();
+    let (template, checkout) = crate::template_and_checkout(&ws)?;
     let out = ws.target_dir.join("bench-local-loop");
     let _ = std::fs::remove_dir_all(out.join(NAME));
     let choices = Choices {

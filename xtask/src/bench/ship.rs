@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use lamplight_xtask::{Choices, Workspace, render, template_dir};
+use lamplight_xtask::{Choices, Workspace, render};
 use xshell::Shell;
 
 use super::stats::median;
@@ -19,11 +19,7 @@ const CARGO_LAMBDA_PACKAGE_S: (f64, f64) = (0.6, 0.9);
 pub(super) async fn run(sh: &Shell, rounds: usize) -> Result<()> {
     use lamplight_deploy::binary::{self, Arch};
     let ws = Workspace::load(sh)?;
-    let template = template_dir(Some(&ws.root))?;
-    let checkout = template
-        .parent()
-        .context("the template has no parent")?
-        .to_owned();
+    let (template, checkout) = crate::template_and_checkout(&ws)?;
     let arch = Arch::host().context("this machine is not arm64 or x86_64")?;
     let name = "ship-bench";
     let out = ws.target_dir.join("bench");

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use lamplight_xtask::{Choices, Workspace, render, template_dir};
+use lamplight_xtask::{Choices, Workspace, render};
 use xshell::Shell;
 
 use super::runtime_api::{DaemonSink, Function};
@@ -81,11 +81,7 @@ const SAMPLES: usize = 400;
 pub(super) fn run(sh: &Shell) -> Result<()> {
     use lamplight_deploy::binary::Arch;
     let ws = Workspace::load(sh)?;
-    let template = template_dir(Some(&ws.root))?;
-    let checkout = template
-        .parent()
-        .context("the template has no parent")?
-        .to_owned();
+    let (template, checkout) = crate::template_and_checkout(&ws)?;
     let arch = Arch::host().context("this machine is not arm64 or x86_64")?;
     let target = arch.target();
     let out = ws.target_dir.join("bench");
